@@ -1,0 +1,426 @@
+package herald.broker;
+
+import herald.node.Settings;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A topic is an append-only log of messages, and its journal is the only copy of every body. After
+ * each write it pushes the new messages, in memory, to its channels; a channel that falls behind
+ * reads them back from this journal. With no channel at all, messages wait for the first one.
+ */
+public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event, Topic.State> {
+
+  // ---- commands -------------------------------------------------------------------------------
+  public interface Command extends BrokerEntity.Command {}
+
+  /** Group-committed publish: one journal write for the whole list. Creates the topic. */
+  public record Append(List<Published> messages, ActorRef<StatusReply<Appended>> replyTo)
+      implements Command {}
+
+  public record Appended(long firstOffset, int count) implements CborSerializable {}
+
+  public record Create(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  public record Delete(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  public record Empty(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  public record SetPaused(boolean paused, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  /** Adds a channel; {@code createTopic} is true for a subscription, false for /channel/create. */
+  public record CreateChannel(String channel, boolean createTopic, ActorRef<StatusReply<Done>> replyTo)
+      implements Command {}
+
+  public enum ChannelOp { DELETE, EMPTY, PAUSE, UNPAUSE }
+
+  /** Admin on a channel goes through its topic, which knows whether both exist. */
+  public record ChannelAdmin(String channel, ChannelOp op, ActorRef<StatusReply<Done>> replyTo)
+      implements Command {}
+
+  /** A channel (re)started and asks where it stands. */
+  public record Attach(String channel) implements Command {}
+
+  /** An ephemeral channel lost its last consumer. */
+  public record ChannelVanished(String channel) implements Command {}
+
+  public record GetStats(ActorRef<TopicStats> replyTo) implements Command {}
+
+  public record TopicStats(
+      String name, boolean exists, boolean paused, long depth, long messageCount,
+      long messageBytes, List<String> channels) implements CborSerializable {}
+
+  // ---- events ---------------------------------------------------------------------------------
+  public interface Event extends CborSerializable {}
+
+  public record TopicCreated(long seqNrHint) implements Event {}
+
+  public record TopicDeleted() implements Event {}
+
+  public record TopicEmptied(long seqNrHint) implements Event {}
+
+  public record TopicPaused(boolean paused) implements Event {}
+
+  public record ChannelAdded(String channel, long startOffset, long startSeqNr) implements Event {}
+
+  public record ChannelRemoved(String channel, long seqNrHint) implements Event {}
+
+  /** The hot event; it has its own compact serializer (MessagesAppendedSerializer). */
+  public record MessagesAppended(long firstOffset, List<Published> messages) implements Event {
+    public long nextOffset() {
+      return firstOffset + messages.size();
+    }
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
+  /** Where a channel starts: its first offset and a journal sequence number at or before it. */
+  public record Start(long offset, long seqNr) implements CborSerializable {}
+
+  /**
+   * Offsets never go back, not even across delete and re-create, so an old channel cursor can never
+   * point into a new topic's messages. {@code backlog} is where the first channel will start.
+   */
+  public record State(
+      boolean exists, boolean paused, long nextOffset, long baseOffset, long messageBytes,
+      Start backlog, Map<String, Start> channels) implements CborSerializable {
+
+    static State initial() {
+      return new State(false, false, 0, 0, 0, new Start(0, 1), Map.of());
+    }
+
+    State withChannels(Map<String, Start> channels) {
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels);
+    }
+  }
+
+  // ---- behavior -------------------------------------------------------------------------------
+  public static Behavior<Command> create(String name, Settings settings) {
+    return Behaviors.setup(ctx -> new Topic(ctx, name, settings));
+  }
+
+  private final ActorContext<Command> ctx;
+  private final String name;
+  private final Settings settings;
+  private final boolean ephemeral;
+  // Ephemeral channels never reach the journal; they live here and vanish with this actor.
+  private final Map<String, Start> ephemeralChannels = new LinkedHashMap<>();
+  // An ephemeral topic cannot be read back, so it holds its backlog (bounded) for the first channel.
+  private final List<Channel.Push> heldForFirstChannel = new ArrayList<>();
+  private long heldCount;
+  private final Map<String, EntityRef<BrokerEntity.Command>> channelRefs = new HashMap<>();
+
+  private Topic(ActorContext<Command> ctx, String name, Settings settings) {
+    super(PersistenceId.ofUniqueId(BrokerEntity.topicId(name)),
+        SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(5), 0.2));
+    this.ctx = ctx;
+    this.name = name;
+    this.settings = settings;
+    this.ephemeral = Names.isEphemeral(name);
+  }
+
+  public static String persistenceId(String topic) {
+    return BrokerEntity.topicId(topic);
+  }
+
+  @Override
+  public State emptyState() {
+    return State.initial();
+  }
+
+  @Override
+  public String journalPluginId() {
+    return ephemeral ? Journals.EPHEMERAL : "";
+  }
+
+  @Override
+  public String snapshotPluginId() {
+    return ephemeral ? Journals.NO_SNAPSHOTS : "";
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    // Snapshots only shorten recovery of this small state; events are kept: they are the bodies.
+    return ephemeral ? RetentionCriteria.disabled() : RetentionCriteria.snapshotEvery(1000, 2);
+  }
+
+  @Override
+  public SignalHandler<State> signalHandler() {
+    return newSignalHandlerBuilder()
+        .onSignal(RecoveryCompleted.instance(), state -> {
+          if (state.exists()) {
+            TopicRegistry.register(ctx.getSystem(), name);
+            // Wake every channel so backlogs and deferred messages flow again after a restart.
+            state.channels().forEach((channel, start) -> attached(state, channel, start));
+          }
+        })
+        .build();
+  }
+
+  @Override
+  public CommandHandler<Command, Event, State> commandHandler() {
+    return newCommandHandlerBuilder()
+        .forAnyState()
+        .onCommand(Append.class, this::onAppend)
+        .onCommand(Create.class, this::onCreate)
+        .onCommand(Delete.class, this::onDelete)
+        .onCommand(Empty.class, this::onEmpty)
+        .onCommand(SetPaused.class, this::onSetPaused)
+        .onCommand(CreateChannel.class, this::onCreateChannel)
+        .onCommand(ChannelAdmin.class, this::onChannelAdmin)
+        .onCommand(Attach.class, this::onAttach)
+        .onCommand(ChannelVanished.class, this::onChannelVanished)
+        .onCommand(GetStats.class, this::onGetStats)
+        .onCommand(BrokerEntity.Stop.class, (s, c) -> Effect().stop())
+        .build();
+  }
+
+  private long nextSeqNr() {
+    return lastSequenceNumber(ctx) + 1;
+  }
+
+  private Effect<Event, State> onAppend(State state, Append cmd) {
+    if (cmd.messages().isEmpty()) {
+      return Effect().none().thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(s.nextOffset(), 0)));
+    }
+    MessagesAppended appended = new MessagesAppended(state.nextOffset(), cmd.messages());
+    List<Event> events = state.exists()
+        ? List.of(appended)
+        : List.of(new TopicCreated(nextSeqNr()), appended);
+    return Effect().persist(events)
+        .thenRun(s -> {
+          if (!state.exists()) TopicRegistry.register(ctx.getSystem(), name);
+          fanOut(s, appended);
+        })
+        .thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(appended.firstOffset(), cmd.messages().size())));
+  }
+
+  private void fanOut(State state, MessagesAppended appended) {
+    Channel.Push push = new Channel.Push(lastSequenceNumber(ctx), appended);
+    if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) {
+      if (ephemeral) hold(push);
+      return;
+    }
+    state.channels().keySet().forEach(c -> channel(c).tell(push));
+    ephemeralChannels.keySet().forEach(c -> channel(c).tell(push));
+  }
+
+  private void hold(Channel.Push push) {
+    // NSQ keeps at most mem-queue-size messages for an ephemeral topic with no channel.
+    if (heldCount + push.batch().messages().size() > settings.memQueueSize()) return;
+    heldForFirstChannel.add(push);
+    heldCount += push.batch().messages().size();
+  }
+
+  private Effect<Event, State> onCreate(State state, Create cmd) {
+    if (state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    return Effect().persist(new TopicCreated(nextSeqNr()))
+        .thenRun(s -> TopicRegistry.register(ctx.getSystem(), name))
+        .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
+  private Effect<Event, State> onDelete(State state, Delete cmd) {
+    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
+    List<String> all = allChannels(state);
+    return Effect().persist(new TopicDeleted())
+        .thenRun(s -> {
+          all.forEach(c -> channel(c).tell(new Channel.Delete(null)));
+          ephemeralChannels.clear();
+          heldForFirstChannel.clear();
+          heldCount = 0;
+          TopicRegistry.unregister(ctx.getSystem(), name);
+        })
+        .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
+  private Effect<Event, State> onEmpty(State state, Empty cmd) {
+    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
+    // As in nsqd, emptying a topic drops what waits for a first channel; channels keep theirs.
+    return Effect().persist(new TopicEmptied(nextSeqNr()))
+        .thenRun(s -> {
+          heldForFirstChannel.clear();
+          heldCount = 0;
+        })
+        .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
+  private Effect<Event, State> onSetPaused(State state, SetPaused cmd) {
+    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
+    return Effect().persist(new TopicPaused(cmd.paused()))
+        .thenRun(s -> allChannels(s).forEach(c -> channel(c).tell(new Channel.TopicPaused(cmd.paused()))))
+        .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
+  private Effect<Event, State> onCreateChannel(State state, CreateChannel cmd) {
+    String channel = cmd.channel();
+    if (!state.exists() && !cmd.createTopic()) {
+      return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
+    }
+    if (state.channels().containsKey(channel) || ephemeralChannels.containsKey(channel)) {
+      return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    }
+    boolean first = state.channels().isEmpty() && ephemeralChannels.isEmpty();
+    Start start = first ? state.backlog() : new Start(state.nextOffset(), nextSeqNr());
+    List<Event> events = new ArrayList<>();
+    if (!state.exists()) events.add(new TopicCreated(nextSeqNr()));
+    if (Names.isEphemeral(channel)) {
+      if (events.isEmpty()) {
+        addEphemeral(state, channel, start);
+        return Effect().reply(cmd.replyTo(), StatusReply.ack());
+      }
+      return Effect().persist(events)
+          .thenRun(s -> {
+            TopicRegistry.register(ctx.getSystem(), name);
+            addEphemeral(s, channel, new Start(s.nextOffset(), nextSeqNr()));
+          })
+          .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+    }
+    events.add(new ChannelAdded(channel, start.offset(), start.seqNr()));
+    return Effect().persist(events)
+        .thenRun(s -> {
+          if (!state.exists()) TopicRegistry.register(ctx.getSystem(), name);
+          attached(s, channel, s.channels().get(channel));
+        })
+        .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
+  private void addEphemeral(State state, String channel, Start start) {
+    ephemeralChannels.put(channel, start);
+    attached(state, channel, start);
+  }
+
+  private Effect<Event, State> onChannelAdmin(State state, ChannelAdmin cmd) {
+    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
+    String channel = cmd.channel();
+    boolean durable = state.channels().containsKey(channel);
+    if (!durable && !ephemeralChannels.containsKey(channel)) {
+      return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
+    }
+    return switch (cmd.op()) {
+      case DELETE -> removeChannel(state, channel, durable, cmd.replyTo());
+      case EMPTY -> {
+        channel(channel).tell(new Channel.EmptyUpTo(state.nextOffset(), nextSeqNr(), cmd.replyTo()));
+        yield Effect().none();
+      }
+      case PAUSE, UNPAUSE -> {
+        channel(channel).tell(new Channel.SetPaused(cmd.op() == ChannelOp.PAUSE, cmd.replyTo()));
+        yield Effect().none();
+      }
+    };
+  }
+
+  private Effect<Event, State> removeChannel(
+      State state, String channel, boolean durable, ActorRef<StatusReply<Done>> replyTo) {
+    if (!durable) ephemeralChannels.remove(channel);
+    // An ephemeral topic vanishes with its last channel.
+    boolean vanish = ephemeral && ephemeralChannels.isEmpty() && state.channels().size() == (durable ? 1 : 0);
+    List<Event> events = new ArrayList<>();
+    if (durable) events.add(new ChannelRemoved(channel, nextSeqNr()));
+    if (vanish) events.add(new TopicDeleted());
+    EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
+    effect = effect.thenRun(s -> channel(channel).tell(new Channel.Delete(replyTo)));
+    if (!vanish) return effect;
+    return effect.thenRun(s -> TopicRegistry.unregister(ctx.getSystem(), name)).thenStop();
+  }
+
+  private Effect<Event, State> onChannelVanished(State state, ChannelVanished cmd) {
+    if (!ephemeralChannels.containsKey(cmd.channel())) return Effect().none();
+    return removeChannel(state, cmd.channel(), false, null);
+  }
+
+  private Effect<Event, State> onAttach(State state, Attach cmd) {
+    Start start = state.exists() ? state.channels().get(cmd.channel()) : null;
+    if (start == null) start = ephemeralChannels.get(cmd.channel());
+    if (start == null) {
+      channel(cmd.channel()).tell(new Channel.Attached(false, null, 0, 0, false, List.of()));
+    } else {
+      attached(state, cmd.channel(), start);
+    }
+    return Effect().none();
+  }
+
+  private void attached(State state, String channel, Start start) {
+    List<Channel.Push> held = List.copyOf(heldForFirstChannel);
+    heldForFirstChannel.clear();
+    heldCount = 0;
+    channel(channel).tell(new Channel.Attached(
+        true, start, state.nextOffset(), lastSequenceNumber(ctx), state.paused(), held));
+  }
+
+  private Effect<Event, State> onGetStats(State state, GetStats cmd) {
+    boolean noChannel = state.channels().isEmpty() && ephemeralChannels.isEmpty();
+    long depth = !noChannel ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
+    cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth,
+        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state)));
+    return Effect().none();
+  }
+
+  private List<String> allChannels(State state) {
+    List<String> all = new ArrayList<>(new TreeMap<>(state.channels()).keySet());
+    all.addAll(ephemeralChannels.keySet());
+    return all;
+  }
+
+  private EntityRef<BrokerEntity.Command> channel(String channel) {
+    return channelRefs.computeIfAbsent(channel, c -> BrokerEntity.channel(ctx.getSystem(), name, c));
+  }
+
+  // ---- events applied -------------------------------------------------------------------------
+  @Override
+  public EventHandler<State, Event> eventHandler() {
+    return newEventHandlerBuilder()
+        .forAnyState()
+        .onEvent(MessagesAppended.class, (s, e) -> {
+          long bytes = 0;
+          for (Published p : e.messages()) bytes += p.body().length();
+          return new State(s.exists(), s.paused(), e.nextOffset(), s.baseOffset(),
+              s.messageBytes() + bytes, s.backlog(), s.channels());
+        })
+        .onEvent(TopicCreated.class, (s, e) -> new State(true, false, s.nextOffset(), s.nextOffset(), 0,
+            new Start(s.nextOffset(), e.seqNrHint()), Map.of()))
+        .onEvent(TopicDeleted.class, (s, e) -> new State(false, false, s.nextOffset(), s.nextOffset(), 0,
+            new Start(s.nextOffset(), s.backlog().seqNr()), Map.of()))
+        .onEvent(TopicEmptied.class, (s, e) -> new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(),
+            s.messageBytes(), new Start(s.nextOffset(), e.seqNrHint()), s.channels()))
+        .onEvent(TopicPaused.class, (s, e) -> new State(s.exists(), e.paused(), s.nextOffset(), s.baseOffset(),
+            s.messageBytes(), s.backlog(), s.channels()))
+        .onEvent(ChannelAdded.class, (s, e) -> {
+          Map<String, Start> channels = new HashMap<>(s.channels());
+          channels.put(e.channel(), new Start(e.startOffset(), e.startSeqNr()));
+          return s.withChannels(Map.copyOf(channels));
+        })
+        .onEvent(ChannelRemoved.class, (s, e) -> {
+          Map<String, Start> channels = new HashMap<>(s.channels());
+          channels.remove(e.channel());
+          State next = s.withChannels(Map.copyOf(channels));
+          // With no channel left, messages from here on wait for the next first channel.
+          return channels.isEmpty()
+              ? new State(next.exists(), next.paused(), next.nextOffset(), next.baseOffset(),
+                  next.messageBytes(), new Start(next.nextOffset(), e.seqNrHint()), next.channels())
+              : next;
+        })
+        .build();
+  }
+}

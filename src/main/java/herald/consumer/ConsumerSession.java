@@ -1,0 +1,171 @@
+package herald.consumer;
+
+import herald.broker.BrokerEntity;
+import herald.broker.Channel;
+import herald.broker.ConsumerProtocol;
+import herald.broker.Topic;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.http.javadsl.model.ws.BinaryMessage;
+import org.apache.pekko.http.javadsl.model.ws.Message;
+import org.apache.pekko.http.javadsl.model.ws.TextMessage;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One WebSocket consumer on this node: turns client frames into channel commands and channel
+ * deliveries into frames. The channel may live on any node. Once subscribed, both sides talk
+ * directly and watch each other: when the socket goes away the channel takes back what this
+ * consumer held; when the channel moves or restarts this session subscribes again.
+ */
+public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
+
+  public record Params(
+      String topic, String channel, String clientId, String remoteAddress, long msgTimeoutMs,
+      boolean binary, long maxRdyCount) {}
+
+  /** A complete frame from the client (text, or binary which the protocol does not allow). */
+  public record FromClient(String text, boolean binary) implements ConsumerProtocol {}
+
+  /** The socket closed or failed. */
+  public record ClientGone() implements ConsumerProtocol {}
+
+  private record Joined(Throwable failure) implements ConsumerProtocol {}
+
+  private record ChannelLost(ActorRef<Channel.Command> channel) implements ConsumerProtocol {}
+
+  /** Sent to the outgoing source to complete it, which closes the socket. */
+  public static final Message END = TextMessage.create("");
+
+  public static Behavior<ConsumerProtocol> create(Params params, ActorRef<Message> out) {
+    return Behaviors.setup(ctx -> new ConsumerSession(ctx, params, out));
+  }
+
+  private final Params params;
+  private final ActorRef<Message> out;
+  private final List<FromClient> early = new ArrayList<>();
+  private ActorRef<Channel.Command> channel;
+  private long ready;
+  private boolean greeted;
+
+  private ConsumerSession(ActorContext<ConsumerProtocol> ctx, Params params, ActorRef<Message> out) {
+    super(ctx);
+    this.params = params;
+    this.out = out;
+    // Subscribing creates the topic and the channel.
+    ctx.askWithStatus(Done.class, BrokerEntity.topic(ctx.getSystem(), params.topic()), Duration.ofSeconds(10),
+        replyTo -> new Topic.CreateChannel(params.channel(), true, replyTo),
+        (done, failure) -> new Joined(failure));
+  }
+
+  @Override
+  public Receive<ConsumerProtocol> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Joined.class, this::onJoined)
+        .onMessage(ConsumerProtocol.Subscribed.class, this::onSubscribed)
+        .onMessage(ChannelLost.class, this::onChannelLost)
+        .onMessage(FromClient.class, this::onFrame)
+        .onMessage(ConsumerProtocol.Deliver.class, this::onDeliver)
+        .onMessage(ConsumerProtocol.Failed.class, f -> {
+          out.tell(TextMessage.create(Frames.error(f.code(), f.message())));
+          return this;
+        })
+        .onMessage(ConsumerProtocol.Close.class, c -> fatal("E_CHANNEL_GONE", c.reason()))
+        .onMessage(ClientGone.class, g -> {
+          if (channel != null) channel.tell(new Channel.Unsubscribe(getContext().getSelf()));
+          out.tell(END);
+          return Behaviors.stopped();
+        })
+        .build();
+  }
+
+  private Behavior<ConsumerProtocol> onJoined(Joined j) {
+    if (j.failure() != null) return fatal("E_SUB_FAILED", "could not subscribe: " + j.failure().getMessage());
+    subscribe();
+    return this;
+  }
+
+  private void subscribe() {
+    BrokerEntity.channel(getContext().getSystem(), params.topic(), params.channel()).tell(new Channel.Subscribe(
+        getContext().getSelf(), params.clientId(), params.remoteAddress(), params.msgTimeoutMs()));
+  }
+
+  private Behavior<ConsumerProtocol> onSubscribed(ConsumerProtocol.Subscribed s) {
+    channel = s.channel();
+    getContext().watchWith(channel, new ChannelLost(channel));
+    if (!greeted) out.tell(TextMessage.create(Frames.subscribed(params.topic(), params.channel())));
+    greeted = true;
+    if (ready > 0) channel.tell(new Channel.Ready(getContext().getSelf(), ready));
+    for (FromClient f : early) {
+      Behavior<ConsumerProtocol> next = onFrame(f);
+      if (next != this) return next;
+    }
+    early.clear();
+    return this;
+  }
+
+  /** The channel stopped (moved to another node, or restarted): subscribe again, keep RDY. */
+  private Behavior<ConsumerProtocol> onChannelLost(ChannelLost lost) {
+    if (!lost.channel().equals(channel)) return this;
+    channel = null;
+    subscribe();
+    return this;
+  }
+
+  private Behavior<ConsumerProtocol> onFrame(FromClient frame) {
+    if (channel == null) {
+      early.add(frame);
+      return this;
+    }
+    if (frame.binary()) return fatal("E_INVALID", "binary frames are not commands");
+    Frames.ClientCommand cmd;
+    try {
+      cmd = Frames.parse(frame.text());
+    } catch (Frames.InvalidFrame e) {
+      return fatal("E_INVALID", e.getMessage());
+    }
+    ActorRef<ConsumerProtocol> self = getContext().getSelf();
+    if (cmd instanceof Frames.Rdy r) {
+      if (r.count() < 0 || r.count() > params.maxRdyCount()) {
+        return fatal("E_INVALID", "RDY count " + r.count() + " out of range 0-" + params.maxRdyCount());
+      }
+      ready = r.count();
+      channel.tell(new Channel.Ready(self, r.count()));
+    } else if (cmd instanceof Frames.Fin f) {
+      channel.tell(new Channel.Finish(self, f.offset()));
+    } else if (cmd instanceof Frames.Req r) {
+      channel.tell(new Channel.Requeue(self, r.offset(), r.delayMs()));
+    } else if (cmd instanceof Frames.Touch t) {
+      channel.tell(new Channel.Touch(self, t.offset()));
+    } else if (cmd instanceof Frames.Cls) {
+      // As nsqd: no new messages; the client finishes what it holds and closes.
+      ready = 0;
+      channel.tell(new Channel.Ready(self, 0));
+      out.tell(TextMessage.create(Frames.closeWait()));
+    }
+    return this;
+  }
+
+  private Behavior<ConsumerProtocol> onDeliver(ConsumerProtocol.Deliver d) {
+    for (ConsumerProtocol.Delivery m : d.messages()) {
+      out.tell(params.binary()
+          ? BinaryMessage.create(Frames.binary(m))
+          : TextMessage.create(Frames.message(m)));
+    }
+    return this;
+  }
+
+  private Behavior<ConsumerProtocol> fatal(String code, String message) {
+    out.tell(TextMessage.create(Frames.error(code, message)));
+    out.tell(END);
+    if (channel != null) channel.tell(new Channel.Unsubscribe(getContext().getSelf()));
+    return Behaviors.stopped();
+  }
+}

@@ -1,0 +1,142 @@
+package herald.consumer;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import herald.broker.ConsumerProtocol.Delivery;
+import herald.broker.MessageId;
+import org.apache.pekko.util.ByteString;
+import org.apache.pekko.util.ByteStringBuilder;
+
+import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+
+/** The WebSocket consumer protocol: NSQ's verbs in, JSON (or NSQ's binary message layout) out. */
+public final class Frames {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private Frames() {}
+
+  /** A client command, parsed from one text frame. */
+  public sealed interface ClientCommand permits Rdy, Fin, Req, Touch, Cls, Nop {}
+
+  public record Rdy(long count) implements ClientCommand {}
+
+  public record Fin(long offset) implements ClientCommand {}
+
+  public record Req(long offset, long delayMs) implements ClientCommand {}
+
+  public record Touch(long offset) implements ClientCommand {}
+
+  public record Cls() implements ClientCommand {}
+
+  public record Nop() implements ClientCommand {}
+
+  /** A frame that breaks the protocol: E_INVALID, then the connection closes. */
+  public static final class InvalidFrame extends Exception {
+    public InvalidFrame(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  public static ClientCommand parse(String frame) throws InvalidFrame {
+    String text = frame.strip();
+    if (text.isEmpty()) throw new InvalidFrame("empty command");
+    String[] p = text.split(" +");
+    return switch (p[0]) {
+      case "RDY" -> new Rdy(number(args(p, 2, "RDY count"), p[1], "RDY count"));
+      case "FIN" -> new Fin(id(args(p, 2, "FIN id"), p[1]));
+      case "REQ" -> new Req(id(args(p, 3, "REQ id delay_ms"), p[1]), number(p, p[2], "REQ delay"));
+      case "TOUCH" -> new Touch(id(args(p, 2, "TOUCH id"), p[1]));
+      case "CLS" -> {
+        args(p, 1, "CLS");
+        yield new Cls();
+      }
+      case "NOP" -> {
+        args(p, 1, "NOP");
+        yield new Nop();
+      }
+      default -> throw new InvalidFrame("invalid command " + abbreviate(p[0]));
+    };
+  }
+
+  private static String[] args(String[] parts, int expected, String usage) throws InvalidFrame {
+    if (parts.length != expected) throw new InvalidFrame("expected '" + usage + "'");
+    return parts;
+  }
+
+  private static long number(String[] parts, String value, String what) throws InvalidFrame {
+    try {
+      return Long.parseLong(value);
+    } catch (NumberFormatException e) {
+      throw new InvalidFrame(what + " is not a number: " + abbreviate(value));
+    }
+  }
+
+  private static long id(String[] parts, String value) throws InvalidFrame {
+    long offset = MessageId.parse(value);
+    if (offset < 0) throw new InvalidFrame("invalid message id " + abbreviate(value));
+    return offset;
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() > 32 ? s.substring(0, 32) + "..." : s;
+  }
+
+  // ---- server frames --------------------------------------------------------------------------
+  public static String subscribed(String topic, String channel) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("type", "subscribed");
+    n.put("topic", topic);
+    n.put("channel", channel);
+    return n.toString();
+  }
+
+  public static String message(Delivery d) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("type", "message");
+    n.put("id", MessageId.of(d.offset()));
+    n.put("timestamp", d.timestamp());
+    n.put("attempts", d.attempts());
+    String text = utf8(d.body());
+    if (text != null) n.put("body", text);
+    else n.put("body_base64", Base64.getEncoder().encodeToString(d.body().toArray()));
+    return n.toString();
+  }
+
+  /** NSQ's layout: [8-byte ns timestamp][2-byte attempts][16-byte id][body], big-endian. */
+  public static ByteString binary(Delivery d) {
+    ByteStringBuilder b = new ByteStringBuilder();
+    b.putLong(d.timestamp() * 1_000_000L, ByteOrder.BIG_ENDIAN);
+    b.putShort((short) Math.min(d.attempts(), 0xFFFF), ByteOrder.BIG_ENDIAN);
+    b.append(ByteString.fromString(MessageId.of(d.offset()), StandardCharsets.US_ASCII));
+    b.append(d.body());
+    return b.result();
+  }
+
+  public static String error(String code, String message) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("type", "error");
+    n.put("code", code);
+    n.put("message", message);
+    return n.toString();
+  }
+
+  public static String closeWait() {
+    return "{\"type\":\"close_wait\"}";
+  }
+
+  private static String utf8(ByteString body) {
+    try {
+      return StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(body.asByteBuffer())
+          .toString();
+    } catch (CharacterCodingException e) {
+      return null;
+    }
+  }
+}

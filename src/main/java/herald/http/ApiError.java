@@ -1,0 +1,53 @@
+package herald.http;
+
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.pattern.StatusReply;
+
+import java.util.concurrent.CompletionException;
+
+/** An NSQ-style API error: an HTTP status and a body {"message":"CODE"}. */
+public final class ApiError extends RuntimeException {
+  private final StatusCode status;
+
+  public ApiError(StatusCode status, String code) {
+    super(code, null, false, false);
+    this.status = status;
+  }
+
+  public static ApiError badRequest(String code) {
+    return new ApiError(StatusCodes.BAD_REQUEST, code);
+  }
+
+  public static ApiError tooLarge(String code) {
+    return new ApiError(StatusCodes.PAYLOAD_TOO_LARGE, code);
+  }
+
+  public String code() {
+    return getMessage();
+  }
+
+  public HttpResponse response() {
+    return response(status, getMessage());
+  }
+
+  public static HttpResponse response(StatusCode status, String code) {
+    return HttpResponse.create()
+        .withStatus(status)
+        .withEntity(ContentTypes.APPLICATION_JSON, "{\"message\":\"" + code + "\"}");
+  }
+
+  /** Any failure of a request's pipeline as the response the client gets. */
+  public static HttpResponse toResponse(Throwable failure) {
+    Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    if (t instanceof ApiError e) return e.response();
+    if (t instanceof StatusReply.ErrorMessage e) {
+      String code = e.getMessage();
+      return response(code.endsWith("_NOT_FOUND") ? StatusCodes.NOT_FOUND : StatusCodes.INTERNAL_SERVER_ERROR, code);
+    }
+    // A journal that failed or did not answer in time: the message was not stored, say so.
+    return response(StatusCodes.SERVICE_UNAVAILABLE, "E_UNAVAILABLE");
+  }
+}

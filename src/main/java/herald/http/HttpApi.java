@@ -1,0 +1,318 @@
+package herald.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import herald.broker.BrokerEntity;
+import herald.broker.ConsumerProtocol;
+import herald.broker.Names;
+import herald.broker.Published;
+import herald.broker.Publisher;
+import herald.broker.Topic;
+import herald.consumer.ConsumerSession;
+import herald.node.Node;
+import herald.node.Settings;
+import herald.stats.StatsCollector;
+import org.apache.pekko.Done;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.http.javadsl.model.AttributeKeys;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.Query;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.ws.Message;
+import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.MethodRejection;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSink;
+import org.apache.pekko.stream.typed.javadsl.ActorSource;
+import org.apache.pekko.util.ByteString;
+
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * nsqd's HTTP API and the WebSocket consumer endpoint. Routes hold no broker state: they check the
+ * request, send a command, and turn the reply into a response.
+ */
+public final class HttpApi extends AllDirectives {
+  private static final Duration ASK_TIMEOUT = Duration.ofSeconds(10);
+  private static final long BODY_TIMEOUT_MS = 30_000;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final ActorSystem<?> system;
+  private final Settings settings;
+  private final Publisher publisher;
+  private final Materializer materializer;
+  private final long startTime = System.currentTimeMillis() / 1000;
+  private final AtomicLong consumers = new AtomicLong();
+
+  public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher) {
+    this.system = system;
+    this.settings = settings;
+    this.publisher = publisher;
+    this.materializer = Materializer.matFromSystem(system);
+  }
+
+  public Route routes() {
+    return handleRejections(rejections(), () -> concat(
+        path("ping", () -> get(() -> complete("OK"))),
+        path("info", () -> get(() -> respond(this::info))),
+        path("pub", () -> post(() -> respond(this::pub))),
+        path("mpub", () -> post(() -> respond(this::mpub))),
+        pathPrefix("topic", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> topicAdmin(op, r))))),
+        pathPrefix("channel", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> channelAdmin(op, r))))),
+        path("stats", () -> get(() -> respond(this::stats))),
+        path("sub", () -> get(this::sub))));
+  }
+
+  private RejectionHandler rejections() {
+    return RejectionHandler.newBuilder()
+        .handleAll(MethodRejection.class, r -> complete(ApiError.response(StatusCodes.METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")))
+        .handleNotFound(complete(ApiError.response(StatusCodes.NOT_FOUND, "NOT_FOUND")))
+        .build();
+  }
+
+  /** Runs a handler; whatever it throws or fails with becomes the matching error response. */
+  private Route respond(Function<HttpRequest, CompletionStage<HttpResponse>> handler) {
+    return extractRequest(request -> {
+      CompletionStage<HttpResponse> response;
+      try {
+        response = handler.apply(request).exceptionally(ApiError::toResponse);
+      } catch (ApiError e) {
+        response = CompletableFuture.completedFuture(e.response());
+      }
+      return completeWithFuture(response);
+    });
+  }
+
+  private static HttpResponse ok() {
+    return HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, "OK");
+  }
+
+  // ---- parameters -----------------------------------------------------------------------------
+  private static String name(Query q, String param, String missing, String invalid) {
+    Optional<String> value = q.get(param);
+    if (value.isEmpty() || value.get().isEmpty()) throw ApiError.badRequest(missing);
+    if (!Names.isValid(value.get())) throw ApiError.badRequest(invalid);
+    return value.get();
+  }
+
+  private static String topic(Query q) {
+    return name(q, "topic", "MISSING_ARG_TOPIC", "INVALID_TOPIC");
+  }
+
+  private static String channel(Query q) {
+    return name(q, "channel", "MISSING_ARG_CHANNEL", "INVALID_CHANNEL");
+  }
+
+  private long defer(Query q) {
+    Optional<String> value = q.get("defer");
+    if (value.isEmpty()) return 0;
+    try {
+      long ms = Long.parseLong(value.get());
+      if (ms < 0 || ms > settings.maxReqTimeout().toMillis()) throw ApiError.badRequest("INVALID_DEFER");
+      return ms;
+    } catch (NumberFormatException e) {
+      throw ApiError.badRequest("INVALID_DEFER");
+    }
+  }
+
+  /** The whole body, or 413 with {@code tooBig} once it passes {@code limit} bytes. */
+  private CompletionStage<ByteString> body(HttpRequest request, long limit, String tooBig) {
+    return request.entity().withSizeLimit(limit).toStrict(BODY_TIMEOUT_MS, materializer)
+        .<ByteString>thenApply(HttpEntity.Strict::getData)
+        .exceptionally(failure -> {
+          Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+          if (t instanceof EntityStreamSizeException) throw ApiError.tooLarge(tooBig);
+          throw new CompletionException(t);
+        });
+  }
+
+  // ---- publish --------------------------------------------------------------------------------
+  private CompletionStage<HttpResponse> pub(HttpRequest request) {
+    Query q = request.getUri().query();
+    String topic = topic(q);
+    long defer = defer(q);
+    return body(request, settings.maxMsgSize(), "MSG_TOO_BIG").thenCompose(body -> {
+      if (body.isEmpty()) throw ApiError.badRequest("MSG_EMPTY");
+      long now = System.currentTimeMillis();
+      return publisher.publish(topic, List.of(new Published(body, now, defer > 0 ? now + defer : 0)));
+    }).thenApply(appended -> ok());
+  }
+
+  private CompletionStage<HttpResponse> mpub(HttpRequest request) {
+    Query q = request.getUri().query();
+    String topic = topic(q);
+    String binaryParam = q.get("binary").orElse("false");
+    boolean binary = switch (binaryParam) {
+      case "true", "1" -> true;
+      case "false", "0", "" -> false;
+      default -> throw ApiError.badRequest("INVALID_BINARY");
+    };
+    return body(request, settings.maxBodySize(), "BODY_TOO_BIG").thenCompose(body -> {
+      List<ByteString> bodies = binary
+          ? MessageBodies.binary(body, settings.maxMsgSize())
+          : MessageBodies.text(body, settings.maxMsgSize());
+      long now = System.currentTimeMillis();
+      List<Published> messages = new ArrayList<>(bodies.size());
+      for (ByteString b : bodies) messages.add(new Published(b, now, 0));
+      return publisher.publish(topic, messages);
+    }).thenApply(appended -> ok());
+  }
+
+  // ---- admin ----------------------------------------------------------------------------------
+  private CompletionStage<HttpResponse> topicAdmin(String op, HttpRequest request) {
+    Query q = request.getUri().query();
+    Function<ActorRef<StatusReply<Done>>, Topic.Command> command = switch (op) {
+      case "create" -> Topic.Create::new;
+      case "delete" -> Topic.Delete::new;
+      case "empty" -> Topic.Empty::new;
+      case "pause" -> r -> new Topic.SetPaused(true, r);
+      case "unpause" -> r -> new Topic.SetPaused(false, r);
+      default -> throw new ApiError(StatusCodes.NOT_FOUND, "NOT_FOUND");
+    };
+    return askTopic(topic(q), command);
+  }
+
+  private CompletionStage<HttpResponse> channelAdmin(String op, HttpRequest request) {
+    Query q = request.getUri().query();
+    Optional<Topic.ChannelOp> channelOp = switch (op) {
+      case "create" -> Optional.empty();
+      case "delete" -> Optional.of(Topic.ChannelOp.DELETE);
+      case "empty" -> Optional.of(Topic.ChannelOp.EMPTY);
+      case "pause" -> Optional.of(Topic.ChannelOp.PAUSE);
+      case "unpause" -> Optional.of(Topic.ChannelOp.UNPAUSE);
+      default -> throw new ApiError(StatusCodes.NOT_FOUND, "NOT_FOUND");
+    };
+    String topic = topic(q);
+    String channel = channel(q);
+    return askTopic(topic, r -> channelOp
+        .<Topic.Command>map(o -> new Topic.ChannelAdmin(channel, o, r))
+        .orElseGet(() -> new Topic.CreateChannel(channel, false, r)));
+  }
+
+  private CompletionStage<HttpResponse> askTopic(String topic, Function<ActorRef<StatusReply<Done>>, Topic.Command> command) {
+    EntityRef<BrokerEntity.Command> ref = BrokerEntity.topic(system, topic);
+    return ref.<Done>askWithStatus(command::apply, ASK_TIMEOUT).thenApply(done -> ok());
+  }
+
+  // ---- reading --------------------------------------------------------------------------------
+  private CompletionStage<HttpResponse> stats(HttpRequest request) {
+    Query q = request.getUri().query();
+    String format = q.get("format").orElse("text");
+    if (!format.equals("json") && !format.equals("text")) throw ApiError.badRequest("INVALID_FORMAT");
+    return StatsCollector.collect(system, q.get("topic").filter(s -> !s.isEmpty()), q.get("channel").filter(s -> !s.isEmpty()))
+        .thenApply(reports -> format.equals("json")
+            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, startTime, reports))
+            : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, reports)));
+  }
+
+  private CompletionStage<HttpResponse> info(HttpRequest request) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("version", Node.VERSION);
+    n.put("hostname", hostname());
+    n.put("node", system.address().toString());
+    n.put("http_address", settings.httpHost() + ":" + settings.httpPort());
+    n.put("http_port", settings.httpPort());
+    n.put("start_time", startTime);
+    ObjectNode limits = n.putObject("limits");
+    limits.put("msg_timeout_ms", settings.msgTimeout().toMillis());
+    limits.put("max_msg_timeout_ms", settings.maxMsgTimeout().toMillis());
+    limits.put("max_req_timeout_ms", settings.maxReqTimeout().toMillis());
+    limits.put("max_msg_size", settings.maxMsgSize());
+    limits.put("max_body_size", settings.maxBodySize());
+    limits.put("max_rdy_count", settings.maxRdyCount());
+    limits.put("mem_queue_size", settings.memQueueSize());
+    return CompletableFuture.completedFuture(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, n.toString()));
+  }
+
+  private static String hostname() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (Exception e) {
+      return "localhost";
+    }
+  }
+
+  // ---- consume --------------------------------------------------------------------------------
+  private Route sub() {
+    return extractRequest(request -> extractClientIP(ip -> {
+      ConsumerSession.Params params;
+      try {
+        String remote = ip.getAddress().map(InetAddress::getHostAddress).orElse("unknown") + ":" + ip.getPort();
+        params = subscription(request.getUri().query(), remote);
+      } catch (ApiError e) {
+        return complete(e.response());
+      }
+      Optional<WebSocketUpgrade> upgrade = request.getAttribute(AttributeKeys.webSocketUpgrade);
+      if (upgrade.isEmpty()) return complete(ApiError.response(StatusCodes.BAD_REQUEST, "EXPECTED_WEBSOCKET"));
+      return complete(upgrade.get().handleMessagesWith(consumerFlow(params)));
+    }));
+  }
+
+  private ConsumerSession.Params subscription(Query q, String remote) {
+    String topic = topic(q);
+    String channel = channel(q);
+    long msgTimeout = settings.msgTimeout().toMillis();
+    if (q.get("msg_timeout").isPresent()) {
+      try {
+        msgTimeout = Long.parseLong(q.get("msg_timeout").get());
+      } catch (NumberFormatException e) {
+        throw ApiError.badRequest("INVALID_MSG_TIMEOUT");
+      }
+      if (msgTimeout < 1000 || msgTimeout > settings.maxMsgTimeout().toMillis()) throw ApiError.badRequest("INVALID_MSG_TIMEOUT");
+    }
+    String clientId = q.get("client_id").orElse(remote);
+    if (clientId.isEmpty() || clientId.length() > 255) throw ApiError.badRequest("INVALID_CLIENT_ID");
+    boolean binary = switch (q.get("format").orElse("json")) {
+      case "json" -> false;
+      case "binary" -> true;
+      default -> throw ApiError.badRequest("INVALID_FORMAT");
+    };
+    return new ConsumerSession.Params(topic, channel, clientId, remote, msgTimeout, binary, settings.maxRdyCount());
+  }
+
+  /** Client frames go to a ConsumerSession actor; its frames come back through a bounded source. */
+  private Flow<Message, Message, NotUsed> consumerFlow(ConsumerSession.Params params) {
+    // In-flight messages are bounded by RDY, so this buffer only overflows for a broken client.
+    Pair<ActorRef<Message>, Source<Message, NotUsed>> out = ActorSource.<Message>actorRef(
+            m -> m == ConsumerSession.END, m -> Optional.empty(),
+            settings.maxRdyCount() + 256, OverflowStrategy.fail())
+        .preMaterialize(materializer);
+    ActorRef<ConsumerProtocol> session = system.systemActorOf(
+        ConsumerSession.create(params, out.first()), "consumer-" + consumers.incrementAndGet(), Props.empty());
+    Sink<Message, NotUsed> in = Flow.<Message>create()
+        .<ConsumerProtocol>mapAsync(1, m -> m.isText()
+            ? m.asTextMessage().toStrict(BODY_TIMEOUT_MS, materializer)
+                .thenApply(t -> new ConsumerSession.FromClient(t.getStrictText(), false))
+            : m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer)
+                .thenApply(d -> new ConsumerSession.FromClient("", true)))
+        .to(ActorSink.actorRef(session, new ConsumerSession.ClientGone(), e -> new ConsumerSession.ClientGone()));
+    return Flow.fromSinkAndSource(in, out.second());
+  }
+}

@@ -1,0 +1,81 @@
+package herald.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import herald.broker.Channel;
+import herald.broker.Topic;
+import herald.stats.StatsCollector.TopicReport;
+
+import java.util.List;
+
+/** /stats in nsqd's JSON shape, or as a table for people. */
+public final class StatsFormat {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private StatsFormat() {}
+
+  public static String json(String version, long startTime, List<TopicReport> reports) {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("version", version);
+    root.put("health", "OK");
+    root.put("start_time", startTime);
+    ArrayNode topics = root.putArray("topics");
+    for (TopicReport r : reports) {
+      Topic.TopicStats t = r.topic();
+      ObjectNode topic = topics.addObject();
+      topic.put("topic_name", t.name());
+      topic.put("paused", t.paused());
+      topic.put("depth", t.depth());
+      topic.put("message_count", t.messageCount());
+      topic.put("message_bytes", t.messageBytes());
+      ArrayNode channels = topic.putArray("channels");
+      for (Channel.ChannelStats c : r.channels()) {
+        ObjectNode channel = channels.addObject();
+        channel.put("channel_name", c.name());
+        channel.put("paused", c.paused());
+        channel.put("depth", c.depth());
+        channel.put("in_flight_count", c.inFlightCount());
+        channel.put("deferred_count", c.deferredCount());
+        channel.put("message_count", c.messageCount());
+        channel.put("requeue_count", c.requeueCount());
+        channel.put("timeout_count", c.timeoutCount());
+        channel.put("client_count", c.clients().size());
+        ArrayNode clients = channel.putArray("clients");
+        for (Channel.ClientStats cl : c.clients()) {
+          ObjectNode client = clients.addObject();
+          client.put("client_id", cl.clientId());
+          client.put("remote_address", cl.remoteAddress());
+          client.put("ready_count", cl.readyCount());
+          client.put("in_flight_count", cl.inFlightCount());
+          client.put("message_count", cl.messageCount());
+          client.put("finish_count", cl.finishCount());
+          client.put("requeue_count", cl.requeueCount());
+          client.put("connect_ts", cl.connectTs() / 1000);
+        }
+      }
+    }
+    return root.toString();
+  }
+
+  public static String text(String version, List<TopicReport> reports) {
+    StringBuilder out = new StringBuilder("herald " + version + "\nhealth: OK\n");
+    if (reports.isEmpty()) out.append("\n   NO_TOPICS\n");
+    for (TopicReport r : reports) {
+      Topic.TopicStats t = r.topic();
+      out.append(String.format("%n[%-24s] depth: %-8d msgs: %-10d bytes: %-12d%s%n",
+          t.name(), t.depth(), t.messageCount(), t.messageBytes(), t.paused() ? " paused" : ""));
+      for (Channel.ChannelStats c : r.channels()) {
+        out.append(String.format("    [%-22s] depth: %-8d inflt: %-6d def: %-6d req: %-6d timeout: %-6d msgs: %-10d clients: %d%s%n",
+            c.name(), c.depth(), c.inFlightCount(), c.deferredCount(), c.requeueCount(), c.timeoutCount(),
+            c.messageCount(), c.clients().size(), c.paused() ? " paused" : ""));
+        for (Channel.ClientStats cl : c.clients()) {
+          out.append(String.format("        [%s %s] rdy: %d inflt: %d msgs: %d fin: %d req: %d%n",
+              cl.clientId(), cl.remoteAddress(), cl.readyCount(), cl.inFlightCount(), cl.messageCount(),
+              cl.finishCount(), cl.requeueCount()));
+        }
+      }
+    }
+    return out.toString();
+  }
+}

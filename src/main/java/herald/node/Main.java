@@ -1,0 +1,153 @@
+package herald.node;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code java -jar herald.jar [flags]}: runs a node. Every flag is also a key under herald.* in the config. */
+@Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    defaultValueProvider = Main.ConfigDefaults.class, sortOptions = false,
+    description = "Runs a Herald node: NSQ's topics and channels, durable, on a Pekko cluster.")
+public final class Main implements Callable<Integer> {
+
+  @Option(names = "--http-address", paramLabel = "HOST:PORT", description = "HTTP API and WebSocket address (default: ${DEFAULT-VALUE})")
+  String httpAddress;
+
+  @Option(names = "--cluster-address", paramLabel = "HOST:PORT", description = "Pekko remoting address; port 0 = any free port (default: ${DEFAULT-VALUE})")
+  String clusterAddress;
+
+  @Option(names = "--data-path", paramLabel = "DIR", description = "journal and snapshots directory (default: ${DEFAULT-VALUE})")
+  String dataPath;
+
+  @Option(names = "--msg-timeout", paramLabel = "DURATION", description = "default time a consumer has to FIN a message (default: ${DEFAULT-VALUE})")
+  String msgTimeout;
+
+  @Option(names = "--max-msg-timeout", paramLabel = "DURATION", description = "largest msg_timeout a consumer may ask for (default: ${DEFAULT-VALUE})")
+  String maxMsgTimeout;
+
+  @Option(names = "--max-req-timeout", paramLabel = "DURATION", description = "largest REQ delay and publish defer (default: ${DEFAULT-VALUE})")
+  String maxReqTimeout;
+
+  @Option(names = "--max-msg-size", paramLabel = "BYTES", description = "largest message body (default: ${DEFAULT-VALUE})")
+  String maxMsgSize;
+
+  @Option(names = "--max-body-size", paramLabel = "BYTES", description = "largest /mpub request body (default: ${DEFAULT-VALUE})")
+  String maxBodySize;
+
+  @Option(names = "--max-rdy-count", paramLabel = "N", description = "largest RDY a consumer may send (default: ${DEFAULT-VALUE})")
+  String maxRdyCount;
+
+  @Option(names = "--mem-queue-size", paramLabel = "N", description = "messages a channel holds in memory; the rest are read back from the journal (default: ${DEFAULT-VALUE})")
+  String memQueueSize;
+
+  public static void main(String[] args) {
+    CommandLine cli = new CommandLine(new Main());
+    cli.setParameterExceptionHandler((e, a) -> {
+      System.err.println("herald: " + e.getMessage() + " (see --help)");
+      return 2;
+    });
+    int code = cli.execute(args);
+    if (code != 0) System.exit(code);
+  }
+
+  @Override
+  public Integer call() {
+    Config config;
+    try {
+      config = load(overrides());
+    } catch (IllegalArgumentException | ConfigException e) {
+      System.err.println("herald: " + e.getMessage());
+      return 2;
+    }
+    Node node;
+    try {
+      node = Node.start(config);
+    } catch (Node.StartException e) {
+      System.err.println("herald: " + e.getMessage());
+      return 1;
+    }
+    System.out.println("herald " + Node.VERSION + " listening on http://" + node.httpAddress()
+        + " (cluster " + node.clusterAddress() + ", data " + Path.of(node.settings().dataPath()).toAbsolutePath() + ")");
+    node.system().getWhenTerminated().toCompletableFuture().join();
+    return 0;
+  }
+
+  private Map<String, Object> overrides() {
+    Map<String, Object> o = new LinkedHashMap<>();
+    o.put("herald.http-address", httpAddress);
+    o.put("herald.cluster-address", clusterAddress);
+    o.put("herald.data-path", dataPath);
+    o.put("herald.msg-timeout", duration("--msg-timeout", msgTimeout));
+    o.put("herald.max-msg-timeout", duration("--max-msg-timeout", maxMsgTimeout));
+    o.put("herald.max-req-timeout", duration("--max-req-timeout", maxReqTimeout));
+    o.put("herald.max-msg-size", positive("--max-msg-size", maxMsgSize));
+    o.put("herald.max-body-size", positive("--max-body-size", maxBodySize));
+    o.put("herald.max-rdy-count", positive("--max-rdy-count", maxRdyCount));
+    o.put("herald.mem-queue-size", nonNegative("--mem-queue-size", memQueueSize));
+    Settings.HostPort http = Settings.HostPort.parse(httpAddress, "--http-address");
+    Settings.HostPort cluster = Settings.HostPort.parse(clusterAddress, "--cluster-address");
+    o.put("pekko.remote.artery.canonical.hostname", cluster.host());
+    o.put("pekko.remote.artery.canonical.port", cluster.port());
+    if (http.port() == 0) throw new IllegalArgumentException("--http-address needs a fixed port");
+    return o;
+  }
+
+  /** The flags over application.conf over every library's reference.conf. */
+  public static Config load(Map<String, Object> overrides) {
+    Config flags = ConfigFactory.parseMap(overrides, "command line flags");
+    return ConfigFactory.load(flags.withFallback(ConfigFactory.defaultApplication()));
+  }
+
+  private static String duration(String flag, String value) {
+    try {
+      ConfigFactory.empty().withValue("d", ConfigValueFactory.fromAnyRef(value)).getDuration("d");
+      return value;
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(flag + " must be a duration such as 500ms, 60s, 15m or 1h, got '" + value + "'");
+    }
+  }
+
+  private static long positive(String flag, String value) {
+    long n = nonNegative(flag, value);
+    if (n == 0) throw new IllegalArgumentException(flag + " must be above 0");
+    return n;
+  }
+
+  private static long nonNegative(String flag, String value) {
+    try {
+      long n = Long.parseLong(value.trim());
+      if (n < 0 || n > Integer.MAX_VALUE) throw new NumberFormatException();
+      return n;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(flag + " must be a whole number from 0 to " + Integer.MAX_VALUE + ", got '" + value + "'");
+    }
+  }
+
+  /** Defaults shown by --help come from the config, so the file and the flags never disagree. */
+  public static final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
+    private final Config config = ConfigFactory.load();
+
+    @Override
+    public String defaultValue(CommandLine.Model.ArgSpec spec) {
+      if (!(spec instanceof CommandLine.Model.OptionSpec option)) return null;
+      String key = "herald." + option.longestName().substring(2);
+      return config.hasPath(key) ? config.getValue(key).unwrapped().toString() : null;
+    }
+  }
+
+  public static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"herald " + Node.VERSION};
+    }
+  }
+}

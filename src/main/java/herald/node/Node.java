@@ -1,0 +1,141 @@
+package herald.node;
+
+import com.typesafe.config.Config;
+import herald.broker.BrokerEntity;
+import herald.broker.Publisher;
+import herald.broker.TopicRegistry;
+import herald.http.HttpApi;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/** One running Herald node: a one-member (for now) Pekko cluster with its broker and HTTP API. */
+public final class Node {
+  public static final String VERSION = "0.1.0";
+
+  /** A start-up problem an operator can fix; its message is the one line we print. */
+  public static final class StartException extends Exception {
+    public StartException(String message) {
+      super(message);
+    }
+  }
+
+  private final ActorSystem<Void> system;
+  private final ServerBinding binding;
+  private final Settings settings;
+
+  private Node(ActorSystem<Void> system, ServerBinding binding, Settings settings) {
+    this.system = system;
+    this.binding = binding;
+    this.settings = settings;
+  }
+
+  public static Node start(Config config) throws StartException {
+    Settings settings = Settings.from(config);
+    FileLock lock = lockDataPath(Path.of(settings.dataPath()));
+    ActorSystem<Void> system;
+    try {
+      system = ActorSystem.create(Behaviors.empty(), "herald", config);
+    } catch (RuntimeException e) {
+      throw new StartException("cannot start cluster transport on " + settings.clusterHost() + ":"
+          + settings.clusterPort() + ": " + rootMessage(e));
+    }
+    try {
+      Cluster cluster = Cluster.get(system);
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"));
+      TopicRegistry.init(system);
+      checkJournal(system);
+      HttpApi api = new HttpApi(system, settings, new Publisher(system));
+      ServerBinding binding = Http.get(system)
+          .newServerAt(settings.httpHost(), settings.httpPort())
+          .bind(api.routes())
+          .toCompletableFuture()
+          .get(10, TimeUnit.SECONDS)
+          .addToCoordinatedShutdown(Duration.ofSeconds(5), system);
+      system.getWhenTerminated().thenRun(() -> release(lock));
+      return new Node(system, binding, settings);
+    } catch (StartException e) {
+      system.terminate();
+      throw e;
+    } catch (ExecutionException e) {
+      system.terminate();
+      throw new StartException("cannot listen on http address " + settings.httpHost() + ":"
+          + settings.httpPort() + ": " + rootMessage(e));
+    } catch (Exception e) {
+      system.terminate();
+      throw new StartException("start-up failed: " + rootMessage(e));
+    }
+  }
+
+  /** Two nodes on one LevelDB directory would corrupt it: refuse, and say so. */
+  private static FileLock lockDataPath(Path dir) throws StartException {
+    try {
+      Files.createDirectories(dir);
+      if (!Files.isWritable(dir)) throw new StartException("data path " + dir + " is not writable");
+      FileChannel channel = FileChannel.open(dir.resolve("herald.lock"),
+          StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      FileLock lock = channel.tryLock();
+      if (lock == null) throw new StartException("data path " + dir + " is in use by another herald node");
+      return lock;
+    } catch (IOException e) {
+      throw new StartException("data path " + dir + " is unusable: " + rootMessage(e));
+    }
+  }
+
+  private static void release(FileLock lock) {
+    try {
+      lock.release();
+      lock.channel().close();
+    } catch (IOException ignored) {
+      // the process is ending; the OS drops the lock anyway
+    }
+  }
+
+  /** Touches the journal once so a broken one fails the start, not the first publish. */
+  private static void checkJournal(ActorSystem<?> system) throws StartException {
+    try {
+      TopicRegistry.ref(system)
+          .ask(TopicRegistry.GetTopics::new, Duration.ofSeconds(30))
+          .toCompletableFuture()
+          .get(31, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new StartException("the journal did not start: " + rootMessage(e));
+    }
+  }
+
+  static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
+
+  public ActorSystem<Void> system() {
+    return system;
+  }
+
+  public String httpAddress() {
+    return binding.localAddress().getHostString() + ":" + binding.localAddress().getPort();
+  }
+
+  public String clusterAddress() {
+    return Cluster.get(system).selfMember().address().toString();
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+}

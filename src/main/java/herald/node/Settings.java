@@ -1,0 +1,54 @@
+package herald.node;
+
+import com.typesafe.config.Config;
+
+import java.io.Serializable;
+import java.time.Duration;
+
+/** The node's limits and addresses, read once from the {@code herald} config block. */
+public record Settings(
+    String httpHost,
+    int httpPort,
+    String clusterHost,
+    int clusterPort,
+    String dataPath,
+    Duration msgTimeout,
+    Duration maxMsgTimeout,
+    Duration maxReqTimeout,
+    int maxMsgSize,
+    int maxBodySize,
+    int maxRdyCount,
+    int memQueueSize) implements Serializable {
+
+  public static Settings from(Config root) {
+    Config c = root.getConfig("herald");
+    HostPort http = HostPort.parse(c.getString("http-address"), "http-address");
+    HostPort cluster = HostPort.parse(c.getString("cluster-address"), "cluster-address");
+    return new Settings(
+        http.host(), http.port(), cluster.host(), cluster.port(),
+        c.getString("data-path"),
+        c.getDuration("msg-timeout"),
+        c.getDuration("max-msg-timeout"),
+        c.getDuration("max-req-timeout"),
+        c.getBytes("max-msg-size").intValue(),
+        c.getBytes("max-body-size").intValue(),
+        c.getInt("max-rdy-count"),
+        c.getInt("mem-queue-size"));
+  }
+
+  public record HostPort(String host, int port) {
+    public static HostPort parse(String value, String what) {
+      int colon = value.lastIndexOf(':');
+      if (colon <= 0 || colon == value.length() - 1) {
+        throw new IllegalArgumentException(what + " must be HOST:PORT, got '" + value + "'");
+      }
+      try {
+        int port = Integer.parseInt(value.substring(colon + 1));
+        if (port < 0 || port > 65535) throw new NumberFormatException();
+        return new HostPort(value.substring(0, colon), port);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(what + " has no valid port: '" + value + "'");
+      }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+package herald.stats;
+
+import herald.broker.BrokerEntity;
+import herald.broker.Channel;
+import herald.broker.Topic;
+import herald.broker.TopicRegistry;
+import org.apache.pekko.actor.typed.ActorSystem;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/** Gathers /stats: the registry names the topics, each topic names its channels, all answer in parallel. */
+public final class StatsCollector {
+  private static final Duration TIMEOUT = Duration.ofSeconds(5);
+
+  public record TopicReport(Topic.TopicStats topic, List<Channel.ChannelStats> channels) {}
+
+  private StatsCollector() {}
+
+  public static CompletionStage<List<TopicReport>> collect(
+      ActorSystem<?> system, Optional<String> topicFilter, Optional<String> channelFilter) {
+    return TopicRegistry.ref(system)
+        .ask(TopicRegistry.GetTopics::new, TIMEOUT)
+        .thenCompose(topics -> {
+          List<CompletableFuture<TopicReport>> reports = new ArrayList<>();
+          for (String name : topics.names()) {
+            if (topicFilter.isPresent() && !topicFilter.get().equals(name)) continue;
+            reports.add(topic(system, name, channelFilter).toCompletableFuture());
+          }
+          return CompletableFuture.allOf(reports.toArray(CompletableFuture[]::new))
+              .thenApply(v -> reports.stream().map(CompletableFuture::join)
+                  .filter(r -> r.topic().exists()).toList());
+        });
+  }
+
+  private static CompletionStage<TopicReport> topic(ActorSystem<?> system, String name, Optional<String> channelFilter) {
+    return BrokerEntity.topic(system, name)
+        .<Topic.TopicStats>ask(Topic.GetStats::new, TIMEOUT)
+        .thenCompose(stats -> {
+          List<CompletableFuture<Channel.ChannelStats>> channels = new ArrayList<>();
+          for (String channel : stats.channels()) {
+            if (channelFilter.isPresent() && !channelFilter.get().equals(channel)) continue;
+            channels.add(BrokerEntity.channel(system, name, channel)
+                .<Channel.ChannelStats>ask(Channel.GetStats::new, TIMEOUT).toCompletableFuture());
+          }
+          return CompletableFuture.allOf(channels.toArray(CompletableFuture[]::new))
+              .thenApply(v -> new TopicReport(stats, channels.stream().map(CompletableFuture::join).toList()));
+        });
+  }
+}
