@@ -15,7 +15,7 @@ import java.util.concurrent.Callable;
 
 /** {@code java -jar herald.jar [flags]}: runs a node. Every flag is also a key under herald.* in the config. */
 @Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-    defaultValueProvider = Main.ConfigDefaults.class, sortOptions = false,
+    defaultValueProvider = Main.ConfigDefaults.class, sortOptions = false, usageHelpWidth = 110,
     description = "Runs a Herald node: NSQ's topics and channels, durable, on a Pekko cluster.")
 public final class Main implements Callable<Integer> {
 
@@ -50,6 +50,8 @@ public final class Main implements Callable<Integer> {
   String memQueueSize;
 
   public static void main(String[] args) {
+    // Start logging before any thread can race it (SLF4J otherwise replays and warns).
+    org.slf4j.LoggerFactory.getILoggerFactory();
     CommandLine cli = new CommandLine(new Main());
     cli.setParameterExceptionHandler((e, a) -> {
       System.err.println("herald: " + e.getMessage() + " (see --help)");

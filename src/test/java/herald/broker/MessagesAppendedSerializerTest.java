@@ -1,0 +1,194 @@
+package herald.broker;
+
+import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
+import org.apache.pekko.util.ByteString;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.NotSerializableException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class MessagesAppendedSerializerTest {
+  private static ActorTestKit testKit;
+  private static Serialization serialization;
+
+  @BeforeAll
+  static void start() {
+    // The project's application.conf (and its serialization.conf), but a local actor system: no
+    // cluster, and nothing here touches persistence, so the LevelDB journal is never started.
+    testKit = ActorTestKit.create("serializer-test",
+        ConfigFactory.parseString("pekko.actor.provider = local").withFallback(ConfigFactory.load()));
+    serialization = SerializationExtension.get(testKit.system());
+  }
+
+  @AfterAll
+  static void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  private static final MessagesAppendedSerializer SERIALIZER = new MessagesAppendedSerializer();
+
+  private static Topic.MessagesAppended sample() {
+    byte[] binary = new byte[256];
+    for (int i = 0; i < binary.length; i++) binary[i] = (byte) i;
+    return new Topic.MessagesAppended(1L << 40, List.of(
+        new Published(ByteString.fromString("hello", StandardCharsets.UTF_8), 1_700_000_000_000L, 0),
+        new Published(ByteString.emptyByteString(), 1, 0),
+        new Published(ByteString.fromArray(new byte[] {0}), Long.MAX_VALUE, Long.MIN_VALUE),
+        new Published(ByteString.fromArray(binary), 1_700_000_000_001L, 1_700_000_060_000L),
+        new Published(ByteString.fromString("héllo\nwörld", StandardCharsets.UTF_8), -5, 42)));
+  }
+
+  private static Topic.MessagesAppended roundTrip(Topic.MessagesAppended e) throws Exception {
+    byte[] bytes = SERIALIZER.toBinary(e);
+    return (Topic.MessagesAppended) SERIALIZER.fromBinary(bytes, SERIALIZER.manifest(e));
+  }
+
+  @Test
+  void roundTripKeepsOffsetsTimestampsDeliverAtAndBodies() throws Exception {
+    Topic.MessagesAppended e = sample();
+    Topic.MessagesAppended back = roundTrip(e);
+    assertEquals(e, back);
+    assertEquals(e.firstOffset(), back.firstOffset());
+    assertEquals(e.nextOffset(), back.nextOffset());
+    for (int i = 0; i < e.messages().size(); i++) {
+      Published want = e.messages().get(i);
+      Published got = back.messages().get(i);
+      assertArrayEquals(want.body().toArray(), got.body().toArray(), "body " + i);
+      assertEquals(want.timestamp(), got.timestamp(), "timestamp " + i);
+      assertEquals(want.deliverAt(), got.deliverAt(), "deliverAt " + i);
+    }
+  }
+
+  @Test
+  void roundTripOfAnEmptyBatch() throws Exception {
+    Topic.MessagesAppended e = new Topic.MessagesAppended(7, List.of());
+    assertEquals(e, roundTrip(e));
+  }
+
+  @Test
+  void bodyOfACompactedSliceRoundTrips() throws Exception {
+    // A body that is a slice of a larger ByteString (as /mpub produces) must be written alone.
+    ByteString whole = ByteString.fromString("aaaBODYzzz", StandardCharsets.US_ASCII);
+    Topic.MessagesAppended e = new Topic.MessagesAppended(0, List.of(new Published(whole.slice(3, 7), 9, 0)));
+    Topic.MessagesAppended back = roundTrip(e);
+    assertEquals("BODY", back.messages().get(0).body().decodeString(StandardCharsets.US_ASCII));
+  }
+
+  @Test
+  void layoutIsTheDocumentedBigEndianOne() {
+    Topic.MessagesAppended e = new Topic.MessagesAppended(0x0102030405060708L, List.of(
+        new Published(ByteString.fromArray(new byte[] {9, 8, 7}), 11, 22)));
+    ByteBuffer buf = ByteBuffer.wrap(SERIALIZER.toBinary(e));
+    assertEquals(8 + 4 + 8 + 8 + 4 + 3, buf.remaining());
+    assertEquals(0x0102030405060708L, buf.getLong());
+    assertEquals(1, buf.getInt());
+    assertEquals(11, buf.getLong());
+    assertEquals(22, buf.getLong());
+    assertEquals(3, buf.getInt());
+    assertEquals(9, buf.get());
+    assertEquals(8, buf.get());
+    assertEquals(7, buf.get());
+  }
+
+  @Test
+  void identifierAndManifest() {
+    assertEquals(4151, SERIALIZER.identifier());
+    assertEquals("MA1", SERIALIZER.manifest(sample()));
+  }
+
+  @Test
+  void unknownManifestIsNotSerializable() {
+    byte[] bytes = SERIALIZER.toBinary(sample());
+    assertThrows(NotSerializableException.class, () -> SERIALIZER.fromBinary(bytes, "MA2"));
+    assertThrows(NotSerializableException.class, () -> SERIALIZER.fromBinary(bytes, ""));
+  }
+
+  // ---- through Pekko's Serialization extension, with the project's config ---------------------
+
+  @Test
+  void messagesAppendedIsBoundToThisSerializer() throws Exception {
+    Topic.MessagesAppended e = sample();
+    Serializer s = serialization.findSerializerFor(e);
+    assertInstanceOf(MessagesAppendedSerializer.class, s);
+    assertEquals(4151, s.identifier());
+    byte[] bytes = serialization.serialize(e).get();
+    Object back = serialization.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, e)).get();
+    assertEquals(e, back);
+  }
+
+  @Test
+  void otherTopicEventsUseJacksonCbor() {
+    Serializer s = serialization.findSerializerFor(new Topic.ChannelAdded("c", 1, 2));
+    assertEquals("jackson-cbor", serializerName(s));
+    assertNotEquals(4151, s.identifier());
+  }
+
+  @Test
+  void topicEventsRoundTripThroughCbor() {
+    for (Object e : List.of(
+        new Topic.ChannelAdded("archive", 17, 5),
+        new Topic.TopicCreated(3),
+        new Topic.TopicDeleted(),
+        new Topic.TopicPaused(true),
+        new Topic.ChannelRemoved("archive", 9),
+        new Topic.TopicEmptied(12))) {
+      assertEquals(e, viaExtension(e), e.toString());
+    }
+  }
+
+  @Test
+  void channelProgressedRoundTripsThroughCbor() {
+    Channel.Progressed p = new Channel.Progressed(100, 7, new long[] {102, 105, 110, 111},
+        List.of(new Channel.Deferral(101, 7, 1_700_000_000_000L), new Channel.Deferral(106, 8, 5)));
+    assertEquals("jackson-cbor", serializerName(serialization.findSerializerFor(p)));
+    Channel.Progressed back = (Channel.Progressed) viaExtension(p);
+    // A record with an array field: compare the fields, not equals().
+    assertEquals(p.cursor(), back.cursor());
+    assertEquals(p.cursorSeqNr(), back.cursorSeqNr());
+    assertArrayEquals(p.finished(), back.finished());
+    assertEquals(p.deferred(), back.deferred());
+  }
+
+  @Test
+  void otherChannelEventsRoundTripThroughCbor() {
+    for (Object e : List.of(new Channel.Created(4, 2), new Channel.PausedChanged(true), new Channel.Deleted())) {
+      assertEquals(e, viaExtension(e), e.toString());
+    }
+  }
+
+  @Test
+  void topicStateRoundTripsThroughCbor() {
+    Topic.State s = new Topic.State(true, true, 10, 2, 300, new Topic.Start(2, 3),
+        java.util.Map.of("a", new Topic.Start(4, 5), "b", new Topic.Start(10, 9)));
+    assertEquals(s, viaExtension(s));
+  }
+
+  /** jackson-cbor is registered under identifier 33 (pekko-serialization-jackson's reference.conf). */
+  private static String serializerName(Serializer s) {
+    if (s instanceof org.apache.pekko.serialization.jackson.JacksonCborSerializer && s.identifier() == 33) {
+      return "jackson-cbor";
+    }
+    return s.getClass().getName() + "#" + s.identifier();
+  }
+
+  private static Object viaExtension(Object o) {
+    Serializer s = serialization.findSerializerFor(o);
+    byte[] bytes = serialization.serialize(o).get();
+    return serialization.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, o)).get();
+  }
+}

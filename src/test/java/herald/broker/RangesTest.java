@@ -1,0 +1,173 @@
+package herald.broker;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RangesTest {
+
+  private static Ranges with(long... offsets) {
+    Ranges r = new Ranges();
+    for (long o : offsets) r.add(o);
+    return r;
+  }
+
+  @Test
+  void emptySetContainsNothing() {
+    Ranges r = new Ranges();
+    assertTrue(r.isEmpty());
+    assertFalse(r.contains(0));
+    assertEquals(0, r.countFrom(0));
+    assertArrayEquals(new long[0], r.toArray());
+  }
+
+  @Test
+  void addedOffsetIsContainedAndItsNeighboursAreNot() {
+    Ranges r = with(5);
+    assertFalse(r.isEmpty());
+    assertTrue(r.contains(5));
+    assertFalse(r.contains(4));
+    assertFalse(r.contains(6));
+    assertArrayEquals(new long[] {5, 6}, r.toArray());
+  }
+
+  @Test
+  void consecutiveAddsMergeIntoOneHalfOpenRange() {
+    Ranges r = with(3, 4, 5);
+    assertArrayEquals(new long[] {3, 6}, r.toArray());
+    assertTrue(r.contains(3));
+    assertTrue(r.contains(5));
+    assertFalse(r.contains(6));
+  }
+
+  @Test
+  void addBelowARangeMergesWithIt() {
+    Ranges r = with(6, 7, 5);
+    assertArrayEquals(new long[] {5, 8}, r.toArray());
+  }
+
+  @Test
+  void addThatFillsAGapJoinsBothNeighbours() {
+    Ranges r = with(1, 2, 4, 5);
+    assertArrayEquals(new long[] {1, 3, 4, 6}, r.toArray());
+    r.add(3);
+    assertArrayEquals(new long[] {1, 6}, r.toArray());
+  }
+
+  @Test
+  void outOfOrderAddsGiveTheSameRangesAsInOrderAdds() {
+    Ranges shuffled = with(9, 2, 7, 0, 8, 1, 4);
+    Ranges ordered = with(0, 1, 2, 4, 7, 8, 9);
+    assertArrayEquals(new long[] {0, 3, 4, 5, 7, 10}, shuffled.toArray());
+    assertArrayEquals(ordered.toArray(), shuffled.toArray());
+  }
+
+  @Test
+  void addingAnOffsetTwiceChangesNothing() {
+    Ranges r = with(1, 2, 3);
+    r.add(2);
+    r.add(1);
+    r.add(3);
+    assertArrayEquals(new long[] {1, 4}, r.toArray());
+    assertEquals(3, r.countFrom(0));
+  }
+
+  @Test
+  void advanceMovesTheCursorOverTheRangeThatStartsAtIt() {
+    Ranges r = with(10, 11, 12, 15);
+    assertEquals(13, r.advance(10));
+    // The range the cursor moved over is gone; the one above the new cursor stays.
+    assertArrayEquals(new long[] {15, 16}, r.toArray());
+    assertFalse(r.contains(11));
+    assertTrue(r.contains(15));
+  }
+
+  @Test
+  void advanceLeavesTheCursorWhenItsOffsetIsNotFinished() {
+    Ranges r = with(12, 13);
+    assertEquals(10, r.advance(10));
+    assertArrayEquals(new long[] {12, 14}, r.toArray());
+  }
+
+  @Test
+  void advanceDropsRangesWhollyBelowTheCursor() {
+    Ranges r = with(1, 2, 5, 20);
+    assertEquals(10, r.advance(10));
+    assertArrayEquals(new long[] {20, 21}, r.toArray());
+    assertFalse(r.contains(1));
+    assertFalse(r.contains(5));
+  }
+
+  @Test
+  void advanceOverARangeThatStraddlesTheCursor() {
+    Ranges r = with(3, 4, 5, 6, 7, 9);
+    assertEquals(8, r.advance(5));
+    assertArrayEquals(new long[] {9, 10}, r.toArray());
+  }
+
+  @Test
+  void advanceStopsAtTheFirstGap() {
+    Ranges r = with(0, 1, 3, 4);
+    long cursor = r.advance(0);
+    assertEquals(2, cursor);
+    assertEquals(2, r.advance(cursor), "a second advance without new FINs stays put");
+    r.add(2);
+    assertEquals(5, r.advance(cursor));
+    assertTrue(r.isEmpty());
+  }
+
+  @Test
+  void advanceOnAnEmptySetKeepsTheCursor() {
+    assertEquals(42, new Ranges().advance(42));
+  }
+
+  @Test
+  void countFromCountsOnlyOffsetsAtOrAboveFrom() {
+    Ranges r = with(0, 1, 2, 5, 6, 7, 10);
+    assertEquals(7, r.countFrom(0));
+    assertEquals(5, r.countFrom(2)); // 2, 5, 6, 7, 10
+    assertEquals(4, r.countFrom(3)); // 5, 6, 7, 10
+    assertEquals(3, r.countFrom(6)); // 6, 7, 10
+    assertEquals(1, r.countFrom(8)); // 10
+    assertEquals(0, r.countFrom(11));
+  }
+
+  @Test
+  void toArrayAndOfRoundTrip() {
+    Ranges r = with(4, 5, 9, 20, 21, 22);
+    long[] flat = r.toArray();
+    assertArrayEquals(new long[] {4, 6, 9, 10, 20, 23}, flat);
+    Ranges back = Ranges.of(flat);
+    assertArrayEquals(flat, back.toArray());
+    for (long o = 0; o < 25; o++) assertEquals(r.contains(o), back.contains(o), "offset " + o);
+    assertEquals(r.countFrom(5), back.countFrom(5));
+  }
+
+  @Test
+  void rangesRebuiltWithOfKeepMerging() {
+    Ranges back = Ranges.of(new long[] {4, 6, 8, 10});
+    back.add(6);
+    back.add(7);
+    assertArrayEquals(new long[] {4, 10}, back.toArray());
+    assertEquals(10, back.advance(4));
+  }
+
+  @Test
+  void ofSkipsEmptyRangesAndAnOddTrailingValue() {
+    Ranges r = Ranges.of(new long[] {3, 3, 7, 9, 12});
+    assertArrayEquals(new long[] {7, 9}, r.toArray());
+    assertTrue(Ranges.of(new long[0]).isEmpty());
+  }
+
+  @Test
+  void clearEmptiesTheSet() {
+    Ranges r = with(1, 2, 8);
+    r.clear();
+    assertTrue(r.isEmpty());
+    assertFalse(r.contains(1));
+    assertArrayEquals(new long[0], r.toArray());
+  }
+}

@@ -1,0 +1,183 @@
+package herald.http;
+
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.util.ByteString;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.function.Supplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class MessageBodiesTest {
+  private static final int MAX = 10;
+
+  private static ByteString utf8(String s) {
+    return ByteString.fromString(s, StandardCharsets.UTF_8);
+  }
+
+  private static List<ByteString> lines(String... s) {
+    return java.util.Arrays.stream(s).map(MessageBodiesTest::utf8).toList();
+  }
+
+  /** Builds NSQ's binary /mpub body: [count]([size][bytes])*. */
+  private static final class Binary {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+    Binary int32(int v) {
+      out.writeBytes(ByteBuffer.allocate(4).putInt(v).array());
+      return this;
+    }
+
+    Binary bytes(byte[] b) {
+      out.writeBytes(b);
+      return this;
+    }
+
+    Binary message(byte[] b) {
+      return int32(b.length).bytes(b);
+    }
+
+    ByteString build() {
+      return ByteString.fromArray(out.toByteArray());
+    }
+  }
+
+  private static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static void assertApiError(String code, int status, Supplier<?> call) {
+    ApiError e = assertThrows(ApiError.class, call::get);
+    assertEquals(code, e.code());
+    HttpResponse response = e.response();
+    assertEquals(status, response.status().intValue());
+  }
+
+  // ---- text mode ------------------------------------------------------------------------------
+
+  @Test
+  void textSplitsOnNewlines() {
+    assertEquals(lines("a", "bc", "def"), MessageBodies.text(utf8("a\nbc\ndef"), MAX));
+  }
+
+  @Test
+  void textWithTrailingNewlineHasNoEmptyLastMessage() {
+    assertEquals(lines("one", "two"), MessageBodies.text(utf8("one\ntwo\n"), MAX));
+  }
+
+  @Test
+  void textSkipsEmptyLines() {
+    assertEquals(lines("x", "y"), MessageBodies.text(utf8("\n\nx\n\n\ny\n\n"), MAX));
+  }
+
+  @Test
+  void textSingleMessageWithoutNewline() {
+    assertEquals(lines("hello"), MessageBodies.text(utf8("hello"), MAX));
+  }
+
+  @Test
+  void textKeepsBinaryBytesOtherThanNewline() {
+    ByteString body = ByteString.fromArray(new byte[] {0, (byte) 0xff, 13, '\n', (byte) 0x80});
+    List<ByteString> messages = MessageBodies.text(body, MAX);
+    assertEquals(List.of(ByteString.fromArray(new byte[] {0, (byte) 0xff, 13}),
+        ByteString.fromArray(new byte[] {(byte) 0x80})), messages);
+  }
+
+  @Test
+  void textLineOfExactlyMaxSizeIsAccepted() {
+    assertEquals(lines("0123456789", "z"), MessageBodies.text(utf8("0123456789\nz"), MAX));
+  }
+
+  @Test
+  void textWithOnlyEmptyLinesIsMsgEmpty() {
+    assertApiError("MSG_EMPTY", 400, () -> MessageBodies.text(utf8("\n\n\n"), MAX));
+  }
+
+  @Test
+  void textEmptyBodyIsMsgEmpty() {
+    assertApiError("MSG_EMPTY", 400, () -> MessageBodies.text(ByteString.emptyByteString(), MAX));
+  }
+
+  @Test
+  void textOneLineOverMaxIsMsgTooBig() {
+    assertApiError("MSG_TOO_BIG", 413, () -> MessageBodies.text(utf8("ok\n01234567890\nok"), MAX));
+  }
+
+  // ---- binary mode ----------------------------------------------------------------------------
+
+  @Test
+  void binaryValidBody() {
+    ByteString body = new Binary().int32(3)
+        .message(ascii("a"))
+        .message(new byte[] {0, '\n', (byte) 0xff})
+        .message(ascii("0123456789"))
+        .build();
+    assertEquals(List.of(utf8("a"), ByteString.fromArray(new byte[] {0, '\n', (byte) 0xff}), utf8("0123456789")),
+        MessageBodies.binary(body, MAX));
+  }
+
+  @Test
+  void binaryBodyShorterThanTheCountIsBadBody() {
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(ByteString.fromArray(new byte[] {0, 0, 1}), MAX));
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(ByteString.emptyByteString(), MAX));
+  }
+
+  @Test
+  void binaryCountZeroIsBadBody() {
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(new Binary().int32(0).build(), MAX));
+  }
+
+  @Test
+  void binaryNegativeCountIsBadBody() {
+    assertApiError("BAD_BODY", 400,
+        () -> MessageBodies.binary(new Binary().int32(-1).message(ascii("a")).build(), MAX));
+  }
+
+  @Test
+  void binaryCountLargerThanTheMessagesIsBadBody() {
+    // Claims three messages, holds two: enough bytes for the count check, not for the third header.
+    ByteString body = new Binary().int32(3).message(ascii("abcdefgh")).message(ascii("b")).build();
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+  }
+
+  @Test
+  void binaryCountThatCannotFitIsBadBody() {
+    ByteString body = new Binary().int32(1_000_000).message(ascii("a")).build();
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+  }
+
+  @Test
+  void binarySizeBeyondTheEndIsBadBody() {
+    ByteString body = new Binary().int32(1).int32(5).bytes(ascii("abc")).build();
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+  }
+
+  @Test
+  void binaryNegativeSizeIsBadBody() {
+    ByteString body = new Binary().int32(1).int32(-3).bytes(ascii("abc")).build();
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+  }
+
+  @Test
+  void binaryTrailingBytesAreBadBody() {
+    ByteString body = new Binary().int32(1).message(ascii("abc")).bytes(new byte[] {1}).build();
+    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+  }
+
+  @Test
+  void binarySizeZeroIsMsgEmpty() {
+    ByteString body = new Binary().int32(2).message(ascii("a")).int32(0).bytes(ascii("pad")).build();
+    assertApiError("MSG_EMPTY", 400, () -> MessageBodies.binary(body, MAX));
+  }
+
+  @Test
+  void binarySizeOverMaxIsMsgTooBig() {
+    ByteString body = new Binary().int32(1).message(ascii("01234567890")).build();
+    assertApiError("MSG_TOO_BIG", 413, () -> MessageBodies.binary(body, MAX));
+  }
+}
