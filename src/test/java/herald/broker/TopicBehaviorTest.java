@@ -1,0 +1,439 @@
+package herald.broker;
+
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import org.apache.pekko.util.ByteString;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TopicBehaviorTest {
+  private static BrokerTestSystem broker;
+
+  private String topic;
+  private EventSourcedBehaviorTestKit<Topic.Command, Topic.Event, Topic.State> kit;
+
+  @BeforeAll
+  static void startSystem() {
+    broker = new BrokerTestSystem("topic-behavior-test");
+  }
+
+  @AfterAll
+  static void stopSystem() {
+    broker.shutdown();
+  }
+
+  @BeforeEach
+  void newTopic() {
+    topic = BrokerTestSystem.uniqueName("orders");
+    // Commands are not checked for serializability: Topic.Append carries ByteString bodies, which
+    // Jackson CBOR cannot read back (see the report). Events and state are still checked.
+    kit = EventSourcedBehaviorTestKit.create(broker.system(), Topic.create(topic, BrokerTestSystem.SETTINGS),
+        EventSourcedBehaviorTestKit.enabledSerializationSettings().withVerifyCommands(false));
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private static List<Published> messages(String... bodies) {
+    List<Published> out = new ArrayList<>();
+    long ts = 1_700_000_000_000L;
+    for (String b : bodies) out.add(new Published(ByteString.fromString(b, StandardCharsets.UTF_8), ts++, 0));
+    return out;
+  }
+
+  private EventSourcedBehaviorTestKit.CommandResultWithReply<Topic.Command, Topic.Event, Topic.State, StatusReply<Topic.Appended>>
+      append(List<Published> messages) {
+    return kit.runCommand(r -> new Topic.Append(messages, r));
+  }
+
+  private EventSourcedBehaviorTestKit.CommandResultWithReply<Topic.Command, Topic.Event, Topic.State, StatusReply<Done>>
+      createChannel(String channel, boolean createTopic) {
+    return kit.runCommand(r -> new Topic.CreateChannel(channel, createTopic, r));
+  }
+
+  private Topic.TopicStats stats() {
+    return kit.<Topic.TopicStats>runCommand(Topic.GetStats::new).reply();
+  }
+
+  private String channelId(String channel) {
+    return BrokerEntity.channelId(topic, channel);
+  }
+
+  private static void assertAck(StatusReply<Done> reply) {
+    assertTrue(reply.isSuccess(), () -> "expected ack, got " + reply);
+    assertEquals(Done.getInstance(), reply.getValue());
+  }
+
+  private static void assertError(String code, StatusReply<?> reply) {
+    assertTrue(reply.isError(), () -> "expected error " + code + ", got " + reply);
+    assertEquals(code, reply.getError().getMessage());
+  }
+
+  // ---- publish --------------------------------------------------------------------------------
+
+  @Test
+  void appendOnANewTopicCreatesItAndAppendsAtOffsetZero() {
+    List<Published> batch = messages("a", "bb", "ccc");
+    var result = append(batch);
+
+    assertEquals(List.of(new Topic.TopicCreated(1), new Topic.MessagesAppended(0, batch)), result.events());
+    assertTrue(result.reply().isSuccess());
+    assertEquals(new Topic.Appended(0, 3), result.reply().getValue());
+    Topic.State state = result.state();
+    assertTrue(state.exists());
+    assertEquals(3, state.nextOffset());
+    assertEquals(6, state.messageBytes());
+    // The new topic registers itself so /stats can find it.
+    broker.expectRouted("registry|topics", TopicRegistry.Register.class, r -> r.topic().equals(topic));
+  }
+
+  @Test
+  void nextAppendContinuesTheOffsets() {
+    append(messages("a", "b", "c"));
+    List<Published> second = messages("d", "e");
+    var result = append(second);
+
+    assertEquals(List.of(new Topic.MessagesAppended(3, second)), result.events());
+    assertEquals(new Topic.Appended(3, 2), result.reply().getValue());
+    assertEquals(5, result.state().nextOffset());
+
+    var third = append(messages("f"));
+    assertEquals(new Topic.Appended(5, 1), third.reply().getValue());
+    assertEquals(6, third.state().nextOffset());
+  }
+
+  @Test
+  void appendOfNothingPersistsNothing() {
+    append(messages("a", "b"));
+    var result = append(List.of());
+    assertTrue(result.hasNoEvents());
+    assertEquals(new Topic.Appended(2, 0), result.reply().getValue());
+  }
+
+  @Test
+  void appendWithAChannelPushesTheBatchToIt() {
+    createChannel("archive", true);
+    List<Published> batch = messages("x", "y");
+    append(batch);
+    Channel.Push push = broker.expectRouted(channelId("archive"), Channel.Push.class);
+    assertEquals(new Topic.MessagesAppended(0, batch), push.batch());
+    // seqNr 1 TopicCreated, 2 ChannelAdded, 3 this batch.
+    assertEquals(3, push.seqNr());
+  }
+
+  // ---- create / delete ------------------------------------------------------------------------
+
+  @Test
+  void createTwicePersistsOnce() {
+    var first = kit.<StatusReply<Done>>runCommand(Topic.Create::new);
+    assertEquals(List.of(new Topic.TopicCreated(1)), first.events());
+    assertAck(first.reply());
+    assertTrue(first.state().exists());
+
+    var second = kit.<StatusReply<Done>>runCommand(Topic.Create::new);
+    assertTrue(second.hasNoEvents());
+    assertAck(second.reply());
+    assertTrue(stats().exists());
+  }
+
+  @Test
+  void deleteOfAMissingTopicIsTopicNotFound() {
+    var result = kit.<StatusReply<Done>>runCommand(Topic.Delete::new);
+    assertTrue(result.hasNoEvents());
+    assertError(Errors.TOPIC_NOT_FOUND, result.reply());
+  }
+
+  @Test
+  void deleteRemovesTheTopicAndTellsItsChannels() {
+    createChannel("archive", true);
+    var result = kit.<StatusReply<Done>>runCommand(Topic.Delete::new);
+    assertEquals(List.of(new Topic.TopicDeleted()), result.events());
+    assertAck(result.reply());
+    assertFalse(result.state().exists());
+    assertTrue(result.state().channels().isEmpty());
+    Topic.TopicStats stats = stats();
+    assertFalse(stats.exists());
+    assertEquals(List.of(), stats.channels());
+    broker.expectRouted(channelId("archive"), Channel.Delete.class);
+    broker.expectRouted("registry|topics", TopicRegistry.Unregister.class, u -> u.topic().equals(topic));
+  }
+
+  @Test
+  void deleteThenRecreateKeepsOffsetsIncreasingAndRestartsTheMessageCount() {
+    append(messages("a", "b", "c"));
+    kit.<StatusReply<Done>>runCommand(Topic.Delete::new);
+
+    List<Published> again = messages("d", "e");
+    var result = append(again);
+    // seqNr 1 TopicCreated, 2 MessagesAppended, 3 TopicDeleted: the re-creation is seqNr 4.
+    assertEquals(List.of(new Topic.TopicCreated(4), new Topic.MessagesAppended(3, again)), result.events());
+    assertEquals(new Topic.Appended(3, 2), result.reply().getValue());
+
+    Topic.TopicStats stats = stats();
+    assertTrue(stats.exists());
+    assertEquals(2, stats.messageCount());
+    assertEquals(2, stats.messageBytes());
+    assertEquals(2, stats.depth(), "only the new topic's messages wait for a first channel");
+  }
+
+  @Test
+  void emptyDropsWhatWaitsForAFirstChannel() {
+    append(messages("a", "b", "c"));
+    var result = kit.<StatusReply<Done>>runCommand(Topic.Empty::new);
+    assertEquals(List.of(new Topic.TopicEmptied(3)), result.events());
+    assertAck(result.reply());
+    assertEquals(0, stats().depth());
+
+    append(messages("d"));
+    assertEquals(1, stats().depth());
+    // A first channel now starts after the emptied messages.
+    assertEquals(List.of(new Topic.ChannelAdded("late", 3, 3)), createChannel("late", false).events());
+  }
+
+  @Test
+  void emptyOfAMissingTopicIsTopicNotFound() {
+    var result = kit.<StatusReply<Done>>runCommand(Topic.Empty::new);
+    assertTrue(result.hasNoEvents());
+    assertError(Errors.TOPIC_NOT_FOUND, result.reply());
+  }
+
+  // ---- channels -------------------------------------------------------------------------------
+
+  @Test
+  void createChannelWithoutCreateTopicOnAMissingTopicIsTopicNotFound() {
+    var result = createChannel("archive", false);
+    assertTrue(result.hasNoEvents());
+    assertError(Errors.TOPIC_NOT_FOUND, result.reply());
+    assertFalse(result.state().exists());
+  }
+
+  @Test
+  void createChannelWithCreateTopicCreatesBoth() {
+    var result = createChannel("archive", true);
+    assertEquals(List.of(new Topic.TopicCreated(1), new Topic.ChannelAdded("archive", 0, 1)), result.events());
+    assertAck(result.reply());
+    assertEquals(new Topic.Start(0, 1), result.state().channels().get("archive"));
+
+    Channel.Attached attached = broker.expectRouted(channelId("archive"), Channel.Attached.class);
+    assertTrue(attached.member());
+    assertEquals(new Topic.Start(0, 1), attached.start());
+  }
+
+  @Test
+  void firstChannelStartsAtTheBacklogAndASecondOneAtTheEnd() {
+    append(messages("a", "b", "c"));   // seqNr 1 TopicCreated, 2 MessagesAppended
+
+    var first = createChannel("first", false);
+    assertEquals(List.of(new Topic.ChannelAdded("first", 0, 1)), first.events(),
+        "messages published with no channel wait for the first one");
+    assertAck(first.reply());
+
+    var second = createChannel("second", false); // seqNr 3 was ChannelAdded(first)
+    assertEquals(List.of(new Topic.ChannelAdded("second", 3, 4)), second.events(),
+        "a later channel sees only what is published after it exists");
+
+    Channel.Attached attached = broker.expectRouted(channelId("first"), Channel.Attached.class);
+    assertTrue(attached.member());
+    assertEquals(new Topic.Start(0, 1), attached.start());
+    assertEquals(3, attached.topicNextOffset());
+    assertEquals(3, attached.topicLastSeqNr());
+    assertEquals(new Topic.Start(3, 4),
+        broker.expectRouted(channelId("second"), Channel.Attached.class).start());
+  }
+
+  @Test
+  void createChannelThatExistsPersistsNothing() {
+    createChannel("archive", true);
+    var again = createChannel("archive", false);
+    assertTrue(again.hasNoEvents());
+    assertAck(again.reply());
+    assertEquals(List.of("archive"), stats().channels());
+  }
+
+  @Test
+  void afterTheLastChannelIsRemovedMessagesWaitForTheNextFirstChannel() {
+    append(messages("a", "b"));                 // 1 TopicCreated, 2 MessagesAppended
+    createChannel("c1", false);                 // 3 ChannelAdded(c1, 0, 1)
+    append(messages("c"));                      // 4 MessagesAppended(2)
+    TestProbe<StatusReply<Done>> probe = broker.testKit.createTestProbe();
+    var removed = kit.runCommand(new Topic.ChannelAdmin("c1", Topic.ChannelOp.DELETE, probe.ref()));
+    assertEquals(List.of(new Topic.ChannelRemoved("c1", 5)), removed.events());
+    assertEquals(0, stats().depth());
+
+    append(messages("d"));                      // 6 MessagesAppended(3)
+    assertEquals(1, stats().depth());
+    assertEquals(List.of(new Topic.ChannelAdded("c2", 3, 5)), createChannel("c2", false).events());
+  }
+
+  @Test
+  void channelAdminOnAnUnknownChannelIsChannelNotFound() {
+    createChannel("archive", true);
+    for (Topic.ChannelOp op : Topic.ChannelOp.values()) {
+      var result = kit.<StatusReply<Done>>runCommand(r -> new Topic.ChannelAdmin("nope", op, r));
+      assertTrue(result.hasNoEvents(), op.toString());
+      assertError(Errors.CHANNEL_NOT_FOUND, result.reply());
+    }
+  }
+
+  @Test
+  void channelAdminOnAMissingTopicIsTopicNotFound() {
+    var result = kit.<StatusReply<Done>>runCommand(r -> new Topic.ChannelAdmin("archive", Topic.ChannelOp.PAUSE, r));
+    assertTrue(result.hasNoEvents());
+    assertError(Errors.TOPIC_NOT_FOUND, result.reply());
+  }
+
+  @Test
+  void channelAdminDeletePersistsTheRemovalAndLetsTheChannelAnswer() {
+    createChannel("archive", true);
+    TestProbe<StatusReply<Done>> probe = broker.testKit.createTestProbe();
+    var result = kit.runCommand(new Topic.ChannelAdmin("archive", Topic.ChannelOp.DELETE, probe.ref()));
+    assertEquals(List.of(new Topic.ChannelRemoved("archive", 3)), result.events());
+    assertFalse(result.state().channels().containsKey("archive"));
+    Channel.Delete delete = broker.expectRouted(channelId("archive"), Channel.Delete.class);
+    assertSame(probe.ref(), delete.replyTo());
+  }
+
+  @Test
+  void channelAdminPauseAndEmptyAreForwardedToTheChannel() {
+    createChannel("archive", true);                 // 1 TopicCreated, 2 ChannelAdded
+    append(messages("a", "b"));                     // 3 MessagesAppended
+    TestProbe<StatusReply<Done>> probe = broker.testKit.createTestProbe();
+
+    assertTrue(kit.runCommand(new Topic.ChannelAdmin("archive", Topic.ChannelOp.PAUSE, probe.ref())).hasNoEvents());
+    Channel.SetPaused paused = broker.expectRouted(channelId("archive"), Channel.SetPaused.class);
+    assertTrue(paused.paused());
+    assertSame(probe.ref(), paused.replyTo());
+
+    kit.runCommand(new Topic.ChannelAdmin("archive", Topic.ChannelOp.UNPAUSE, probe.ref()));
+    broker.expectRouted(channelId("archive"), Channel.SetPaused.class, p -> !p.paused());
+
+    assertTrue(kit.runCommand(new Topic.ChannelAdmin("archive", Topic.ChannelOp.EMPTY, probe.ref())).hasNoEvents());
+    Channel.EmptyUpTo empty = broker.expectRouted(channelId("archive"), Channel.EmptyUpTo.class);
+    assertEquals(2, empty.offset(), "everything published so far");
+    assertEquals(4, empty.seqNr(), "the next write of the topic");
+    assertSame(probe.ref(), empty.replyTo());
+  }
+
+  @Test
+  void attachOfAKnownChannelAnswersWithItsStartAndOfAnUnknownOneWithNotAMember() {
+    append(messages("a"));
+    createChannel("known", false);
+    kit.runCommand(new Topic.Attach("known"));
+    kit.runCommand(new Topic.Attach("stranger"));
+
+    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "two Attached for the known channel",
+        () -> broker.routedTo(channelId("known")).stream().filter(m -> m instanceof Channel.Attached).count() == 2);
+    for (Object m : broker.routedTo(channelId("known"))) {
+      if (m instanceof Channel.Attached a) {
+        assertTrue(a.member());
+        assertEquals(new Topic.Start(0, 1), a.start());
+      }
+    }
+    Channel.Attached stranger = broker.expectRouted(channelId("stranger"), Channel.Attached.class);
+    assertFalse(stranger.member());
+    assertNull(stranger.start());
+  }
+
+  // ---- pause ----------------------------------------------------------------------------------
+
+  @Test
+  void setPausedPersistsTopicPausedAndTellsTheChannels() {
+    createChannel("archive", true);
+    var paused = kit.<StatusReply<Done>>runCommand(r -> new Topic.SetPaused(true, r));
+    assertEquals(List.of(new Topic.TopicPaused(true)), paused.events());
+    assertAck(paused.reply());
+    assertTrue(paused.state().paused());
+    assertTrue(stats().paused());
+    broker.expectRouted(channelId("archive"), Channel.TopicPaused.class, Channel.TopicPaused::paused);
+
+    var unpaused = kit.<StatusReply<Done>>runCommand(r -> new Topic.SetPaused(false, r));
+    assertEquals(List.of(new Topic.TopicPaused(false)), unpaused.events());
+    assertFalse(unpaused.state().paused());
+    broker.expectRouted(channelId("archive"), Channel.TopicPaused.class, p -> !p.paused());
+  }
+
+  @Test
+  void setPausedOnAMissingTopicIsTopicNotFound() {
+    var result = kit.<StatusReply<Done>>runCommand(r -> new Topic.SetPaused(true, r));
+    assertTrue(result.hasNoEvents());
+    assertError(Errors.TOPIC_NOT_FOUND, result.reply());
+  }
+
+  // ---- stats ----------------------------------------------------------------------------------
+
+  @Test
+  void statsOfATopicThatNeverExisted() {
+    Topic.TopicStats stats = stats();
+    assertEquals(topic, stats.name());
+    assertFalse(stats.exists());
+    assertEquals(0, stats.depth());
+    assertEquals(0, stats.messageCount());
+    assertEquals(List.of(), stats.channels());
+  }
+
+  @Test
+  void depthCountsMessagesWaitingForAFirstChannelAndIsZeroOnceOneExists() {
+    append(messages("a", "b", "c", "d"));
+    Topic.TopicStats before = stats();
+    assertEquals(4, before.depth());
+    assertEquals(4, before.messageCount());
+    assertEquals(4, before.messageBytes());
+
+    createChannel("archive", false);
+    append(messages("e"));
+    Topic.TopicStats after = stats();
+    assertEquals(0, after.depth(), "messages belong to the channels once there is one");
+    assertEquals(5, after.messageCount());
+    assertEquals(List.of("archive"), after.channels());
+  }
+
+  @Test
+  void statsListChannelsSorted() {
+    createChannel("zeta", true);
+    createChannel("alpha", false);
+    createChannel("mid", false);
+    assertEquals(List.of("alpha", "mid", "zeta"), stats().channels());
+  }
+
+  // ---- recovery -------------------------------------------------------------------------------
+
+  @Test
+  void restartRecoversTheStateAndWakesEveryChannel() {
+    append(messages("a", "b"));
+    createChannel("archive", false);
+    kit.<StatusReply<Done>>runCommand(r -> new Topic.SetPaused(true, r));
+    append(messages("c"));
+    Topic.State before = kit.getState();
+
+    Topic.State after = kit.restart().state();
+    assertEquals(before, after);
+    assertEquals(3, after.nextOffset());
+    assertTrue(after.paused());
+
+    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "the channel to be attached again after the restart",
+        () -> broker.routedTo(channelId("archive")).stream().filter(m -> m instanceof Channel.Attached).count() == 2);
+    Channel.Attached last = (Channel.Attached) broker.routedTo(channelId("archive")).stream()
+        .filter(m -> m instanceof Channel.Attached).reduce((a, b) -> b).orElseThrow();
+    assertTrue(last.member());
+    assertEquals(new Topic.Start(0, 1), last.start());
+    assertEquals(3, last.topicNextOffset());
+    assertTrue(last.topicPaused());
+
+    // And it carries on where it was.
+    assertEquals(new Topic.Appended(3, 1), append(messages("d")).reply().getValue());
+  }
+}
