@@ -18,7 +18,6 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class TopicBehaviorTest {
@@ -304,7 +303,7 @@ class TopicBehaviorTest {
     assertEquals(List.of(new Topic.ChannelRemoved("archive", 3)), result.events());
     assertFalse(result.state().channels().containsKey("archive"));
     Channel.Delete delete = broker.expectRouted(channelId("archive"), Channel.Delete.class);
-    assertSame(probe.ref(), delete.replyTo());
+    assertEquals(probe.ref(), delete.replyTo());
   }
 
   @Test
@@ -316,7 +315,7 @@ class TopicBehaviorTest {
     assertTrue(kit.runCommand(new Topic.ChannelAdmin("archive", Topic.ChannelOp.PAUSE, probe.ref())).hasNoEvents());
     Channel.SetPaused paused = broker.expectRouted(channelId("archive"), Channel.SetPaused.class);
     assertTrue(paused.paused());
-    assertSame(probe.ref(), paused.replyTo());
+    assertEquals(probe.ref(), paused.replyTo());
 
     kit.runCommand(new Topic.ChannelAdmin("archive", Topic.ChannelOp.UNPAUSE, probe.ref()));
     broker.expectRouted(channelId("archive"), Channel.SetPaused.class, p -> !p.paused());
@@ -325,7 +324,7 @@ class TopicBehaviorTest {
     Channel.EmptyUpTo empty = broker.expectRouted(channelId("archive"), Channel.EmptyUpTo.class);
     assertEquals(2, empty.offset(), "everything published so far");
     assertEquals(4, empty.seqNr(), "the next write of the topic");
-    assertSame(probe.ref(), empty.replyTo());
+    assertEquals(probe.ref(), empty.replyTo());
   }
 
   @Test

@@ -1,0 +1,100 @@
+package herald.broker;
+
+import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.util.ByteString;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * Group commit: while one write is in flight, every publish that arrives waits and goes into the
+ * next single write. The topic entity is replaced by a probe so the test decides when a write ends.
+ */
+class PublishBatcherTest {
+  static ActorTestKit kit;
+  static TestProbe<BrokerEntity.Command> topic;
+
+  @BeforeAll
+  static void start() {
+    kit = ActorTestKit.create(ConfigFactory.parseString("""
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical.hostname = 127.0.0.1
+        pekko.remote.artery.canonical.port = 0
+        """).withFallback(ConfigFactory.load()));
+    Cluster cluster = Cluster.get(kit.system());
+    cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    topic = kit.createTestProbe();
+    ActorRef<BrokerEntity.Command> probe = topic.ref();
+    ClusterSharding.get(kit.system()).init(Entity.of(BrokerEntity.KEY, ctx -> Behaviors.receiveMessage(m -> {
+      probe.tell(m);
+      return Behaviors.same();
+    })));
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  static Published message(String body) {
+    return new Published(ByteString.fromString(body), 1L, 0L);
+  }
+
+  @Test
+  void publishesArrivingDuringAWriteBecomeOneNextWrite() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("orders"));
+    CompletableFuture<Topic.Appended> first = new CompletableFuture<>();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("m0")), first));
+    Topic.Append write1 = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    assertEquals(1, write1.messages().size());
+
+    List<CompletableFuture<Topic.Appended>> waiting = new ArrayList<>();
+    for (int i = 1; i <= 10; i++) {
+      CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+      waiting.add(f);
+      batcher.tell(new PublishBatcher.Publish(List.of(message("m" + i)), f));
+    }
+    topic.expectNoMessage(Duration.ofMillis(300));
+    assertFalse(first.isDone(), "no answer before the journal write ends");
+
+    write1.replyTo().tell(StatusReply.success(new Topic.Appended(0, 1)));
+    assertEquals(0, first.get(5, TimeUnit.SECONDS).firstOffset());
+
+    Topic.Append write2 = (Topic.Append) topic.expectMessageClass(Topic.Append.class);
+    assertEquals(10, write2.messages().size(), "ten publishes, one write");
+    for (int i = 0; i < 10; i++) assertEquals("m" + (i + 1), write2.messages().get(i).body().utf8String());
+    write2.replyTo().tell(StatusReply.success(new Topic.Appended(1, 10)));
+    for (int i = 0; i < 10; i++) assertEquals(1 + i, waiting.get(i).get(5, TimeUnit.SECONDS).firstOffset());
+  }
+
+  @Test
+  void aFailedWriteFailsEveryPublishInIt() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("payments"));
+    CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("x"), message("y")), f));
+    Topic.Append write = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    write.replyTo().tell(StatusReply.error("journal write failed"));
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+    assertEquals("journal write failed", e.getCause().getMessage());
+  }
+}
