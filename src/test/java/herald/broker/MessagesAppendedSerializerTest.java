@@ -1,11 +1,15 @@
 package herald.broker;
 
 import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
 import org.apache.pekko.serialization.Serializers;
+import org.apache.pekko.serialization.jackson.JacksonCborSerializer;
 import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -15,6 +19,7 @@ import java.io.NotSerializableException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -174,13 +179,33 @@ class MessagesAppendedSerializerTest {
   @Test
   void topicStateRoundTripsThroughCbor() {
     Topic.State s = new Topic.State(true, true, 10, 2, 300, new Topic.Start(2, 3),
-        java.util.Map.of("a", new Topic.Start(4, 5), "b", new Topic.Start(10, 9)));
+        Map.of("a", new Topic.Start(4, 5), "b", new Topic.Start(10, 9)));
     assertEquals(s, viaExtension(s));
+  }
+
+  @Test
+  void adminCommandsAndRepliesRoundTripThroughCbor() {
+    ActorRef<StatusReply<Done>> done = testKit.<StatusReply<Done>>createTestProbe().ref();
+    for (Object o : List.of(
+        new Topic.Create(done),
+        new Topic.CreateChannel("archive", true, done),
+        new Topic.ChannelAdmin("archive", Topic.ChannelOp.EMPTY, done),
+        new Topic.Attach("archive"),
+        new Topic.Appended(12, 3),
+        new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b")),
+        new Channel.EmptyUpTo(10, 4, done),
+        new Channel.Attached(true, new Topic.Start(3, 2), 5, 4, true, List.of()),
+        new Channel.ChannelStats("orders", "archive", true, false, 1, 2, 3, 4, 5, 6, List.of(
+            new Channel.ClientStats("c1", "127.0.0.1:1", 10, 2, 7, 5, 1, 1_700_000_000_000L))),
+        BrokerEntity.Stop.INSTANCE)) {
+      assertEquals("jackson-cbor", serializerName(serialization.findSerializerFor(o)), o.toString());
+      assertEquals(o, viaExtension(o), o.toString());
+    }
   }
 
   /** jackson-cbor is registered under identifier 33 (pekko-serialization-jackson's reference.conf). */
   private static String serializerName(Serializer s) {
-    if (s instanceof org.apache.pekko.serialization.jackson.JacksonCborSerializer && s.identifier() == 33) {
+    if (s instanceof JacksonCborSerializer && s.identifier() == 33) {
       return "jackson-cbor";
     }
     return s.getClass().getName() + "#" + s.identifier();

@@ -122,6 +122,23 @@ class MessageBodiesTest {
   }
 
   @Test
+  void binaryBodyThatIsASliceOrSeveralChunks() {
+    // HTTP entities arrive as slices of larger buffers or as several chunks.
+    ByteString valid = new Binary().int32(2).message(ascii("xy")).message(ascii("z")).build();
+    ByteString padded = ByteString.fromArray(new byte[] {9, 9, 9}).concat(valid).concat(ByteString.fromArray(new byte[] {7}));
+    ByteString slice = padded.slice(3, 3 + valid.length());
+    assertEquals(lines("xy", "z"), MessageBodies.binary(slice, MAX));
+    ByteString chunks = valid.slice(0, 5).concat(valid.slice(5, 9)).concat(valid.slice(9, valid.length()));
+    assertEquals(lines("xy", "z"), MessageBodies.binary(chunks, MAX));
+  }
+
+  @Test
+  void textBodyThatIsASlice() {
+    ByteString padded = utf8("###a\nb###");
+    assertEquals(lines("a", "b"), MessageBodies.text(padded.slice(3, 6), MAX));
+  }
+
+  @Test
   void binaryBodyShorterThanTheCountIsBadBody() {
     assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(ByteString.fromArray(new byte[] {0, 0, 1}), MAX));
     assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(ByteString.emptyByteString(), MAX));
