@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A channel is a cursor over its topic's log, shared by its consumers. It persists only its
@@ -88,7 +89,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   private enum Tick implements Command { INSTANCE }
 
-  private record ReadDone(long generation, List<EventEnvelope> events, Throwable failure) implements Command {}
+  private record ReadDone(long generation, List<EventEnvelope> events, Throwable failure, boolean filled)
+      implements Command {}
 
   // ---- events ---------------------------------------------------------------------------------
   public interface Event extends CborSerializable {}
@@ -169,7 +171,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private static final Duration TICK = Duration.ofMillis(100);
-  private static final int READ_EVENTS = 8;
+  private static final int READ_EVENTS = 32;
 
   public static Behavior<Command> create(String topic, String name, Settings settings) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Channel(ctx, timers, topic, name, settings)));
@@ -339,8 +341,10 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       return Effect().none();
     }
     if (push.seqNr() < readSeqNr) return Effect().none();
-    if (!topicEphemeral && ready.size() + batch.messages().size() > memQueueSize()) {
-      // Stop holding bodies; they are read back from the topic's journal as consumers drain.
+    boolean gap = batch.firstOffset() > readOffset;
+    if (!topicEphemeral && (gap || ready.size() + batch.messages().size() > memQueueSize())) {
+      // Stop holding bodies; they are read back from the topic's journal as consumers drain. A gap
+      // (a push that never arrived) is read back the same way.
       live = false;
       maxPushedSeqNr = push.seqNr();
       maybeRead(state);
@@ -385,11 +389,19 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     reading = true;
     long generation = readGeneration;
     long from = readSeqNr;
+    long room = memQueueSize() - ready.size();
+    AtomicLong taken = new AtomicLong();
     ctx.pipeToSelf(
         Journals.reader(ctx.getSystem())
             .currentEventsByPersistenceId(Topic.persistenceId(topic), from, from + READ_EVENTS - 1)
+            // Stop once the buffer is full: it overshoots by one journal write at most.
+            .takeWhile(env -> taken.getAndAdd(messagesIn(env)) < room)
             .runWith(Sink.seq(), ctx.getSystem()),
-        (events, failure) -> new ReadDone(generation, events, failure));
+        (events, failure) -> new ReadDone(generation, events, failure, taken.get() >= room));
+  }
+
+  private static int messagesIn(EventEnvelope env) {
+    return env.event() instanceof Topic.MessagesAppended batch ? batch.messages().size() : 0;
   }
 
   private Effect<Event, State> onReadDone(State state, ReadDone done) {
@@ -403,7 +415,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       if (env.event() instanceof Topic.MessagesAppended batch) take(env.sequenceNr(), batch);
       readSeqNr = Math.max(readSeqNr, env.sequenceNr() + 1);
     }
-    if (done.events().size() < READ_EVENTS && readSeqNr > maxPushedSeqNr) live = true;
+    boolean atEnd = !done.filled() && done.events().size() < READ_EVENTS;
+    if (atEnd && readSeqNr > maxPushedSeqNr) live = true;
     deliver(state);
     return Effect().none();
   }

@@ -15,14 +15,16 @@ public final class MessageId {
   /** The offset, or -1 when the text is not a well-formed id. */
   public static long parse(String id) {
     if (id.length() != 16) return -1;
+    long offset = 0;
     for (int i = 0; i < 16; i++) {
-      if (Character.digit(id.charAt(i), 16) < 0) return -1;
+      char c = id.charAt(i);
+      int digit;
+      if (c >= '0' && c <= '9') digit = c - '0';
+      else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+      else return -1;
+      offset = (offset << 4) | digit;
     }
-    try {
-      long offset = Long.parseUnsignedLong(id, 16);
-      return offset < 0 ? -1 : offset;
-    } catch (NumberFormatException e) {
-      return -1;
-    }
+    return offset < 0 ? -1 : offset;
   }
 }

@@ -80,7 +80,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   public record TopicDeleted() implements Event {}
 
-  public record TopicEmptied(long seqNrHint) implements Event {}
+  /** From here on, messages wait for the next first channel (topic emptied, or last channel gone). */
+  public record BacklogStarted(long seqNrHint) implements Event {}
 
   public record TopicPaused(boolean paused) implements Event {}
 
@@ -258,7 +259,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> onEmpty(State state, Empty cmd) {
     if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     // As in nsqd, emptying a topic drops what waits for a first channel; channels keep theirs.
-    return Effect().persist(new TopicEmptied(nextSeqNr()))
+    return Effect().persist(new BacklogStarted(nextSeqNr()))
         .thenRun(s -> {
           heldForFirstChannel.clear();
           heldCount = 0;
@@ -282,7 +283,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       return Effect().reply(cmd.replyTo(), StatusReply.ack());
     }
     boolean first = state.channels().isEmpty() && ephemeralChannels.isEmpty();
-    Start start = first ? state.backlog() : new Start(state.nextOffset(), nextSeqNr());
+    // A topic made here has no backlog yet: start at its end, not at a deleted topic's old backlog.
+    Start start = first && state.exists() ? state.backlog() : new Start(state.nextOffset(), nextSeqNr());
     List<Event> events = new ArrayList<>();
     if (!state.exists()) events.add(new TopicCreated(nextSeqNr()));
     if (Names.isEphemeral(channel)) {
@@ -338,6 +340,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     boolean vanish = ephemeral && ephemeralChannels.isEmpty() && state.channels().size() == (durable ? 1 : 0);
     List<Event> events = new ArrayList<>();
     if (durable) events.add(new ChannelRemoved(channel, nextSeqNr()));
+    else if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) events.add(new BacklogStarted(nextSeqNr()));
     if (vanish) events.add(new TopicDeleted());
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
     effect = effect.thenRun(s -> channel(channel).tell(new Channel.Delete(replyTo)));
@@ -402,7 +405,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
             new Start(s.nextOffset(), e.seqNrHint()), Map.of()))
         .onEvent(TopicDeleted.class, (s, e) -> new State(false, false, s.nextOffset(), s.nextOffset(), 0,
             new Start(s.nextOffset(), s.backlog().seqNr()), Map.of()))
-        .onEvent(TopicEmptied.class, (s, e) -> new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(),
+        .onEvent(BacklogStarted.class, (s, e) -> new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(),
             s.messageBytes(), new Start(s.nextOffset(), e.seqNrHint()), s.channels()))
         .onEvent(TopicPaused.class, (s, e) -> new State(s.exists(), e.paused(), s.nextOffset(), s.baseOffset(),
             s.messageBytes(), s.backlog(), s.channels()))

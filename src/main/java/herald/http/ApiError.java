@@ -47,7 +47,8 @@ public final class ApiError extends RuntimeException {
       String code = e.getMessage();
       return response(code.endsWith("_NOT_FOUND") ? StatusCodes.NOT_FOUND : StatusCodes.INTERNAL_SERVER_ERROR, code);
     }
-    // A journal that failed or did not answer in time: the message was not stored, say so.
+    // The journal write failed or did not finish in time. It is not acknowledged; it may or may not
+    // be stored, so a client that retries may publish it twice (at-least-once).
     return response(StatusCodes.SERVICE_UNAVAILABLE, "E_UNAVAILABLE");
   }
 }

@@ -48,7 +48,8 @@ public final class StatsCollector {
                 .<Channel.ChannelStats>ask(Channel.GetStats::new, TIMEOUT).toCompletableFuture());
           }
           return CompletableFuture.allOf(channels.toArray(CompletableFuture[]::new))
-              .thenApply(v -> new TopicReport(stats, channels.stream().map(CompletableFuture::join).toList()));
+              .thenApply(v -> new TopicReport(stats, channels.stream().map(CompletableFuture::join)
+                  .filter(Channel.ChannelStats::exists).toList()));
         });
   }
 }

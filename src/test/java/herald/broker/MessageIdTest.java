@@ -47,6 +47,7 @@ class MessageIdTest {
       "0000 00000000001",    // space
       "ffffffffffffffff",    // would be negative as a long
       "8000000000000000",    // Long.MIN_VALUE: negative
+      "\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF10\uFF21", // fullwidth digits
   })
   void parseRejectsMalformedIds(String id) {
     assertEquals(-1, MessageId.parse(id), "'" + id + "'");

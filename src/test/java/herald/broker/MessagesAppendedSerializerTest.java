@@ -151,7 +151,7 @@ class MessagesAppendedSerializerTest {
         new Topic.TopicDeleted(),
         new Topic.TopicPaused(true),
         new Topic.ChannelRemoved("archive", 9),
-        new Topic.TopicEmptied(12))) {
+        new Topic.BacklogStarted(12))) {
       assertEquals(e, viaExtension(e), e.toString());
     }
   }
@@ -174,6 +174,22 @@ class MessagesAppendedSerializerTest {
     for (Object e : List.of(new Channel.Created(4, 2), new Channel.PausedChanged(true), new Channel.Deleted())) {
       assertEquals(e, viaExtension(e), e.toString());
     }
+  }
+
+  @Test
+  void commandsCarryingBodiesRoundTripThroughCbor() {
+    // Bodies cross nodes inside these: publish to a remote topic, push, deliver to a remote consumer.
+    ActorRef<StatusReply<Topic.Appended>> appended = testKit.<StatusReply<Topic.Appended>>createTestProbe().ref();
+    List<Published> messages = List.of(
+        new Published(ByteString.fromArray(new byte[] {0, (byte) 0xff, 10}), 5, 0),
+        new Published(ByteString.fromString("hello"), 6, 99));
+    Topic.Append append = (Topic.Append) viaExtension(new Topic.Append(messages, appended));
+    assertEquals(messages, append.messages());
+    Channel.Push push = (Channel.Push) viaExtension(new Channel.Push(7, new Topic.MessagesAppended(3, messages)));
+    assertEquals(messages, push.batch().messages());
+    ConsumerProtocol.Deliver deliver = new ConsumerProtocol.Deliver(
+        List.of(new ConsumerProtocol.Delivery(3, 5, 2, ByteString.fromString("body"))));
+    assertEquals(deliver, viaExtension(deliver));
   }
 
   @Test
