@@ -225,12 +225,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   @Override
   public String journalPluginId() {
-    return ephemeral ? Journals.EPHEMERAL : "";
+    return Journals.journal(ephemeral);
   }
 
   @Override
   public String snapshotPluginId() {
-    return ephemeral ? Journals.NO_SNAPSHOTS : "";
+    return Journals.snapshots(ephemeral);
   }
 
   @Override

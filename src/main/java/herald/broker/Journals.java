@@ -12,6 +12,15 @@ public final class Journals {
 
   private Journals() {}
 
+  /** The journal plugin id of an entity: "" is the configured default (LevelDB, or the cluster's). */
+  public static String journal(boolean ephemeral) {
+    return ephemeral ? EPHEMERAL : "";
+  }
+
+  public static String snapshots(boolean ephemeral) {
+    return ephemeral ? NO_SNAPSHOTS : "";
+  }
+
   public static CurrentEventsByPersistenceIdQuery reader(ActorSystem<?> system) {
     String id = system.settings().config().getString("herald.read-journal");
     return PersistenceQuery.get(system).getReadJournalFor(CurrentEventsByPersistenceIdQuery.class, id);

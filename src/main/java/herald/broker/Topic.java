@@ -153,12 +153,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   @Override
   public String journalPluginId() {
-    return ephemeral ? Journals.EPHEMERAL : "";
+    return Journals.journal(ephemeral);
   }
 
   @Override
   public String snapshotPluginId() {
-    return ephemeral ? Journals.NO_SNAPSHOTS : "";
+    return Journals.snapshots(ephemeral);
   }
 
   @Override

@@ -1,19 +1,15 @@
 package herald.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,28 +18,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The WebSocket consumer protocol against a real node. */
-class ConsumerTest {
+class ConsumerTest extends SharedNode {
   private static final Duration WAIT = Duration.ofSeconds(15);
-  private static final AtomicInteger names = new AtomicInteger();
-
-  @TempDir
-  static Path data;
-  static NodeProcess node;
-  static HttpClientHelper http;
 
   @BeforeAll
   static void start() throws Exception {
-    node = NodeProcess.start(data.resolve("node"), "--msg-timeout", "60s", "--max-req-timeout", "1h");
-    http = node.http();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (node != null) node.close();
-  }
-
-  static String unique(String prefix) {
-    return prefix + "-" + names.incrementAndGet();
+    startNode("--msg-timeout", "60s", "--max-req-timeout", "1h");
   }
 
   static void publish(String topic, String... bodies) throws Exception {

@@ -1,43 +1,23 @@
 package herald.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** nsqd's HTTP API and its error codes, against a real node. */
-class HttpApiTest {
-  private static final AtomicInteger names = new AtomicInteger();
-
-  @TempDir
-  static Path data;
-  static NodeProcess node;
-  static HttpClientHelper http;
+class HttpApiTest extends SharedNode {
 
   @BeforeAll
   static void start() throws Exception {
-    node = NodeProcess.start(data.resolve("node"), "--max-msg-size", "100", "--max-body-size", "1000",
+    startNode("--max-msg-size", "100", "--max-body-size", "1000",
         "--max-req-timeout", "10s");
-    http = node.http();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (node != null) node.close();
-  }
-
-  static String unique(String prefix) {
-    return prefix + "-" + names.incrementAndGet();
   }
 
   static JsonNode topicStats(String topic) throws Exception {
