@@ -128,7 +128,7 @@ public final class Node {
   }
 
   public String httpAddress() {
-    return binding.localAddress().getHostString() + ":" + binding.localAddress().getPort();
+    return settings.httpHost() + ":" + binding.localAddress().getPort();
   }
 
   public String clusterAddress() {
