@@ -85,7 +85,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public record ChannelStats(
       String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
       long deferredCount, long messageCount, long requeueCount, long timeoutCount,
-      List<ClientStats> clients) implements CborSerializable {}
+      List<ClientStats> clients, String node) implements CborSerializable {}
 
   private enum Tick implements Command { INSTANCE }
 
@@ -303,6 +303,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     topicNextOffset = Math.max(topicNextOffset, cmd.topicNextOffset());
     maxPushedSeqNr = Math.max(maxPushedSeqNr, cmd.topicLastSeqNr());
     if (!cmd.member()) {
+      ctx.getLog().debug("{}/{} is not a channel of its topic; closing {} consumers", topic, name, consumers.size());
       closeConsumers("channel does not exist");
       return state.exists() ? Effect().persist(new Deleted()).thenStop() : Effect().stop();
     }
@@ -624,7 +625,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     }
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), ready.size() + unread,
         inFlight.size(), deferred.size(), Math.max(0, topicNextOffset - state.startOffset()),
-        requeueCount, timeoutCount, clients));
+        requeueCount, timeoutCount, clients, settings.advertisedHttp()));
     return Effect().none();
   }
 

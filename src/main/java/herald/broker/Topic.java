@@ -71,7 +71,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   public record TopicStats(
       String name, boolean exists, boolean paused, long depth, long messageCount,
-      long messageBytes, List<String> channels) implements CborSerializable {}
+      long messageBytes, List<String> channels, String node) implements CborSerializable {}
 
   // ---- events ---------------------------------------------------------------------------------
   public interface Event extends CborSerializable {}
@@ -376,7 +376,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     boolean noChannel = state.channels().isEmpty() && ephemeralChannels.isEmpty();
     long depth = !noChannel ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
     cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth,
-        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state)));
+        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp()));
     return Effect().none();
   }
 

@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.http.javadsl.model.ws.BinaryMessage;
 import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.model.ws.TextMessage;
@@ -41,13 +42,22 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
 
   private record ChannelLost(ActorRef<Channel.Command> channel) implements ConsumerProtocol {}
 
+  private enum RetrySubscribe implements ConsumerProtocol { INSTANCE }
+
+  /**
+   * Right after a node dies, sharding may still route to it and drop the Subscribe: it is sent
+   * again until the channel answers.
+   */
+  private static final Duration SUBSCRIBE_RETRY = Duration.ofSeconds(2);
+
   /** Sent to the outgoing source to complete it, which closes the socket. */
   public static final Message END = TextMessage.create("");
 
   public static Behavior<ConsumerProtocol> create(Params params, ActorRef<Message> out) {
-    return Behaviors.setup(ctx -> new ConsumerSession(ctx, params, out));
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ConsumerSession(ctx, timers, params, out)));
   }
 
+  private final TimerScheduler<ConsumerProtocol> timers;
   private final Params params;
   private final ActorRef<Message> out;
   private final List<FromClient> early = new ArrayList<>();
@@ -55,8 +65,10 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   private long ready;
   private boolean greeted;
 
-  private ConsumerSession(ActorContext<ConsumerProtocol> ctx, Params params, ActorRef<Message> out) {
+  private ConsumerSession(
+      ActorContext<ConsumerProtocol> ctx, TimerScheduler<ConsumerProtocol> timers, Params params, ActorRef<Message> out) {
     super(ctx);
+    this.timers = timers;
     this.params = params;
     this.out = out;
     // Subscribing creates the topic and the channel.
@@ -71,6 +83,10 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
         .onMessage(Joined.class, this::onJoined)
         .onMessage(ConsumerProtocol.Subscribed.class, this::onSubscribed)
         .onMessage(ChannelLost.class, this::onChannelLost)
+        .onMessage(RetrySubscribe.class, r -> {
+          if (channel == null) sendSubscribe();
+          return this;
+        })
         .onMessage(FromClient.class, this::onFrame)
         .onMessage(ConsumerProtocol.Deliver.class, this::onDeliver)
         .onMessage(ConsumerProtocol.Failed.class, f -> {
@@ -93,11 +109,19 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   }
 
   private void subscribe() {
+    sendSubscribe();
+    timers.startTimerWithFixedDelay(RetrySubscribe.INSTANCE, SUBSCRIBE_RETRY);
+  }
+
+  private void sendSubscribe() {
     BrokerEntity.channel(getContext().getSystem(), params.topic(), params.channel()).tell(new Channel.Subscribe(
         getContext().getSelf(), params.clientId(), params.remoteAddress(), params.msgTimeoutMs()));
   }
 
   private Behavior<ConsumerProtocol> onSubscribed(ConsumerProtocol.Subscribed s) {
+    getContext().getLog().debug("subscribed to {}", s.channel());
+    timers.cancel(RetrySubscribe.INSTANCE);
+    if (channel != null && channel.equals(s.channel())) return this;
     channel = s.channel();
     getContext().watchWith(channel, new ChannelLost(channel));
     if (!greeted) out.tell(TextMessage.create(Frames.subscribed(params.topic(), params.channel())));
@@ -113,6 +137,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
 
   /** The channel stopped (moved to another node, or restarted): subscribe again, keep RDY. */
   private Behavior<ConsumerProtocol> onChannelLost(ChannelLost lost) {
+    getContext().getLog().debug("channel {} of {}/{} lost; subscribing again", lost.channel(), params.topic(), params.channel());
     if (!lost.channel().equals(channel)) return this;
     channel = null;
     subscribe();
@@ -163,6 +188,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   }
 
   private Behavior<ConsumerProtocol> fatal(String code, String message) {
+    getContext().getLog().debug("closing consumer of {}/{}: {} {}", params.topic(), params.channel(), code, message);
     out.tell(TextMessage.create(Frames.error(code, message)));
     out.tell(END);
     if (channel != null) channel.tell(new Channel.Unsubscribe(getContext().getSelf()));

@@ -8,6 +8,8 @@ import herald.broker.Names;
 import herald.broker.Published;
 import herald.broker.Publisher;
 import herald.broker.Topic;
+import herald.broker.TopicRegistry;
+import herald.cluster.Membership;
 import herald.consumer.ConsumerSession;
 import herald.node.Node;
 import herald.node.Settings;
@@ -87,6 +89,10 @@ public final class HttpApi extends AllDirectives {
         pathPrefix("topic", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> topicAdmin(op, r))))),
         pathPrefix("channel", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> channelAdmin(op, r))))),
         path("stats", () -> get(() -> respond(this::stats))),
+        path("nodes", () -> get(() -> respond(this::nodes))),
+        path("lookup", () -> get(() -> respond(this::lookup))),
+        path("topics", () -> get(() -> respond(this::topics))),
+        path("channels", () -> get(() -> respond(this::channels))),
         path("sub", () -> get(this::sub))));
   }
 
@@ -232,12 +238,76 @@ public final class HttpApi extends AllDirectives {
             : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, reports)));
   }
 
+  private static HttpResponse json(ObjectNode body) {
+    return HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, body.toString());
+  }
+
+  private CompletionStage<HttpResponse> nodes(HttpRequest request) {
+    return Membership.nodes(system).thenApply(nodes -> {
+      ObjectNode root = JSON.createObjectNode();
+      var array = root.putArray("nodes");
+      for (Membership.NodeInfo n : nodes) {
+        ObjectNode o = array.addObject();
+        o.put("address", n.address());
+        o.put("status", n.status());
+        o.put("reachable", n.reachable());
+        o.put("http_address", n.httpAddress());
+        o.put("shards", n.shards());
+        o.put("entities", n.entities());
+      }
+      return json(root);
+    });
+  }
+
+  /** nsqlookupd's answer: every up member serves every topic, so all of them are producers. */
+  private CompletionStage<HttpResponse> lookup(HttpRequest request) {
+    String topic = topic(request.getUri().query());
+    return BrokerEntity.topic(system, topic).<Topic.TopicStats>ask(Topic.GetStats::new, ASK_TIMEOUT).thenApply(stats -> {
+      if (!stats.exists()) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
+      ObjectNode root = JSON.createObjectNode();
+      var channels = root.putArray("channels");
+      stats.channels().forEach(channels::add);
+      var producers = root.putArray("producers");
+      for (String address : Membership.upHttpAddresses(system)) {
+        Settings.HostPort hp = Settings.HostPort.parse(address, "member http address");
+        ObjectNode p = producers.addObject();
+        p.put("broadcast_address", hp.host());
+        p.put("hostname", hp.host());
+        p.put("http_port", hp.port());
+        p.put("tcp_port", 0);
+        p.put("version", Node.VERSION);
+      }
+      return json(root);
+    });
+  }
+
+  private CompletionStage<HttpResponse> topics(HttpRequest request) {
+    return TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, ASK_TIMEOUT).thenApply(topics -> {
+      ObjectNode root = JSON.createObjectNode();
+      var array = root.putArray("topics");
+      topics.names().forEach(array::add);
+      return json(root);
+    });
+  }
+
+  private CompletionStage<HttpResponse> channels(HttpRequest request) {
+    String topic = topic(request.getUri().query());
+    return BrokerEntity.topic(system, topic).<Topic.TopicStats>ask(Topic.GetStats::new, ASK_TIMEOUT).thenApply(stats -> {
+      if (!stats.exists()) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
+      ObjectNode root = JSON.createObjectNode();
+      var array = root.putArray("channels");
+      stats.channels().forEach(array::add);
+      return json(root);
+    });
+  }
+
   private CompletionStage<HttpResponse> info(HttpRequest request) {
     ObjectNode n = JSON.createObjectNode();
     n.put("version", Node.VERSION);
     n.put("hostname", hostname());
     n.put("node", system.address().toString());
-    n.put("http_address", settings.httpHost() + ":" + settings.httpPort());
+    n.put("http_address", settings.advertisedHttp());
+    n.put("journal", settings.journal());
     n.put("http_port", settings.httpPort());
     n.put("start_time", startTime);
     ObjectNode limits = n.putObject("limits");
@@ -248,7 +318,7 @@ public final class HttpApi extends AllDirectives {
     limits.put("max_body_size", settings.maxBodySize());
     limits.put("max_rdy_count", settings.maxRdyCount());
     limits.put("mem_queue_size", settings.memQueueSize());
-    return CompletableFuture.completedFuture(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, n.toString()));
+    return CompletableFuture.completedFuture(json(n));
   }
 
   private static String hostname() {

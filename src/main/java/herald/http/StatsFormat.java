@@ -25,6 +25,7 @@ public final class StatsFormat {
       Topic.TopicStats t = r.topic();
       ObjectNode topic = topics.addObject();
       topic.put("topic_name", t.name());
+      topic.put("node", t.node());
       topic.put("paused", t.paused());
       topic.put("depth", t.depth());
       topic.put("message_count", t.messageCount());
@@ -33,6 +34,7 @@ public final class StatsFormat {
       for (Channel.ChannelStats c : r.channels()) {
         ObjectNode channel = channels.addObject();
         channel.put("channel_name", c.name());
+        channel.put("node", c.node());
         channel.put("paused", c.paused());
         channel.put("depth", c.depth());
         channel.put("in_flight_count", c.inFlightCount());
@@ -63,8 +65,8 @@ public final class StatsFormat {
     if (reports.isEmpty()) out.append("\n   NO_TOPICS\n");
     for (TopicReport r : reports) {
       Topic.TopicStats t = r.topic();
-      out.append(String.format("%n[%-24s] depth: %-8d msgs: %-10d bytes: %-12d%s%n",
-          t.name(), t.depth(), t.messageCount(), t.messageBytes(), t.paused() ? " paused" : ""));
+      out.append(String.format("%n[%-24s] depth: %-8d msgs: %-10d bytes: %-12d node: %s%s%n",
+          t.name(), t.depth(), t.messageCount(), t.messageBytes(), t.node(), t.paused() ? " paused" : ""));
       for (Channel.ChannelStats c : r.channels()) {
         out.append(String.format("    [%-22s] depth: %-8d inflt: %-6d def: %-6d req: %-6d timeout: %-6d msgs: %-10d clients: %d%s%n",
             c.name(), c.depth(), c.inFlightCount(), c.deferredCount(), c.requeueCount(), c.timeoutCount(),

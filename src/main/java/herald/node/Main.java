@@ -9,13 +9,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code java -jar herald.jar [flags]}: runs a node. Every flag is also a key under herald.* in the config. */
 @Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     defaultValueProvider = Main.ConfigDefaults.class, sortOptions = false, usageHelpWidth = 110,
+    subcommands = {herald.cli.Bench.class},
     description = "Runs a Herald node: NSQ's topics and channels, durable, on a Pekko cluster.")
 public final class Main implements Callable<Integer> {
 
@@ -27,6 +30,18 @@ public final class Main implements Callable<Integer> {
 
   @Option(names = "--data-path", paramLabel = "DIR", description = "journal and snapshots directory (default: ${DEFAULT-VALUE})")
   String dataPath;
+
+  @Option(names = "--join", paramLabel = "HOST:PORT[,HOST:PORT...]", description = "cluster addresses of seed nodes; none: form a new cluster (default: ${DEFAULT-VALUE})")
+  String join;
+
+  @Option(names = "--journal", paramLabel = "leveldb|postgres", description = "leveldb (embedded, one node) or postgres (shared, for clusters) (default: ${DEFAULT-VALUE})")
+  String journal;
+
+  @Option(names = "--postgres-url", paramLabel = "JDBC-URL", description = "PostgreSQL for --journal postgres; password from HERALD_POSTGRES_PASSWORD (default: ${DEFAULT-VALUE})")
+  String postgresUrl;
+
+  @Option(names = "--postgres-user", paramLabel = "USER", description = "PostgreSQL user (default: ${DEFAULT-VALUE})")
+  String postgresUser;
 
   @Option(names = "--msg-timeout", paramLabel = "DURATION", description = "default time a consumer has to FIN a message (default: ${DEFAULT-VALUE})")
   String msgTimeout;
@@ -100,13 +115,34 @@ public final class Main implements Callable<Integer> {
     o.put("pekko.remote.artery.canonical.hostname", cluster.host());
     o.put("pekko.remote.artery.canonical.port", cluster.port());
     if (http.port() == 0) throw new IllegalArgumentException("--http-address needs a fixed port");
+    if (!journal.equals("leveldb") && !journal.equals("postgres")) {
+      throw new IllegalArgumentException("--journal must be leveldb or postgres, got '" + journal + "'");
+    }
+    o.put("herald.journal", journal);
+    o.put("herald.join", join);
+    o.put("herald.postgres.url", postgresUrl);
+    o.put("herald.postgres.user", postgresUser);
+    List<String> seeds = new ArrayList<>();
+    for (String seed : join.split(",")) {
+      if (seed.isBlank()) continue;
+      Settings.HostPort s = Settings.HostPort.parse(seed.trim(), "--join");
+      seeds.add("pekko://herald@" + s.host() + ":" + s.port());
+    }
+    o.put("pekko.cluster.seed-nodes", seeds);
+    // Every member tells the others where its HTTP API is (for /nodes and /lookup).
+    o.put("pekko.cluster.roles", List.of(Settings.HTTP_ROLE_PREFIX + Settings.advertised(http, cluster.host())));
     return o;
   }
 
-  /** The flags over application.conf over every library's reference.conf. */
+  /** The flags over (postgres.conf for --journal postgres) over application.conf over reference.conf. */
   public static Config load(Map<String, Object> overrides) {
     Config flags = ConfigFactory.parseMap(overrides, "command line flags");
-    return ConfigFactory.load(flags.withFallback(ConfigFactory.defaultApplication()));
+    Config application = ConfigFactory.defaultApplication();
+    Config chosen = flags.withFallback(application);
+    if (chosen.hasPath("herald.journal") && chosen.getString("herald.journal").equals("postgres")) {
+      chosen = flags.withFallback(ConfigFactory.parseResources("postgres.conf")).withFallback(application);
+    }
+    return ConfigFactory.load(chosen);
   }
 
   private static String duration(String flag, String value) {

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import herald.broker.BrokerEntity;
 import herald.broker.Publisher;
 import herald.broker.TopicRegistry;
+import herald.cluster.PostgresSchema;
 import herald.http.HttpApi;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -45,6 +46,11 @@ public final class Node {
 
   public static Node start(Config config) throws StartException {
     Settings settings = Settings.from(config);
+    if (settings.clustered() && settings.journal().equals("leveldb")) {
+      throw new StartException("--join needs --journal postgres: in a cluster topics and channels move between "
+          + "nodes, and a node's own LevelDB journal would leave their messages behind");
+    }
+    if (settings.journal().equals("postgres")) preparePostgres(config);
     FileLock lock = lockDataPath(Path.of(settings.dataPath()));
     ActorSystem<Void> system;
     try {
@@ -55,7 +61,8 @@ public final class Node {
     }
     try {
       Cluster cluster = Cluster.get(system);
-      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      // Without seeds this node forms its own cluster; with them Pekko joins the first that answers.
+      if (!settings.clustered()) cluster.manager().tell(Join.create(cluster.selfMember().address()));
       BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"));
       TopicRegistry.init(system);
       checkJournal(system);
@@ -78,6 +85,15 @@ public final class Node {
     } catch (Exception e) {
       system.terminate();
       throw new StartException("start-up failed: " + rootMessage(e));
+    }
+  }
+
+  private static void preparePostgres(Config config) throws StartException {
+    String url = config.getString("herald.postgres.url");
+    try {
+      PostgresSchema.ensure(url, config.getString("herald.postgres.user"), config.getString("herald.postgres.password"));
+    } catch (Exception e) {
+      throw new StartException("cannot use PostgreSQL at " + url + ": " + rootMessage(e));
     }
   }
 
@@ -105,13 +121,16 @@ public final class Node {
     }
   }
 
-  /** Touches the journal once so a broken one fails the start, not the first publish. */
+  /**
+   * Touches the journal once (through the registry, wherever it lives) so a broken journal, or a
+   * cluster that cannot be joined, fails the start rather than the first publish.
+   */
   private static void checkJournal(ActorSystem<?> system) throws StartException {
     try {
       TopicRegistry.ref(system)
-          .ask(TopicRegistry.GetTopics::new, Duration.ofSeconds(30))
+          .ask(TopicRegistry.GetTopics::new, Duration.ofSeconds(60))
           .toCompletableFuture()
-          .get(31, TimeUnit.SECONDS);
+          .get(61, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new StartException("the journal did not start: " + rootMessage(e));
     }

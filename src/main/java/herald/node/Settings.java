@@ -18,7 +18,13 @@ public record Settings(
     int maxMsgSize,
     int maxBodySize,
     int maxRdyCount,
-    int memQueueSize) implements Serializable {
+    int memQueueSize,
+    String journal,
+    String join,
+    String advertisedHttp) implements Serializable {
+
+  /** A member's role "http=HOST:PORT" says where its HTTP API is. */
+  public static final String HTTP_ROLE_PREFIX = "http=";
 
   public static Settings from(Config root) {
     Config c = root.getConfig("herald");
@@ -33,7 +39,20 @@ public record Settings(
         c.getBytes("max-msg-size").intValue(),
         c.getBytes("max-body-size").intValue(),
         c.getInt("max-rdy-count"),
-        c.getInt("mem-queue-size"));
+        c.getInt("mem-queue-size"),
+        c.getString("journal"),
+        c.getString("join"),
+        advertised(http, cluster.host()));
+  }
+
+  public boolean clustered() {
+    return !join.isBlank();
+  }
+
+  /** The HTTP address other nodes and clients can use: a wildcard listen address is not one. */
+  public static String advertised(HostPort http, String clusterHost) {
+    boolean wildcard = http.host().equals("0.0.0.0") || http.host().equals("::") || http.host().equals("[::]");
+    return (wildcard ? clusterHost : http.host()) + ":" + http.port();
   }
 
   public record HostPort(String host, int port) {

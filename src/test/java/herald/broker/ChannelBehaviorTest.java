@@ -433,7 +433,7 @@ class ChannelBehaviorTest {
     Settings s = BrokerTestSystem.SETTINGS;
     Settings tiny = new Settings(s.httpHost(), s.httpPort(), s.clusterHost(), s.clusterPort(),
         s.dataPath(), s.msgTimeout(), s.maxMsgTimeout(), s.maxReqTimeout(), s.maxMsgSize(), s.maxBodySize(),
-        s.maxRdyCount(), 1);
+        s.maxRdyCount(), 1, s.journal(), s.join(), s.advertisedHttp());
     var kit = EventSourcedBehaviorTestKit.<Channel.Command, Channel.Event, Channel.State>create(broker.system(),
         Channel.create(topic, name, tiny), EventSourcedBehaviorTestKit.enabledSerializationSettings());
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(

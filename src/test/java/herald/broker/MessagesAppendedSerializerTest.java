@@ -208,11 +208,11 @@ class MessagesAppendedSerializerTest {
         new Topic.ChannelAdmin("archive", Topic.ChannelOp.EMPTY, done),
         new Topic.Attach("archive"),
         new Topic.Appended(12, 3),
-        new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b")),
+        new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151"),
         new Channel.EmptyUpTo(10, 4, done),
         new Channel.Attached(true, new Topic.Start(3, 2), 5, 4, true, List.of()),
         new Channel.ChannelStats("orders", "archive", true, false, 1, 2, 3, 4, 5, 6, List.of(
-            new Channel.ClientStats("c1", "127.0.0.1:1", 10, 2, 7, 5, 1, 1_700_000_000_000L))),
+            new Channel.ClientStats("c1", "127.0.0.1:1", 10, 2, 7, 5, 1, 1_700_000_000_000L)), "127.0.0.1:4151"),
         BrokerEntity.Stop.INSTANCE)) {
       assertEquals("jackson-cbor", serializerName(serialization.findSerializerFor(o)), o.toString());
       assertEquals(o, viaExtension(o), o.toString());

@@ -23,9 +23,14 @@ public final class NodeProcess implements AutoCloseable {
   }
 
   public static NodeProcess start(Path dataPath, String... extraFlags) throws Exception {
-    NodeProcess node = new NodeProcess(dataPath, freePort(), List.of(extraFlags));
+    NodeProcess node = prepare(dataPath, extraFlags);
     node.launch();
     return node;
+  }
+
+  /** A node with its own free HTTP port, not started yet: spawn() then awaitReady(), or launch(). */
+  public static NodeProcess prepare(Path dataPath, String... extraFlags) throws IOException {
+    return new NodeProcess(dataPath, freePort(), List.of(extraFlags));
   }
 
   public static int freePort() throws IOException {
@@ -36,6 +41,11 @@ public final class NodeProcess implements AutoCloseable {
 
   /** Starts the process and waits until /ping answers. */
   public void launch() throws Exception {
+    spawn();
+    awaitReady();
+  }
+
+  public void spawn() throws IOException {
     List<String> cmd = new ArrayList<>(command(
         "--http-address", "127.0.0.1:" + httpPort,
         "--data-path", dataPath.toString()));
@@ -43,6 +53,9 @@ public final class NodeProcess implements AutoCloseable {
     Files.createDirectories(dataPath);
     log = Files.createTempFile("herald-node-", ".log");
     process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+  }
+
+  public void awaitReady() throws Exception {
     HttpClientHelper http = new HttpClientHelper(baseUrl());
     Await.until(Duration.ofSeconds(60), "node on port " + httpPort + " answers /ping; log:\n" + logTail(), () -> {
       if (!process.isAlive()) throw new IllegalStateException("node exited: " + logTail());
@@ -64,6 +77,15 @@ public final class NodeProcess implements AutoCloseable {
     cmd.add("herald.node.Main");
     cmd.addAll(List.of(args));
     return cmd;
+  }
+
+  /** The address other nodes and /stats use for this node's HTTP API. */
+  public String httpAddress() {
+    return "127.0.0.1:" + httpPort;
+  }
+
+  public boolean isAlive() {
+    return process != null && process.isAlive();
   }
 
   public String baseUrl() {

@@ -87,6 +87,27 @@ class NodeStartupTest {
   }
 
   @Test
+  void aClusterOnTheLevelDbJournalIsRefused() throws Exception {
+    Run r = run("--journal", "leveldb", "--join", "127.0.0.1:25520", "--data-path", data.toString(),
+        "--http-address", "127.0.0.1:" + NodeProcess.freePort());
+    assertEquals(1, r.exit(), r.output());
+    List<String> lines = lines(r.output());
+    assertEquals(1, lines.size(), r.output());
+    assertTrue(lines.get(0).contains("--join needs --journal postgres"), r.output());
+    Run badJournal = run("--journal", "mongodb", "--data-path", data.toString());
+    assertNotEquals(0, badJournal.exit());
+    assertTrue(badJournal.output().contains("--journal must be leveldb or postgres"), badJournal.output());
+  }
+
+  @Test
+  void anUnreachablePostgresIsRefusedWithTheReason() throws Exception {
+    Run r = run("--journal", "postgres", "--postgres-url", "jdbc:postgresql://127.0.0.1:" + NodeProcess.freePort() + "/herald",
+        "--data-path", data.toString(), "--http-address", "127.0.0.1:" + NodeProcess.freePort());
+    assertEquals(1, r.exit(), r.output());
+    assertTrue(r.output().contains("cannot use PostgreSQL at jdbc:postgresql://127.0.0.1:"), r.output());
+  }
+
+  @Test
   void unusableDataPathIsRefused() throws Exception {
     Path file = Files.writeString(data.resolve("a-file"), "not a directory");
     Run r = run("--http-address", "127.0.0.1:" + NodeProcess.freePort(), "--data-path", file.toString());

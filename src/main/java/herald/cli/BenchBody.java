@@ -1,0 +1,131 @@
+package herald.cli;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * The body of a bench message: ASCII, no newline, exactly {@code size} bytes, unique per run.
+ *
+ * <pre>
+ * HB rrrrrrrr - pppp - ssssssssssss - uuuuuuuuuuuuuuuu - xxxx...
+ *    run id     publisher  sequence     publish time (µs)  padding
+ * </pre>
+ *
+ * All numbers are fixed-width lower-case hex, so a consumer reads them without allocating.
+ */
+final class BenchBody {
+  /** Bytes before the padding; the smallest allowed --size. */
+  static final int HEADER = 46;
+  private static final int RUN = 2;
+  private static final int PUB = 11;
+  private static final int SEQ = 16;
+  private static final int TIME = 29;
+  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  private BenchBody() {}
+
+  /** The fixed part of every body of one publisher: prefix, run id, publisher, dashes, padding. */
+  static byte[] template(int size, int run, int publisher) {
+    byte[] t = new byte[size];
+    Arrays.fill(t, (byte) 'x');
+    t[0] = 'H';
+    t[1] = 'B';
+    hex(t, RUN, 8, run & 0xFFFFFFFFL);
+    t[RUN + 8] = '-';
+    hex(t, PUB, 4, publisher);
+    t[PUB + 4] = '-';
+    t[SEQ + 12] = '-';
+    t[TIME + 16] = '-';
+    return t;
+  }
+
+  /**
+   * One request body: {@code count} messages from sequence {@code firstSeq} on, each a copy of the
+   * template with its sequence number and publish time filled in, separated by '\n'.
+   */
+  static byte[] request(byte[] template, long firstSeq, int count, long publishMicros) {
+    int size = template.length;
+    byte[] body = new byte[count * size + (count - 1)];
+    int at = 0;
+    for (int i = 0; i < count; i++) {
+      if (i > 0) body[at++] = '\n';
+      System.arraycopy(template, 0, body, at, size);
+      hex(body, at + SEQ, 12, firstSeq + i);
+      hex(body, at + TIME, 16, publishMicros);
+      at += size;
+    }
+    return body;
+  }
+
+  private static void hex(byte[] dst, int at, int digits, long value) {
+    for (int i = digits - 1; i >= 0; i--) {
+      dst[at + i] = HEX[(int) (value & 0xF)];
+      value >>>= 4;
+    }
+  }
+
+  /** What a consumer reads back from a body. Mutable and reused, one per consumer. */
+  static final class Parsed {
+    long run;
+    int publisher;
+    long seq;
+    long publishMicros;
+  }
+
+  /** Reads a body at {@code buf[at, at + length)}; false when it is not a bench body. */
+  static boolean parse(ByteBuffer buf, int at, int length, Parsed into) {
+    if (length < HEADER || buf.get(at) != 'H' || buf.get(at + 1) != 'B') return false;
+    long run = hex(buf, at + RUN, 8);
+    long pub = hex(buf, at + PUB, 4);
+    long seq = hex(buf, at + SEQ, 12);
+    long time = hex(buf, at + TIME, 16);
+    if (run < 0 || pub < 0 || seq < 0 || time == Long.MIN_VALUE) return false;
+    into.run = run;
+    into.publisher = (int) pub;
+    into.seq = seq;
+    into.publishMicros = time;
+    return true;
+  }
+
+  /** The same for a body that arrived as text (format=json). */
+  static boolean parse(CharSequence body, Parsed into) {
+    if (body.length() < HEADER || body.charAt(0) != 'H' || body.charAt(1) != 'B') return false;
+    long run = hex(body, RUN, 8);
+    long pub = hex(body, PUB, 4);
+    long seq = hex(body, SEQ, 12);
+    long time = hex(body, TIME, 16);
+    if (run < 0 || pub < 0 || seq < 0 || time == Long.MIN_VALUE) return false;
+    into.run = run;
+    into.publisher = (int) pub;
+    into.seq = seq;
+    into.publishMicros = time;
+    return true;
+  }
+
+  /** Fixed-width hex; -1 (or MIN_VALUE for 16 digits, which use the sign bit) when not hex. */
+  private static long hex(ByteBuffer buf, int at, int digits) {
+    long v = 0;
+    for (int i = 0; i < digits; i++) {
+      int d = digit(buf.get(at + i));
+      if (d < 0) return digits == 16 ? Long.MIN_VALUE : -1;
+      v = (v << 4) | d;
+    }
+    return v;
+  }
+
+  private static long hex(CharSequence s, int at, int digits) {
+    long v = 0;
+    for (int i = 0; i < digits; i++) {
+      int d = digit(s.charAt(at + i));
+      if (d < 0) return digits == 16 ? Long.MIN_VALUE : -1;
+      v = (v << 4) | d;
+    }
+    return v;
+  }
+
+  private static int digit(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  }
+}

@@ -1,0 +1,249 @@
+package herald.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.HdrHistogram.Histogram;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One WebSocket consumer on /sub: sends RDY once, FINs every message as it arrives, marks it
+ * consumed in its publisher's ledger and records its end-to-end latency (first delivery only).
+ */
+final class BenchConsumer implements WebSocket.Listener {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** [8-byte timestamp][2-byte attempts][16-byte id][body] */
+  private static final int BINARY_HEADER = 26;
+
+  private final long run;
+  private final BenchLedger[] ledgers;
+  private final BenchStats stats;
+  private final Histogram e2e;
+  private final BenchBody.Parsed parsed = new BenchBody.Parsed();
+  private final CompletableFuture<Void> subscribed = new CompletableFuture<>();
+  private final CompletableFuture<Void> closed = new CompletableFuture<>();
+  private final ConcurrentLinkedQueue<String> outbox = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean sending = new AtomicBoolean();
+  private final StringBuilder text = new StringBuilder();
+  private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+  private final byte[] idBytes = new byte[20];
+  private volatile boolean closing;
+  private volatile long lastDeliveryNanos;
+  private volatile WebSocket socket;
+
+  BenchConsumer(long run, BenchLedger[] ledgers, BenchStats stats, Histogram e2e) {
+    this.run = run;
+    this.ledgers = ledgers;
+    this.stats = stats;
+    this.e2e = e2e;
+    System.arraycopy("FIN ".getBytes(StandardCharsets.US_ASCII), 0, idBytes, 0, 4);
+  }
+
+  /** Opens the socket and waits for "subscribed"; then sends RDY. */
+  void connect(HttpClient client, URI uri, int rdy, Duration timeout) throws Exception {
+    socket = client.newWebSocketBuilder().connectTimeout(timeout).buildAsync(uri, this)
+        .get(timeout.toMillis() + 5000, TimeUnit.MILLISECONDS);
+    subscribed.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    send("RDY " + rdy);
+  }
+
+  long lastDeliveryNanos() {
+    return lastDeliveryNanos;
+  }
+
+  boolean isClosed() {
+    return closed.isDone();
+  }
+
+  /** Lets the FINs still queued go out, then a clean close; drops the connection after 5 s. */
+  void close() {
+    WebSocket ws = socket;
+    if (ws == null) return;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    while ((!outbox.isEmpty() || sending.get()) && !closed.isDone() && System.nanoTime() < deadline) {
+      sleep(5);
+    }
+    closing = true;
+    try {
+      if (!ws.isOutputClosed()) ws.sendClose(WebSocket.NORMAL_CLOSURE, "bench done").get(5, TimeUnit.SECONDS);
+      closed.get(5, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      // the server is gone or did not answer: drop the connection anyway
+    } finally {
+      ws.abort();
+    }
+  }
+
+  // ---- WebSocket.Listener -----------------------------------------------------------------------
+
+  @Override
+  public void onOpen(WebSocket ws) {
+    socket = ws;
+    ws.request(Long.MAX_VALUE); // no client-side flow control: RDY bounds what the node sends
+  }
+
+  @Override
+  public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+    if (last && partial.size() == 0) {
+      binaryMessage(data, data.position(), data.remaining());
+    } else {
+      byte[] chunk = new byte[data.remaining()];
+      data.get(chunk);
+      partial.writeBytes(chunk);
+      if (last) {
+        byte[] all = partial.toByteArray();
+        partial.reset();
+        binaryMessage(ByteBuffer.wrap(all), 0, all.length);
+      }
+    }
+    return null;
+  }
+
+  @Override
+  public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+    text.append(data);
+    if (last) {
+      String frame = text.toString();
+      text.setLength(0);
+      textFrame(frame);
+    }
+    return null;
+  }
+
+  @Override
+  public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+    if (!closing) stats.error("ws closed " + statusCode);
+    subscribed.completeExceptionally(new IOException("closed by the node (" + statusCode + " " + reason + ")"));
+    closed.complete(null);
+    return null;
+  }
+
+  @Override
+  public void onError(WebSocket ws, Throwable error) {
+    if (!closing) stats.error("ws " + BenchStats.kind(error));
+    subscribed.completeExceptionally(error);
+    closed.complete(null);
+  }
+
+  // ---- frames -----------------------------------------------------------------------------------
+
+  private void binaryMessage(ByteBuffer buf, int at, int length) {
+    long now = System.nanoTime();
+    if (length < BINARY_HEADER) {
+      stats.error("ws short binary frame");
+      return;
+    }
+    byte[] fin = idBytes.clone();
+    for (int i = 0; i < 16; i++) fin[4 + i] = buf.get(at + 10 + i);
+    String command = new String(fin, StandardCharsets.ISO_8859_1);
+    send(command);
+    boolean ours = BenchBody.parse(buf, at + BINARY_HEADER, length - BINARY_HEADER, parsed);
+    delivered(now, ours, command, buf.getShort(at + 8) & 0xFFFF);
+  }
+
+  private void textFrame(String frame) {
+    long now = System.nanoTime();
+    JsonNode n;
+    try {
+      n = JSON.readTree(frame);
+    } catch (IOException e) {
+      stats.error("ws unparseable frame");
+      return;
+    }
+    switch (n.path("type").asText()) {
+      case "message" -> {
+        String command = "FIN " + n.path("id").asText();
+        send(command);
+        JsonNode body = n.get("body");
+        delivered(now, body != null && BenchBody.parse(body.asText(), parsed), command, n.path("attempts").asInt());
+      }
+      case "subscribed" -> subscribed.complete(null);
+      case "error" -> {
+        String code = n.path("code").asText();
+        stats.error("ws " + code);
+        subscribed.completeExceptionally(new IOException(code + ": " + n.path("message").asText()));
+      }
+      case "close_wait" -> { }
+      default -> stats.error("ws unexpected frame");
+    }
+  }
+
+  private void delivered(long now, boolean parsedOk, String finCommand, int attempts) {
+    stats.delivered.increment();
+    lastDeliveryNanos = now;
+    BenchBody.Parsed p = parsed;
+    if (!parsedOk || p.run != run || p.publisher >= ledgers.length) {
+      stats.foreign.increment(); // another run's message left in the channel: FINed, not counted
+      return;
+    }
+    if (ledgers[p.publisher].consumed(p.seq)) {
+      long latency = Math.max(0, stats.micros(now) - p.publishMicros);
+      synchronized (e2e) {
+        e2e.recordValue(Math.min(latency, e2e.getHighestTrackableValue()));
+      }
+    } else {
+      stats.duplicate(finCommand.substring(4), attempts);
+    }
+  }
+
+  // ---- outgoing: the JDK client allows one outstanding send, so commands queue ------------------
+
+  private void send(String command) {
+    outbox.add(command);
+    pump();
+  }
+
+  private void pump() {
+    while (sending.compareAndSet(false, true)) {
+      String next = outbox.poll();
+      if (next == null) {
+        sending.set(false);
+        if (outbox.isEmpty()) return;
+        continue;
+      }
+      WebSocket ws = socket;
+      CompletableFuture<WebSocket> f = ws.sendText(next, true);
+      if (f.isDone()) {
+        sent(f);
+        sending.set(false);
+        continue;
+      }
+      f.whenComplete((r, e) -> {
+        if (e != null && !closing) stats.error("ws send " + BenchStats.kind(e));
+        sending.set(false);
+        pump();
+      });
+      return;
+    }
+  }
+
+  private void sent(CompletableFuture<WebSocket> f) {
+    if (f.isCompletedExceptionally() && !closing) {
+      try {
+        f.join();
+      } catch (RuntimeException e) {
+        stats.error("ws send " + BenchStats.kind(e));
+      }
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package herald.cli;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.LongAdder;
+
+/** Counters shared by the publishers, the consumers and the progress line; one clock for all. */
+final class BenchStats {
+  private final long startNanos;
+  private final long startEpochMicros;
+  final LongAdder acked = new LongAdder();
+  final LongAdder delivered = new LongAdder();
+  final LongAdder foreign = new LongAdder();
+  final LongAdder errorCount = new LongAdder();
+  private final ConcurrentHashMap<String, LongAdder> errors = new ConcurrentHashMap<>();
+
+  BenchStats() {
+    startNanos = System.nanoTime();
+    startEpochMicros = System.currentTimeMillis() * 1000;
+  }
+
+  long startNanos() {
+    return startNanos;
+  }
+
+  /**
+   * Wall-clock microseconds of a {@link System#nanoTime()} reading: anchored to the epoch once,
+   * then monotonic and precise. This is the publish time written into bodies and the receive time
+   * it is compared with.
+   */
+  long micros(long nanos) {
+    return startEpochMicros + (nanos - startNanos) / 1000;
+  }
+
+  private final java.util.concurrent.ConcurrentLinkedQueue<String> duplicateExamples = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  final LongAdder duplicatesFirstAttempt = new LongAdder();
+
+  /**
+   * A message consumed again. Its attempts count tells a redelivery (timeout, requeue,
+   * disconnect: attempts above 1) from the same delivery sent twice (attempts 1 again).
+   */
+  void duplicate(String id, int attempts) {
+    if (attempts <= 1) duplicatesFirstAttempt.increment();
+    if (duplicateExamples.size() < 5) duplicateExamples.add(id + " (attempts " + attempts + ")");
+  }
+
+  java.util.List<String> duplicateExamples() {
+    return java.util.List.copyOf(duplicateExamples);
+  }
+
+  void error(String kind) {
+    errorCount.increment();
+    errors.computeIfAbsent(kind, k -> new LongAdder()).increment();
+  }
+
+  Map<String, Long> errors() {
+    Map<String, Long> m = new TreeMap<>();
+    errors.forEach((k, v) -> m.put(k, v.sum()));
+    return m;
+  }
+
+  /** An exception as an error kind: its class, unwrapped from the future's wrappers. */
+  static String kind(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getClass().getSimpleName();
+  }
+
+  /** An exception for a one-line message: class and message, unwrapped. */
+  static String describe(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    String msg = null;
+    for (Throwable c = t; c != null && (msg == null || msg.isBlank()); c = c.getCause()) msg = c.getMessage();
+    if ((msg == null || msg.isBlank()) && t instanceof java.net.ConnectException) msg = "connection refused";
+    return t.getClass().getSimpleName() + (msg == null || msg.isBlank() ? "" : ": " + msg);
+  }
+}

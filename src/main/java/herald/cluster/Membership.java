@@ -1,0 +1,82 @@
+package herald.cluster;
+
+import herald.broker.BrokerEntity;
+import herald.node.Settings;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.ShardRegion;
+import org.apache.pekko.cluster.sharding.typed.GetClusterShardingStats;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+
+/** What /nodes and /lookup say: the cluster's members, where their HTTP APIs are, what they host. */
+public final class Membership {
+  private static final Duration TIMEOUT = Duration.ofSeconds(5);
+
+  /** One member; shards and entities count topics and channels (the broker entity type). */
+  public record NodeInfo(
+      String address, String status, boolean reachable, String httpAddress, int shards, int entities) {}
+
+  private Membership() {}
+
+  public static CompletionStage<List<NodeInfo>> nodes(ActorSystem<?> system) {
+    ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
+    Set<Member> unreachable = state.getUnreachable();
+    return AskPattern.<org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery, ShardRegion.ClusterShardingStats>ask(
+            ClusterSharding.get(system).shardState(),
+            replyTo -> new GetClusterShardingStats(BrokerEntity.KEY, TIMEOUT, replyTo),
+            TIMEOUT.plusSeconds(1), system.scheduler())
+        .thenApply(stats -> {
+          Map<Address, ShardRegion.ShardRegionStats> regions = stats.getRegions();
+          List<NodeInfo> nodes = new ArrayList<>();
+          for (Member m : state.getMembers()) {
+            int shards = 0;
+            int entities = 0;
+            ShardRegion.ShardRegionStats region = regions.get(m.address());
+            if (region != null) {
+              for (Object count : region.getStats().values()) {
+                shards++;
+                entities += ((Number) count).intValue();
+              }
+            }
+            boolean reachable = !unreachable.contains(m);
+            nodes.add(new NodeInfo(m.address().toString(), status(m.status(), reachable), reachable,
+                httpAddress(m), shards, entities));
+          }
+          return nodes;
+        });
+  }
+
+  /** The HTTP addresses of the members that are up: any of them serves any topic. */
+  public static List<String> upHttpAddresses(ActorSystem<?> system) {
+    List<String> out = new ArrayList<>();
+    for (Member m : Cluster.get(system).state().getMembers()) {
+      if (m.status() == MemberStatus.up() && httpAddress(m) != null) out.add(httpAddress(m));
+    }
+    return out;
+  }
+
+  static String httpAddress(Member m) {
+    for (String role : m.getRoles()) {
+      if (role.startsWith(Settings.HTTP_ROLE_PREFIX)) return role.substring(Settings.HTTP_ROLE_PREFIX.length());
+    }
+    return null;
+  }
+
+  private static String status(MemberStatus status, boolean reachable) {
+    String s = status.toString().toLowerCase(Locale.ROOT);
+    return reachable ? s : "unreachable";
+  }
+}

@@ -1,0 +1,115 @@
+package herald.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import herald.e2e.NodeProcess;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** herald bench against a real node: the counts add up; an unreachable node fails clearly. */
+@Timeout(60)
+class BenchTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static Path data;
+  private static NodeProcess node;
+
+  record Result(int code, String out, String err) {
+    JsonNode json() throws Exception {
+      return JSON.readTree(out);
+    }
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    data = Files.createTempDirectory("herald-bench-");
+    node = NodeProcess.start(data);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (node != null) node.close();
+    if (data != null) {
+      try (var files = Files.walk(data)) {
+        files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+  }
+
+  static Result bench(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = new CommandLine(new Bench());
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    int code = cli.execute(args);
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  @Test
+  void everyAcknowledgedMessageIsConsumed() throws Exception {
+    Result r = bench("--http", node.baseUrl(), "--topic", "bench-binary", "--duration", "2s", "--publishers", "2",
+        "--batch", "10", "--consumers", "2", "--size", "100", "--json");
+    assertEquals(0, r.code(), () -> "exit code; stdout:\n" + r.out() + "\nstderr:\n" + r.err() + "\nnode:\n" + node.logTail());
+    JsonNode j = r.json();
+    long acked = j.path("acknowledged").asLong();
+    assertTrue(acked > 0, () -> "nothing acknowledged: " + j);
+    assertEquals(0, acked % 10, () -> "whole batches are acknowledged: " + j);
+    assertEquals(acked, j.path("consumed_distinct").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
+    assertEquals(0, j.path("missing").asLong(), j::toString);
+    assertEquals(j.path("consumed_distinct").asLong() + j.path("duplicates").asLong(), j.path("consumed").asLong(), j::toString);
+    assertEquals(j.path("sent").asLong(), acked + j.path("unacknowledged").asLong(), j::toString);
+    assertTrue(j.path("ok").asBoolean(), j::toString);
+    assertEquals(acked, j.path("e2e_latency_ms").path("count").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
+    assertTrue(j.path("ack_latency_ms").path("count").asLong() > 0, j::toString);
+    assertTrue(r.err().contains("published"), () -> "progress lines go to stderr with --json: " + r.err());
+  }
+
+  @Test
+  void jsonFormatAndSinglePublishes() throws Exception {
+    Result r = bench("--http", node.baseUrl(), "--topic", "bench-json", "--format", "json", "--duration", "1s",
+        "--publishers", "2", "--batch", "1", "--consumers", "1", "--json");
+    assertEquals(0, r.code(), () -> "exit code; stdout:\n" + r.out() + "\nstderr:\n" + r.err());
+    JsonNode j = r.json();
+    assertTrue(j.path("acknowledged").asLong() > 0, j::toString);
+    assertEquals(0, j.path("missing").asLong(), j::toString);
+    assertEquals(j.path("acknowledged").asLong(), j.path("consumed_distinct").asLong() - j.path("consumed_unacknowledged").asLong(),
+        j::toString);
+  }
+
+  @Test
+  void humanSummaryWithoutJson() {
+    Result r = bench("--http", node.baseUrl(), "--topic", "bench-text", "--duration", "500ms", "--publishers", "1", "--batch", "5");
+    assertEquals(0, r.code(), () -> "stdout:\n" + r.out() + "\nstderr:\n" + r.err());
+    assertTrue(r.out().contains("published:") && r.out().contains("ack latency:"), r.out());
+  }
+
+  @Test
+  void unreachableNodeFailsWithOneClearLine() throws Exception {
+    int port = NodeProcess.freePort();
+    Result r = bench("--http", "127.0.0.1:" + port, "--duration", "1s", "--json");
+    assertNotEquals(0, r.code());
+    assertTrue(r.err().startsWith("bench: cannot reach herald at http://127.0.0.1:" + port), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertEquals("", r.out());
+  }
+
+  @Test
+  void badFlagsAreRefused() {
+    Result r = bench("--size", "10");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--size must be at least"), r.err());
+  }
+}
