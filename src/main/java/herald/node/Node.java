@@ -6,6 +6,7 @@ import herald.broker.Publisher;
 import herald.broker.TopicRegistry;
 import herald.cluster.PostgresSchema;
 import herald.http.HttpApi;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -20,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -66,7 +68,9 @@ public final class Node {
       BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"));
       TopicRegistry.init(system);
       checkJournal(system);
-      HttpApi api = new HttpApi(system, settings, new Publisher(system));
+      herald.stats.NodeMetrics metrics = new herald.stats.NodeMetrics(settings.advertisedHttp());
+      system.getWhenTerminated().thenRun(metrics::close);
+      HttpApi api = new HttpApi(system, settings, new Publisher(system, metrics.registry()), metrics);
       ServerBinding binding = Http.get(system)
           .newServerAt(settings.httpHost(), settings.httpPort())
           .bind(api.routes())
@@ -127,11 +131,19 @@ public final class Node {
    */
   private static void checkJournal(ActorSystem<?> system) throws StartException {
     try {
-      TopicRegistry.ref(system)
-          .ask(TopicRegistry.GetTopics::new, Duration.ofSeconds(60))
-          .toCompletableFuture()
-          .get(61, TimeUnit.SECONDS);
+      var answered = TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, Duration.ofSeconds(60)).toCompletableFuture();
+      // A node the cluster refuses shuts itself down: stop waiting then.
+      CompletableFuture.anyOf(answered, system.getWhenTerminated().toCompletableFuture()).get(61, TimeUnit.SECONDS);
+      answered.getNow(null);
+      if (!answered.isDone()) throw new IllegalStateException("the node stopped while starting");
     } catch (Exception e) {
+      var reason = CoordinatedShutdown.get(system).getShutdownReason();
+      if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.incompatibleConfigurationDetectedReason())) {
+        throw new StartException("the cluster refused this node: every node of a cluster needs --journal postgres");
+      }
+      if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.clusterJoinUnsuccessfulReason())) {
+        throw new StartException("could not join the cluster at " + system.settings().config().getStringList("pekko.cluster.seed-nodes"));
+      }
       throw new StartException("the journal did not start: " + rootMessage(e));
     }
   }

@@ -260,4 +260,21 @@ class ClusterTest {
     System.out.printf("cluster leave: topic %s, 100 acknowledged, %d delivered twice (5 were in flight)%n", topic, twice);
     assertTrue(twice <= 5, "only what was in flight may come twice: " + twice);
   }
+
+  @Test
+  @Order(4)
+  void aPostgresNodeCannotJoinASingleLevelDbNode() throws Exception {
+    int levelDbPort = NodeProcess.freePort();
+    try (NodeProcess single = NodeProcess.start(data.resolve("single"), "--cluster-address", "127.0.0.1:" + levelDbPort)) {
+      List<String> flags = new ArrayList<>(List.of(pg.nodeFlags()));
+      flags.addAll(List.of("--join", "127.0.0.1:" + levelDbPort, "--data-path", data.resolve("refused").toString(),
+          "--http-address", "127.0.0.1:" + NodeProcess.freePort()));
+      Process p = new ProcessBuilder(NodeProcess.command(flags.toArray(String[]::new))).redirectErrorStream(true).start();
+      assertTrue(p.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the refused node exits");
+      String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertEquals(1, p.exitValue(), output);
+      assertTrue(output.contains("the cluster refused this node: every node of a cluster needs --journal postgres"), output);
+      assertEquals(1, upMembers(single), "the LevelDB node stays alone");
+    }
+  }
 }
