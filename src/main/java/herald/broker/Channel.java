@@ -21,6 +21,7 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.util.ByteString;
+import org.HdrHistogram.Histogram;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -85,7 +86,20 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public record ChannelStats(
       String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
       long deferredCount, long messageCount, long requeueCount, long timeoutCount,
-      List<ClientStats> clients, String node) implements CborSerializable {}
+      List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency) implements CborSerializable {}
+
+  /**
+   * nsqd's e2e_processing_latency: FIN time minus publish time, in nanoseconds (millisecond
+   * precision: timestamps are Unix ms), over every FIN since the channel started on its node.
+   * The last percentile is the maximum (quantile 1.0); none while count is 0.
+   */
+  public record E2eLatency(long count, List<Percentile> percentiles) implements CborSerializable {
+    public static final E2eLatency NONE = new E2eLatency(0, List.of());
+  }
+
+  public record Percentile(double quantile, long value) implements CborSerializable {}
+
+  static final double[] E2E_QUANTILES = {0.5, 0.95, 0.99, 0.999};
 
   private enum Tick implements Command { INSTANCE }
 
@@ -205,6 +219,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private boolean dirty;
   private long requeueCount;
   private long timeoutCount;
+  private Histogram e2eLatency; // FIN - publish time in ms; made on the first FIN
 
   private Channel(ActorContext<Command> ctx, TimerScheduler<Command> timers, String topic, String name, Settings settings) {
     super(PersistenceId.ofUniqueId(BrokerEntity.channelId(topic, name)),
@@ -489,6 +504,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     inFlight.remove(cmd.offset());
     f.consumer.inFlight--;
     f.consumer.finishCount++;
+    recordE2eLatency(f.msg.timestamp);
     finished.add(cmd.offset());
     cursor = finished.advance(cursor);
     dirty = true;
@@ -625,8 +641,24 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     }
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), ready.size() + unread,
         inFlight.size(), deferred.size(), Math.max(0, topicNextOffset - state.startOffset()),
-        requeueCount, timeoutCount, clients, settings.advertisedHttp()));
+        requeueCount, timeoutCount, clients, settings.advertisedHttp(), e2eStats()));
     return Effect().none();
+  }
+
+  private void recordE2eLatency(long publishedAtMs) {
+    // Auto-resizing, 2 significant digits: a few KB per channel that gets FINs.
+    if (e2eLatency == null) e2eLatency = new Histogram(2);
+    e2eLatency.recordValue(Math.max(0, System.currentTimeMillis() - publishedAtMs));
+  }
+
+  private E2eLatency e2eStats() {
+    if (e2eLatency == null || e2eLatency.getTotalCount() == 0) return E2eLatency.NONE;
+    List<Percentile> percentiles = new ArrayList<>();
+    for (double q : E2E_QUANTILES) {
+      percentiles.add(new Percentile(q, e2eLatency.getValueAtPercentile(q * 100) * 1_000_000));
+    }
+    percentiles.add(new Percentile(1.0, e2eLatency.getMaxValue() * 1_000_000));
+    return new E2eLatency(e2eLatency.getTotalCount(), percentiles);
   }
 
   private EntityRef<BrokerEntity.Command> topicRef() {

@@ -1,5 +1,9 @@
 package herald.broker;
 
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -24,23 +28,42 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   /** Local only: the future is completed by this actor. */
   public record Publish(List<Published> messages, CompletableFuture<Topic.Appended> result) implements Command {}
 
-  private record WriteDone(List<Publish> batch, Topic.Appended appended, Throwable failure) implements Command {}
+  private record WriteDone(List<Publish> batch, Topic.Appended appended, Throwable failure, long startNanos, int size)
+      implements Command {}
 
   static final int MAX_BATCH_BYTES = 4 * 1024 * 1024;
   static final int MAX_BATCH_MESSAGES = 20_000;
   private static final Duration WRITE_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration[] WRITE_TIME_BUCKETS = java.util.stream.LongStream
+      .of(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000).mapToObj(Duration::ofMillis).toArray(Duration[]::new);
 
   public static Behavior<Command> create(String topic) {
-    return Behaviors.setup(ctx -> new PublishBatcher(ctx, topic));
+    return create(topic, new SimpleMeterRegistry());
+  }
+
+  /** Times and sizes every journal write in {@code metrics} (one timer and one summary per node). */
+  public static Behavior<Command> create(String topic, MeterRegistry metrics) {
+    return Behaviors.setup(ctx -> new PublishBatcher(ctx, topic, metrics));
   }
 
   private final String topic;
+  private final Timer writeTime;
+  private final DistributionSummary writeSize;
   private final ArrayDeque<Publish> waiting = new ArrayDeque<>();
   private boolean writing;
 
-  private PublishBatcher(ActorContext<Command> ctx, String topic) {
+  private PublishBatcher(ActorContext<Command> ctx, String topic, MeterRegistry metrics) {
     super(ctx);
     this.topic = topic;
+    this.writeTime = Timer.builder("herald.journal.write")
+        .description("time of one publish write to a topic's journal, from the request to the topic's answer")
+        .serviceLevelObjectives(WRITE_TIME_BUCKETS)
+        .register(metrics);
+    this.writeSize = DistributionSummary.builder("herald.journal.write.batch")
+        .description("messages in one publish write to a topic's journal")
+        .baseUnit("messages")
+        .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, MAX_BATCH_MESSAGES)
+        .register(metrics);
   }
 
   @Override
@@ -71,16 +94,20 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
       bytes += size;
     }
     writing = true;
+    long start = System.nanoTime();
+    int size = messages.size();
     getContext().askWithStatus(
         Topic.Appended.class,
         BrokerEntity.topic(getContext().getSystem(), topic),
         WRITE_TIMEOUT,
         replyTo -> new Topic.Append(List.copyOf(messages), replyTo),
-        (appended, failure) -> new WriteDone(batch, appended, failure));
+        (appended, failure) -> new WriteDone(batch, appended, failure, start, size));
   }
 
   private Behavior<Command> onWriteDone(WriteDone done) {
     writing = false;
+    writeTime.record(System.nanoTime() - done.startNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    writeSize.record(done.size());
     long offset = done.appended() == null ? 0 : done.appended().firstOffset();
     for (Publish p : done.batch()) {
       if (done.failure() != null) {

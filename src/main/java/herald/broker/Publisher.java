@@ -1,5 +1,8 @@
 package herald.broker;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
@@ -15,17 +18,33 @@ public final class Publisher {
   private final ActorSystem<?> system;
   private final ConcurrentHashMap<String, ActorRef<PublishBatcher.Command>> batchers = new ConcurrentHashMap<>();
   private final AtomicLong names = new AtomicLong();
+  private final MeterRegistry metrics;
+  private final ConcurrentHashMap<String, Counter> published = new ConcurrentHashMap<>();
 
   public Publisher(ActorSystem<?> system) {
+    this(system, new SimpleMeterRegistry());
+  }
+
+  /** Counts the messages published through this node, per topic, and times journal writes, in metrics. */
+  public Publisher(ActorSystem<?> system, MeterRegistry metrics) {
     this.system = system;
+    this.metrics = metrics;
   }
 
   /** Completes once the messages are in the topic's journal. */
   public CompletionStage<Topic.Appended> publish(String topic, List<Published> messages) {
     CompletableFuture<Topic.Appended> result = new CompletableFuture<>();
     batchers.computeIfAbsent(topic, t ->
-            system.systemActorOf(PublishBatcher.create(t), "publish-" + names.incrementAndGet(), Props.empty()))
+            system.systemActorOf(PublishBatcher.create(t, metrics), "publish-" + names.incrementAndGet(), Props.empty()))
         .tell(new PublishBatcher.Publish(messages, result));
-    return result;
+    Counter counter = published.computeIfAbsent(topic, t -> Counter.builder("herald.messages.published")
+        .description("messages published through this node and stored in their topic's journal")
+        .tag("topic", t)
+        .register(metrics));
+    // Counted before anyone waiting on the publish hears of it.
+    return result.thenApply(appended -> {
+      counter.increment(messages.size());
+      return appended;
+    });
   }
 }

@@ -69,14 +69,16 @@ public final class HttpApi extends AllDirectives {
   private final ActorSystem<?> system;
   private final Settings settings;
   private final Publisher publisher;
+  private final herald.stats.NodeMetrics metrics;
   private final Materializer materializer;
   private final long startTime = System.currentTimeMillis() / 1000;
   private final AtomicLong consumers = new AtomicLong();
 
-  public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher) {
+  public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics) {
     this.system = system;
     this.settings = settings;
     this.publisher = publisher;
+    this.metrics = metrics;
     this.materializer = Materializer.matFromSystem(system);
   }
 
@@ -89,11 +91,14 @@ public final class HttpApi extends AllDirectives {
         pathPrefix("topic", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> topicAdmin(op, r))))),
         pathPrefix("channel", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> channelAdmin(op, r))))),
         path("stats", () -> get(() -> respond(this::stats))),
+        path("metrics", () -> get(() -> respond(this::metrics))),
         path("nodes", () -> get(() -> respond(this::nodes))),
         path("lookup", () -> get(() -> respond(this::lookup))),
         path("topics", () -> get(() -> respond(this::topics))),
         path("channels", () -> get(() -> respond(this::channels))),
-        path("sub", () -> get(this::sub))));
+        path("sub", () -> get(this::sub)),
+        pathSingleSlash(() -> get(() -> getFromResource("console/index.html", ContentTypes.TEXT_HTML_UTF8))),
+        pathPrefix("console", () -> get(() -> getFromResourceDirectory("console")))));
   }
 
   private RejectionHandler rejections() {
@@ -236,6 +241,12 @@ public final class HttpApi extends AllDirectives {
         .thenApply(reports -> format.equals("json")
             ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, startTime, reports))
             : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, reports)));
+  }
+
+  /** Prometheus text format; see NodeMetrics. */
+  private CompletionStage<HttpResponse> metrics(HttpRequest request) {
+    return metrics.scrape(system).thenApply(text ->
+        HttpResponse.create().withEntity(ContentTypes.parse(herald.stats.NodeMetrics.CONTENT_TYPE), ByteString.fromString(text)));
   }
 
   private static HttpResponse json(ObjectNode body) {

@@ -42,6 +42,13 @@ public final class StatsFormat {
         channel.put("message_count", c.messageCount());
         channel.put("requeue_count", c.requeueCount());
         channel.put("timeout_count", c.timeoutCount());
+        Channel.E2eLatency e2e = e2e(c);
+        ObjectNode latency = channel.putObject("e2e_processing_latency");
+        latency.put("count", e2e.count());
+        ArrayNode percentiles = latency.putArray("percentiles");
+        for (Channel.Percentile p : e2e.percentiles()) {
+          percentiles.addObject().put("quantile", p.quantile()).put("value", p.value());
+        }
         channel.put("client_count", c.clients().size());
         ArrayNode clients = channel.putArray("clients");
         for (Channel.ClientStats cl : c.clients()) {
@@ -71,6 +78,14 @@ public final class StatsFormat {
         out.append(String.format("    [%-22s] depth: %-8d inflt: %-6d def: %-6d req: %-6d timeout: %-6d msgs: %-10d clients: %d%s%n",
             c.name(), c.depth(), c.inFlightCount(), c.deferredCount(), c.requeueCount(), c.timeoutCount(),
             c.messageCount(), c.clients().size(), c.paused() ? " paused" : ""));
+        Channel.E2eLatency e2e = e2e(c);
+        if (e2e.count() > 0) {
+          out.append("        e2e processing latency: count: ").append(e2e.count());
+          for (Channel.Percentile p : e2e.percentiles()) {
+            out.append(p.quantile() == 1.0 ? " max: " : " p" + quantileLabel(p.quantile()) + ": ").append(millis(p.value()));
+          }
+          out.append(String.format("%n"));
+        }
         for (Channel.ClientStats cl : c.clients()) {
           out.append(String.format("        [%s %s] rdy: %d inflt: %d msgs: %d fin: %d req: %d%n",
               cl.clientId(), cl.remoteAddress(), cl.readyCount(), cl.inFlightCount(), cl.messageCount(),
@@ -79,5 +94,19 @@ public final class StatsFormat {
       }
     }
     return out.toString();
+  }
+
+  /** A node of an older version sends no latency: none. */
+  static Channel.E2eLatency e2e(Channel.ChannelStats c) {
+    return c.e2eProcessingLatency() == null ? Channel.E2eLatency.NONE : c.e2eProcessingLatency();
+  }
+
+  /** 0.5 as 50, 0.999 as 99.9. */
+  private static String quantileLabel(double q) {
+    return java.math.BigDecimal.valueOf(q * 100).stripTrailingZeros().toPlainString();
+  }
+
+  private static String millis(long nanos) {
+    return String.format(java.util.Locale.ROOT, "%.1fms", nanos / 1e6);
   }
 }

@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
 /** {@code java -jar herald.jar [flags]}: runs a node. Every flag is also a key under herald.* in the config. */
 @Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     defaultValueProvider = Main.ConfigDefaults.class, sortOptions = false, usageHelpWidth = 110,
-    subcommands = {herald.cli.Bench.class},
+    subcommands = {herald.cli.Bench.class, herald.cli.Pub.class, herald.cli.Tail.class, herald.cli.Stat.class, herald.cli.ToFile.class},
     description = "Runs a Herald node: NSQ's topics and channels, durable, on a Pekko cluster.")
 public final class Main implements Callable<Integer> {
 

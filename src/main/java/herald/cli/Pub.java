@@ -1,0 +1,184 @@
+package herald.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import herald.node.Main;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/** {@code herald pub}: to_nsq. Publishes the lines of standard input, batched with /mpub. */
+@Command(name = "pub", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
+    usageHelpWidth = 110,
+    description = {
+        "Publishes each line of standard input as one message (the newline removed; empty lines skipped; any other"
+            + " byte, \\r included, kept). Lines are sent with POST /mpub in batches of up to --batch-size lines,"
+            + " or what arrived within 5 ms of a batch's first line, one request at a time and in order.",
+        "Prints how many messages were published. It stops at the first batch the node does not answer with 200.",
+        "Exit code: 0 when every line was published; 1 when the node cannot be reached or a batch failed; 2 for bad flags."})
+public final class Pub implements Callable<Integer> {
+  private static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+  private static final byte[] EOF = new byte[0];
+  private volatile String inputFailure;
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = "--http", paramLabel = "HOST:PORT",
+      description = "node HTTP address; repeat to send batches to several nodes in turn (default: " + NodeClient.DEFAULT_ADDRESS + ")")
+  List<String> http;
+
+  @Option(names = "--topic", paramLabel = "NAME", required = true, description = "topic to publish to")
+  String topic;
+
+  @Option(names = "--batch-size", paramLabel = "N", defaultValue = "100", description = "lines per /mpub at most (default: ${DEFAULT-VALUE})")
+  int batchSize;
+
+  @Option(names = "--rate", paramLabel = "MSGS_PER_S", defaultValue = "0",
+      description = "publish at most this many messages per second; 0 = as fast as the node takes them (default: ${DEFAULT-VALUE})")
+  long rate;
+
+  @Override
+  public Integer call() throws Exception {
+    if (batchSize < 1) throw new ParameterException(spec.commandLine(), "--batch-size must be at least 1");
+    if (rate < 0) throw new ParameterException(spec.commandLine(), "--rate must be 0 or more");
+    List<NodeClient> nodes = new ArrayList<>();
+    for (String a : http == null || http.isEmpty() ? List.of(NodeClient.DEFAULT_ADDRESS) : http) {
+      nodes.add(NodeClient.of(spec.commandLine(), a));
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    long published = 0;
+    try {
+      // /info: the node answers, and says how large a message and a request may be.
+      long maxMsgSize = Long.MAX_VALUE;
+      long maxBodySize = Long.MAX_VALUE;
+      for (NodeClient node : nodes) {
+        JsonNode limits = node.getJson("/info").path("limits");
+        maxMsgSize = Math.min(maxMsgSize, limits.path("max_msg_size").asLong(Long.MAX_VALUE));
+        maxBodySize = Math.min(maxBodySize, limits.path("max_body_size").asLong(Long.MAX_VALUE));
+      }
+      int perBatch = rate > 0 ? (int) Math.max(1, Math.min(batchSize, rate * LINGER_NANOS / 1_000_000_000L)) : batchSize;
+
+      BlockingQueue<byte[]> lines = new ArrayBlockingQueue<>(Math.max(1000, perBatch * 4));
+      InputStream stdin = System.in;
+      Thread reader = new Thread(() -> readLines(stdin, lines), "pub-stdin");
+      reader.setDaemon(true);
+      reader.start();
+
+      String query = "/mpub?topic=" + NodeClient.encode(topic);
+      long start = 0;
+      long lineNumber = 0;
+      boolean eof = false;
+      int next = 0;
+      while (!eof) {
+        byte[] first = lines.take();
+        if (first == EOF) break;
+        if (start == 0) start = System.nanoTime();
+        List<byte[]> batch = new ArrayList<>();
+        batch.add(first);
+        long bytes = first.length;
+        long until = System.nanoTime() + LINGER_NANOS;
+        while (batch.size() < perBatch) {
+          byte[] line = lines.poll(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+          if (line == null) break;
+          if (line == EOF) {
+            eof = true;
+            break;
+          }
+          if (bytes + 1 + line.length > maxBodySize) {
+            // Too much for one request: it starts the next batch.
+            sendBatch(nodes.get(next++ % nodes.size()), query, batch, lineNumber, maxMsgSize);
+            published += batch.size();
+            lineNumber += batch.size();
+            batch = new ArrayList<>();
+            bytes = -1;
+          }
+          batch.add(line);
+          bytes += 1 + line.length;
+        }
+        if (rate > 0) {
+          // Message number `published` is due at start + published / rate.
+          long due = start + (long) (published * 1e9 / rate);
+          while (System.nanoTime() < due) LockSupport.parkNanos(due - System.nanoTime());
+        }
+        sendBatch(nodes.get(next++ % nodes.size()), query, batch, lineNumber, maxMsgSize);
+        published += batch.size();
+        lineNumber += batch.size();
+      }
+      if (inputFailure != null) throw new NodeClient.Failure("reading standard input failed: " + inputFailure);
+      out.println("published " + published + " message" + (published == 1 ? "" : "s") + " to " + topic);
+      out.flush();
+      return 0;
+    } catch (NodeClient.Failure f) {
+      out.println("published " + published + " message" + (published == 1 ? "" : "s") + " to " + topic);
+      out.flush();
+      err.println("pub: " + f.getMessage());
+      err.flush();
+      return 1;
+    }
+  }
+
+  private static void sendBatch(NodeClient node, String query, List<byte[]> batch, long firstLine, long maxMsgSize)
+      throws NodeClient.Failure {
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    for (int i = 0; i < batch.size(); i++) {
+      if (batch.get(i).length > maxMsgSize) {
+        throw new NodeClient.Failure("message " + (firstLine + i + 1) + " is " + batch.get(i).length
+            + " bytes, above the node's max message size of " + maxMsgSize);
+      }
+      if (i > 0) body.write('\n');
+      body.writeBytes(batch.get(i));
+    }
+    HttpResponse<String> r = node.post(query, body.toByteArray());
+    if (r.statusCode() != 200) {
+      throw new NodeClient.Failure("POST /mpub of " + batch.size() + " message" + (batch.size() == 1 ? "" : "s")
+          + " to " + node.base + " failed: " + NodeClient.status(r));
+    }
+  }
+
+  /** Splits on \n, keeps every other byte, skips empty lines, then EOF. */
+  private void readLines(InputStream in, BlockingQueue<byte[]> lines) {
+    try {
+      ByteArrayOutputStream line = new ByteArrayOutputStream();
+      byte[] buf = new byte[64 * 1024];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        int from = 0;
+        for (int i = 0; i < n; i++) {
+          if (buf[i] != '\n') continue;
+          line.write(buf, from, i - from);
+          if (line.size() > 0) lines.put(line.toByteArray());
+          line.reset();
+          from = i + 1;
+        }
+        line.write(buf, from, n - from);
+      }
+      if (line.size() > 0) lines.put(line.toByteArray());
+    } catch (IOException e) {
+      inputFailure = String.valueOf(e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    try {
+      lines.put(EOF);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

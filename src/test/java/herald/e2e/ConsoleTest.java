@@ -1,0 +1,225 @@
+package herald.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** The operator console (GET /) in a real headless Chromium against a real node. */
+class ConsoleTest extends SharedNode {
+  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+  private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+  private static final Duration WAIT = Duration.ofSeconds(20);
+  private static ChromeDriverService service;
+  private static WebDriver driver;
+  private static Path profile;
+
+  @BeforeAll
+  static void start() throws Exception {
+    for (Path p : List.of(CHROMIUM, CHROMEDRIVER)) {
+      if (!Files.isExecutable(p)) {
+        fail(p + " is missing: the console test needs Debian's chromium and chromium-driver "
+            + "(apt-get install -y chromium chromium-driver; .ci/run installs them)");
+      }
+    }
+    startNode();
+    profile = Files.createTempDirectory("herald-chromium-");
+    // The driver executable is given, so Selenium Manager never runs (it would try to download).
+    service = new ChromeDriverService.Builder()
+        .usingDriverExecutable(CHROMEDRIVER.toFile())
+        .usingAnyFreePort()
+        .build();
+    ChromeOptions options = new ChromeOptions();
+    options.setBinary(CHROMIUM.toFile());
+    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--no-first-run",
+        "--user-data-dir=" + profile, "--window-size=1280,1600");
+    driver = new ChromeDriver(service, options);
+  }
+
+  @AfterAll
+  static void stopBrowser() throws Exception {
+    if (driver != null) driver.quit();
+    if (service != null) service.stop();
+    if (profile != null) {
+      try (var files = Files.walk(profile)) {
+        files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+  }
+
+  @Test
+  void servesTheConsoleAndKeepsJsonErrorsElsewhere() throws Exception {
+    HttpResponse<String> index = get("/");
+    assertEquals(200, index.statusCode());
+    assertTrue(index.headers().firstValue("Content-Type").orElse("").startsWith("text/html"), index.headers().toString());
+    assertTrue(index.body().contains("/console/console.js"), index.body());
+    HttpResponse<String> js = get("/console/console.js");
+    assertEquals(200, js.statusCode());
+    assertTrue(js.headers().firstValue("Content-Type").orElse("").contains("javascript"), js.headers().toString());
+    HttpResponse<String> css = get("/console/console.css");
+    assertEquals(200, css.statusCode());
+    assertTrue(css.headers().firstValue("Content-Type").orElse("").startsWith("text/css"), css.headers().toString());
+
+    HttpClientHelper.Response missing = http.get("/console/missing.js");
+    assertEquals(404, missing.status());
+    assertEquals("NOT_FOUND", missing.code());
+    HttpClientHelper.Response post = http.post("/", "x");
+    assertEquals(405, post.status());
+    assertEquals("METHOD_NOT_ALLOWED", post.code());
+    assertEquals("NOT_FOUND", http.get("/no-such-page").code());
+  }
+
+  @Test
+  void operatorSeesTopicsPausesAChannelAndTails() throws Exception {
+    String topic = unique("console-orders");
+    String channel = "workers";
+    assertEquals(200, http.post("/topic/create?topic=" + topic, "").status());
+    assertEquals(200, http.post("/channel/create?topic=" + topic + "&channel=" + channel, "").status());
+    for (String body : List.of("one", "two", "three")) assertEquals(200, http.post("/pub?topic=" + topic, body).status());
+
+    try (WsConsumer worker = WsConsumer.subscribe(node, "topic=" + topic + "&channel=" + channel + "&client_id=worker-1")) {
+      // One message taken and finished, then RDY 0: depth 2, one consumer with finish_count 1.
+      worker.send("RDY 1");
+      String id = worker.messages(1, WAIT).get(0).json().path("id").asText();
+      worker.send("RDY 0");
+      worker.send("FIN " + id);
+      Await.until(WAIT, "FIN applied", () -> {
+        JsonNode ch = http.channelStats(topic, channel);
+        return ch.path("depth").asInt() == 2 && ch.path("in_flight_count").asInt() == 0;
+      });
+
+      WebDriverWait wait = new WebDriverWait(driver, WAIT);
+      driver.get(node.baseUrl() + "/");
+      String topicRow = "tr[data-topic='" + topic + "'] ";
+      // Overview: the node, and the topic with its depth.
+      wait.until(d -> text(d, "tr[data-node] td[data-col='status']").startsWith("up"));
+      wait.until(d -> text(d, topicRow + "td[data-col='depth']").equals("2"));
+      screenshot("console-overview.png");
+
+      // Topics page, then the topic page by its link.
+      click(wait, By.cssSelector("nav a[data-nav='topics']"));
+      wait.until(d -> d.getCurrentUrl().endsWith("#/topics") && text(d, topicRow + "td[data-col='message_count']").equals("3"));
+      click(wait, By.cssSelector(topicRow + "a"));
+      String channelRow = "tr[data-channel='" + channel + "'] ";
+      wait.until(d -> text(d, channelRow + "td[data-col='depth']").equals("2")
+          && text(d, channelRow + "td[data-col='client_count']").equals("1"));
+
+      // Channel page: its consumer.
+      click(wait, By.cssSelector(channelRow + "a"));
+      String clientRow = "tr[data-client='worker-1'] ";
+      wait.until(d -> text(d, clientRow + "td[data-col='finish_count']").equals("1"));
+      assertEquals("0", text(driver, clientRow + "td[data-col='ready_count']"));
+      assertTrue(text(driver, clientRow + "td[data-col='connect_ts']").matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d"),
+          text(driver, clientRow + "td[data-col='connect_ts']"));
+
+      // Back to the topic; pause the channel with a click and a confirmation.
+      click(wait, By.cssSelector("h1 a[href='#/topic/" + topic + "']"));
+      click(wait, By.cssSelector(channelRow + "button[data-act='pause']"));
+      wait.until(ExpectedConditions.alertIsPresent()).accept();
+      Await.until(WAIT, "channel paused in /stats", () -> http.channelStats(topic, channel).path("paused").asBoolean());
+      wait.until(d -> text(d, channelRow + "td[data-col='paused']").equals("paused")
+          && !d.findElements(By.cssSelector(channelRow + "button[data-act='unpause']")).isEmpty());
+
+      // A failing action shows the API's error code.
+      driver.findElement(By.id("create-channel-name")).sendKeys("bad*name");
+      click(wait, By.cssSelector("#create-channel button[type='submit']"));
+      wait.until(ExpectedConditions.alertIsPresent()).accept();
+      wait.until(d -> text(d, "#notice").contains("400 INVALID_CHANNEL"));
+
+      // Tail: a message published while tailing shows up, as text (not markup), and is FINed.
+      click(wait, By.id("tail-toggle"));
+      wait.until(d -> "live".equals(d.findElement(By.id("tail-status")).getAttribute("data-state")));
+      String body = "tailed <b>not bold</b> " + topic;
+      assertEquals(200, http.post("/pub?topic=" + topic, body).status());
+      wait.until(d -> d.findElements(By.cssSelector("#tail-list li pre.body")).stream().anyMatch(e -> e.getText().equals(body)));
+      assertTrue(driver.findElements(By.cssSelector("#tail-list b")).isEmpty(), "message body rendered as markup");
+      Await.until(WAIT, "the tail FINed its message", () -> {
+        JsonNode tail = tailChannel(topic);
+        return tail != null && tail.path("clients").path(0).path("finish_count").asInt() == 1
+            && tail.path("in_flight_count").asInt() == 0;
+      });
+      // The paused channel keeps collecting: depth 3 now.
+      wait.until(d -> text(d, channelRow + "td[data-col='depth']").equals("3"));
+
+      screenshot("console.png");
+
+      // Stopping the tail closes its socket; its ephemeral channel goes away.
+      click(wait, By.id("tail-toggle"));
+      Await.until(WAIT, "the tail's ephemeral channel is gone", () -> tailChannel(topic) == null);
+
+      // Deleting the topic from its page: confirmation, back to the topic list, gone from /stats.
+      click(wait, By.cssSelector("button[data-kind='topic'][data-act='delete']"));
+      wait.until(ExpectedConditions.alertIsPresent()).accept();
+      wait.until(d -> d.getCurrentUrl().endsWith("#/topics") && d.findElements(By.cssSelector("tr[data-topic='" + topic + "']")).isEmpty());
+      assertEquals(0, http.stats(topic, null).path("topics").size());
+      assertTrue(worker.closed().get(20, TimeUnit.SECONDS) > 0, "the worker is disconnected with its channel");
+    }
+  }
+
+  /** For a person to look at: target/NAME. */
+  private static void screenshot(String name) throws Exception {
+    Path shot = Path.of("target", name);
+    Files.createDirectories(shot.getParent());
+    Files.write(shot, ((ChromeDriver) driver).getScreenshotAs(OutputType.BYTES));
+  }
+
+  private static JsonNode tailChannel(String topic) throws Exception {
+    for (JsonNode c : http.stats(topic, null).path("topics").path(0).path("channels")) {
+      if (c.path("channel_name").asText().startsWith("tail-")) return c;
+    }
+    return null;
+  }
+
+  /** The text of the first match, or "" while there is none. */
+  private static String text(WebDriver d, String css) {
+    List<WebElement> found = d.findElements(By.cssSelector(css));
+    try {
+      return found.isEmpty() ? "" : found.get(0).getText().trim();
+    } catch (StaleElementReferenceException e) {
+      return "";
+    }
+  }
+
+  /** Clicks once the element is there; a refresh that replaced it in between is retried. */
+  private static void click(WebDriverWait wait, By by) {
+    wait.ignoring(StaleElementReferenceException.class)
+        .until((Function<WebDriver, Boolean>) d -> {
+          List<WebElement> found = d.findElements(by);
+          if (found.isEmpty() || !found.get(0).isDisplayed()) return false;
+          found.get(0).click();
+          return true;
+        });
+  }
+
+  private static HttpResponse<String> get(String path) throws Exception {
+    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(node.baseUrl() + path)).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}
