@@ -155,6 +155,11 @@ public final class HttpApi extends AllDirectives {
 
   /** The whole body, or 413 with {@code tooBig} once it passes {@code limit} bytes. */
   private CompletionStage<ByteString> body(HttpRequest request, long limit, String tooBig) {
+    // Most bodies arrive whole: no stream, no future hop for them.
+    if (request.entity() instanceof HttpEntity.Strict strict) {
+      if (strict.getData().length() > limit) throw ApiError.tooLarge(tooBig);
+      return CompletableFuture.completedFuture(strict.getData());
+    }
     return request.entity().withSizeLimit(limit).toStrict(BODY_TIMEOUT_MS, materializer)
         .<ByteString>thenApply(HttpEntity.Strict::getData)
         .exceptionally(failure -> {
@@ -388,11 +393,17 @@ public final class HttpApi extends AllDirectives {
     ActorRef<ConsumerProtocol> session = system.systemActorOf(
         ConsumerSession.create(params, out.first()), "consumer-" + consumers.incrementAndGet(), Props.empty());
     Sink<Message, NotUsed> in = Flow.<Message>create()
-        .<ConsumerProtocol>mapAsync(1, m -> m.isText()
-            ? m.asTextMessage().toStrict(BODY_TIMEOUT_MS, materializer)
-                .thenApply(t -> new ConsumerSession.FromClient(t.getStrictText(), false))
-            : m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer)
-                .thenApply(d -> new ConsumerSession.FromClient("", true)))
+        .<ConsumerProtocol>mapAsync(1, m -> {
+          // A command is one small frame, nearly always whole: take it without a future hop.
+          if (m.isText() && m.asTextMessage().isStrict()) {
+            return CompletableFuture.completedFuture(new ConsumerSession.FromClient(m.asTextMessage().getStrictText(), false));
+          }
+          return m.isText()
+              ? m.asTextMessage().toStrict(BODY_TIMEOUT_MS, materializer)
+                  .thenApply(t -> new ConsumerSession.FromClient(t.getStrictText(), false))
+              : m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer)
+                  .thenApply(d -> new ConsumerSession.FromClient("", true));
+        })
         .to(ActorSink.actorRef(session, new ConsumerSession.ClientGone(), e -> new ConsumerSession.ClientGone()));
     return Flow.fromSinkAndSource(in, out.second());
   }

@@ -65,6 +65,13 @@ public final class Main implements Callable<Integer> {
   String memQueueSize;
 
   public static void main(String[] args) {
+    // With fewer than 3 cores the common pool has parallelism 1, and the JDK then runs every async
+    // CompletableFuture stage (Pekko's asks and futures end up there) on a new thread: a thread per
+    // request. Two workers at least; set before anything touches the pool.
+    if (System.getProperty("java.util.concurrent.ForkJoinPool.common.parallelism") == null) {
+      System.setProperty("java.util.concurrent.ForkJoinPool.common.parallelism",
+          String.valueOf(Math.max(2, Runtime.getRuntime().availableProcessors())));
+    }
     // Start logging before any thread can race it (SLF4J otherwise replays and warns).
     org.slf4j.LoggerFactory.getILoggerFactory();
     CommandLine cli = new CommandLine(new Main());
