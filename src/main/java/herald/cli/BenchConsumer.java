@@ -208,6 +208,16 @@ final class BenchConsumer implements WebSocket.Listener {
   private void pump() {
     while (sending.compareAndSet(false, true)) {
       String next = outbox.poll();
+      if (next != null) {
+        // Whatever queued meanwhile goes in the same frame, one command per line.
+        StringBuilder batch = null;
+        String more;
+        for (int i = 0; i < 1000 && (more = outbox.poll()) != null; i++) {
+          if (batch == null) batch = new StringBuilder(next);
+          batch.append('\n').append(more);
+        }
+        if (batch != null) next = batch.toString();
+      }
       if (next == null) {
         sending.set(false);
         if (outbox.isEmpty()) return;

@@ -150,12 +150,20 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
       return this;
     }
     if (frame.binary()) return fatal("E_INVALID", "binary frames are not commands");
-    Frames.ClientCommand cmd;
+    List<Frames.ClientCommand> commands;
     try {
-      cmd = Frames.parse(frame.text());
+      commands = Frames.parseAll(frame.text());
     } catch (Frames.InvalidFrame e) {
       return fatal("E_INVALID", e.getMessage());
     }
+    for (Frames.ClientCommand cmd : commands) {
+      Behavior<ConsumerProtocol> next = onCommand(cmd);
+      if (next != this) return next;
+    }
+    return this;
+  }
+
+  private Behavior<ConsumerProtocol> onCommand(Frames.ClientCommand cmd) {
     ActorRef<ConsumerProtocol> self = getContext().getSelf();
     if (cmd instanceof Frames.Rdy r) {
       if (r.count() < 0 || r.count() > params.maxRdyCount()) {

@@ -11,7 +11,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 
 /** The WebSocket consumer protocol: NSQ's verbs in, JSON (or NSQ's binary message layout) out. */
 public final class Frames {
@@ -39,6 +41,20 @@ public final class Frames {
     public InvalidFrame(String message) {
       super(message, null, false, false);
     }
+  }
+
+  /**
+   * All the commands of one frame: one per line, so a client may send many FINs in one frame (as
+   * NSQ's TCP clients batch commands in one write). Blank lines are skipped; no command at all is
+   * invalid.
+   */
+  public static List<ClientCommand> parseAll(String frame) throws InvalidFrame {
+    List<ClientCommand> commands = new ArrayList<>();
+    for (String line : frame.split("\n")) {
+      if (!line.isBlank()) commands.add(parse(line));
+    }
+    if (commands.isEmpty()) throw new InvalidFrame("empty command");
+    return commands;
   }
 
   public static ClientCommand parse(String frame) throws InvalidFrame {

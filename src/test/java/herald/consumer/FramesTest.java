@@ -26,6 +26,15 @@ class FramesTest {
   // ---- parsing --------------------------------------------------------------------------------
 
   @Test
+  void oneFrameMayCarryManyCommandsOnePerLine() throws Exception {
+    assertEquals(java.util.List.of(new Frames.Fin(1), new Frames.Fin(2), new Frames.Rdy(5)),
+        Frames.parseAll("FIN 0000000000000001\nFIN 0000000000000002\n\nRDY 5\n"));
+    assertEquals(java.util.List.of(new Frames.Nop()), Frames.parseAll("NOP"));
+    assertThrows(Frames.InvalidFrame.class, () -> Frames.parseAll("FIN 0000000000000001\nHELLO"));
+    assertThrows(Frames.InvalidFrame.class, () -> Frames.parseAll("\n \n"));
+  }
+
+  @Test
   void parsesRdy() throws Exception {
     assertEquals(new Frames.Rdy(25), Frames.parse("RDY 25"));
     assertEquals(new Frames.Rdy(0), Frames.parse("RDY 0"));

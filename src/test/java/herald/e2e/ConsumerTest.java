@@ -54,6 +54,24 @@ class ConsumerTest extends SharedNode {
   }
 
   @Test
+  void oneFrameCanFinManyMessages() throws Exception {
+    String topic = unique("batchfin");
+    publish(topic, "a", "b", "c");
+    try (WsConsumer c = WsConsumer.subscribe(node, "topic=" + topic + "&channel=ch")) {
+      c.send("RDY 10");
+      StringBuilder fins = new StringBuilder();
+      for (WsConsumer.Frame f : c.messages(3, WAIT)) fins.append("FIN ").append(f.json().path("id").asText()).append('\n');
+      c.send(fins.toString());
+      Await.until(WAIT, "all three FINed by one frame", () -> {
+        JsonNode ch = http.channelStats(topic, "ch");
+        return ch.path("in_flight_count").asInt() == 0 && ch.path("clients").get(0).path("finish_count").asInt() == 3;
+      });
+      c.send("NOP\nBOGUS");
+      assertEquals("E_INVALID", c.next(WAIT).json().path("code").asText(), "a bad line fails the whole connection");
+    }
+  }
+
+  @Test
   void rdyLimitsMessagesInFlight() throws Exception {
     String topic = unique("rdy");
     publish(topic, "a", "b", "c", "d", "e");
