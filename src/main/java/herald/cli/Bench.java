@@ -88,7 +88,7 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--format", paramLabel = "binary|json", defaultValue = "binary", description = "consumer frame format: binary or json (default: ${DEFAULT-VALUE})")
   Format format;
 
-  @Option(names = "--duration", paramLabel = "DURATION", defaultValue = "10s", converter = DurationConverter.class,
+  @Option(names = "--duration", paramLabel = "DURATION", defaultValue = "10s", converter = NodeClient.DurationConverter.class,
       description = "how long to publish, such as 500ms, 10s, 1m (default: ${DEFAULT-VALUE})")
   Duration duration;
 
@@ -97,7 +97,7 @@ public final class Bench implements Callable<Integer> {
           + " measured from each request's scheduled time. 0 = as fast as possible (default: ${DEFAULT-VALUE})")
   long rate;
 
-  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = NodeClient.DurationConverter.class,
       description = "with consumers: how long after the last publish to wait for every acknowledged message (default: ${DEFAULT-VALUE})")
   Duration drainTimeout;
 
@@ -106,24 +106,6 @@ public final class Bench implements Callable<Integer> {
 
   private List<URI> bases;
   private PrintWriter progressOut;
-
-  /** Accepts 500ms, 10s, 1m, 2h (whole numbers). */
-  public static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
-    private static final Pattern P = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
-
-    @Override
-    public Duration convert(String value) {
-      Matcher m = P.matcher(value.trim());
-      if (!m.matches()) throw new CommandLine.TypeConversionException("'" + value + "' is not a duration such as 500ms, 10s or 1m");
-      long n = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        default -> Duration.ofHours(n);
-      };
-    }
-  }
 
   @Override
   public Integer call() throws Exception {

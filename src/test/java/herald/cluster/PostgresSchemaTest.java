@@ -1,0 +1,16 @@
+package herald.cluster;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The SQL an operator reads in deploy/ is the SQL every node runs at start-up. */
+class PostgresSchemaTest {
+  @Test
+  void deployCopyMatchesWhatTheNodeRuns() throws Exception {
+    assertEquals(PostgresSchema.sql(), Files.readString(Path.of("deploy/postgres-schema.sql")));
+  }
+}
