@@ -358,7 +358,7 @@ function latencyTable(tp, channels) {
 
 const CLIENT_COLS = [
   ['client id'], ['remote address'], ['ready', 'last RDY'], ['in flight'], ['messages', 'delivered to this consumer'],
-  ['finished', 'FINs'], ['requeued', 'REQs'], ['connected'],
+  ['finished', 'FINs'], ['requeued', 'REQs'], ['timed out', 'msg_timeout expiries'], ['connected'],
 ];
 
 function clientRow(cl) {
@@ -370,6 +370,7 @@ function clientRow(cl) {
     num('message_count', cl.message_count),
     num('finish_count', cl.finish_count),
     num('requeue_count', cl.requeue_count),
+    num('timeout_count', cl.timeout_count),
     cell('connect_ts', fmtDate(cl.connect_ts * 1000)));
 }
 

@@ -81,7 +81,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   public record ClientStats(
       String clientId, String remoteAddress, long readyCount, long inFlightCount, long messageCount,
-      long finishCount, long requeueCount, long connectTs) implements CborSerializable {}
+      long finishCount, long requeueCount, long timeoutCount, long connectTs) implements CborSerializable {}
 
   public record ChannelStats(
       String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
@@ -161,6 +161,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     long messageCount;
     long finishCount;
     long requeueCount;
+    long timeoutCount;
 
     Consumer(ActorRef<ConsumerProtocol> ref, String clientId, String remoteAddress, long msgTimeoutMs) {
       this.ref = ref;
@@ -564,6 +565,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     inFlight.values().removeIf(f -> {
       if (f.deadline > now) return false;
       f.consumer.inFlight--;
+      f.consumer.timeoutCount++;
       timeoutCount++;
       ready.addLast(f.msg);
       return true;
@@ -637,7 +639,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     List<ClientStats> clients = new ArrayList<>();
     for (Consumer c : consumers.values()) {
       clients.add(new ClientStats(c.clientId, c.remoteAddress, c.ready, c.inFlight, c.messageCount,
-          c.finishCount, c.requeueCount, c.connectTs));
+          c.finishCount, c.requeueCount, c.timeoutCount, c.connectTs));
     }
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), ready.size() + unread,
         inFlight.size(), deferred.size(), Math.max(0, topicNextOffset - state.startOffset()),

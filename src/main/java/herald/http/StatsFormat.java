@@ -60,6 +60,7 @@ public final class StatsFormat {
           client.put("message_count", cl.messageCount());
           client.put("finish_count", cl.finishCount());
           client.put("requeue_count", cl.requeueCount());
+          client.put("timeout_count", cl.timeoutCount());
           client.put("connect_ts", cl.connectTs() / 1000);
         }
       }
@@ -87,9 +88,9 @@ public final class StatsFormat {
           out.append(String.format("%n"));
         }
         for (Channel.ClientStats cl : c.clients()) {
-          out.append(String.format("        [%s %s] rdy: %d inflt: %d msgs: %d fin: %d req: %d%n",
+          out.append(String.format("        [%s %s] rdy: %d inflt: %d msgs: %d fin: %d req: %d timeout: %d%n",
               cl.clientId(), cl.remoteAddress(), cl.readyCount(), cl.inFlightCount(), cl.messageCount(),
-              cl.finishCount(), cl.requeueCount()));
+              cl.finishCount(), cl.requeueCount(), cl.timeoutCount()));
         }
       }
     }

@@ -136,6 +136,7 @@ class ConsoleTest extends SharedNode {
       String clientRow = "tr[data-client='worker-1'] ";
       wait.until(d -> text(d, clientRow + "td[data-col='finish_count']").equals("1"));
       assertEquals("0", text(driver, clientRow + "td[data-col='ready_count']"));
+      assertEquals("0", text(driver, clientRow + "td[data-col='timeout_count']"));
       assertTrue(text(driver, clientRow + "td[data-col='connect_ts']").matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d"),
           text(driver, clientRow + "td[data-col='connect_ts']"));
 

@@ -193,6 +193,8 @@ class ConsumerTest extends SharedNode {
       assertEquals(first.json().path("id").asText(), second.json().path("id").asText());
       assertEquals(2, second.json().path("attempts").asInt());
       assertTrue(http.channelStats(topic, "ch").path("timeout_count").asInt() >= 1);
+      assertTrue(http.channelStats(topic, "ch").path("clients").get(0).path("timeout_count").asInt() >= 1,
+          "the consumer's own timed-out count");
       // TOUCH keeps it: for 2.5 s (2.5 timeouts) it is never redelivered.
       long until = System.currentTimeMillis() + 2500;
       while (System.currentTimeMillis() < until) {
