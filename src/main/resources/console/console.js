@@ -294,16 +294,18 @@ const TOPIC_COLS = [
 
 function topicRow(tp) {
   const r = state.rates.get(tp.topic_name) || {};
+  // A topic that is not running is listed by name only: /stats does not start it to count.
+  const stopped = tp.running === false;
   return h('tr', { 'data-topic': tp.topic_name },
     h('td', {}, link(topicHref(tp.topic_name), tp.topic_name)),
-    num('depth', tp.depth + sumOver(tp, 'depth')),
+    num('depth', stopped ? null : tp.depth + sumOver(tp, 'depth')),
     num('in_flight', sumOver(tp, 'in_flight_count')),
     num('deferred', sumOver(tp, 'deferred_count')),
     num('message_count', tp.message_count),
     num('channels', (tp.channels || []).length),
     cell('rate_in', fmtRate(r.in), 'num'),
     cell('rate_out', fmtRate(r.out), 'num'),
-    cell('paused', pausedBadge(tp.paused)),
+    cell('paused', stopped ? 'not running' : pausedBadge(tp.paused)),
     cell('node', tp.node || '—', 'mono'));
 }
 

@@ -4,6 +4,7 @@ import herald.node.Settings;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -172,12 +173,23 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
           if (state.exists()) {
-            TopicRegistry.register(ctx.getSystem(), name);
+            announce(state);
             // Wake every channel so backlogs and deferred messages flow again after a restart.
             state.channels().forEach((channel, start) -> attached(state, channel, start));
           }
         })
+        .onSignal(PostStop.instance(), state -> TopicRegistry.ref(ctx.getSystem())
+            .tell(new TopicRegistry.TopicRunning(name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), false)))
         .build();
+  }
+
+  /** Tells the registry this topic exists, runs here, and which channels it has. */
+  private void announce(State state) {
+    if (!state.exists()) return;
+    var registry = TopicRegistry.ref(ctx.getSystem());
+    registry.tell(new TopicRegistry.Register(name));
+    registry.tell(new TopicRegistry.SetChannels(name, allChannels(state)));
+    registry.tell(new TopicRegistry.TopicRunning(name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), true));
   }
 
   @Override
@@ -212,7 +224,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         : List.of(new TopicCreated(nextSeqNr()), appended);
     return Effect().persist(events)
         .thenRun(s -> {
-          if (!state.exists()) TopicRegistry.register(ctx.getSystem(), name);
+          if (!state.exists()) announce(s);
           fanOut(s, appended);
         })
         .thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(appended.firstOffset(), cmd.messages().size())));
@@ -238,7 +250,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> onCreate(State state, Create cmd) {
     if (state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.ack());
     return Effect().persist(new TopicCreated(nextSeqNr()))
-        .thenRun(s -> TopicRegistry.register(ctx.getSystem(), name))
+        .thenRun(this::announce)
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
@@ -290,19 +302,20 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (Names.isEphemeral(channel)) {
       if (events.isEmpty()) {
         addEphemeral(state, channel, start);
+        announce(state);
         return Effect().reply(cmd.replyTo(), StatusReply.ack());
       }
       return Effect().persist(events)
           .thenRun(s -> {
-            TopicRegistry.register(ctx.getSystem(), name);
             addEphemeral(s, channel, new Start(s.nextOffset(), nextSeqNr()));
+            announce(s);
           })
           .thenReply(cmd.replyTo(), s -> StatusReply.ack());
     }
     events.add(new ChannelAdded(channel, start.offset(), start.seqNr()));
     return Effect().persist(events)
         .thenRun(s -> {
-          if (!state.exists()) TopicRegistry.register(ctx.getSystem(), name);
+          announce(s);
           attached(s, channel, s.channels().get(channel));
         })
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
@@ -344,7 +357,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (vanish) events.add(new TopicDeleted());
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
     effect = effect.thenRun(s -> channel(channel).tell(new Channel.Delete(replyTo)));
-    if (!vanish) return effect;
+    if (!vanish) return effect.thenRun(this::announce);
     return effect.thenRun(s -> TopicRegistry.unregister(ctx.getSystem(), name)).thenStop();
   }
 

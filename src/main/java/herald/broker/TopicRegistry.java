@@ -16,14 +16,18 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * The names of all topics, so /stats can find topics that are not running after a restart. Topics
- * register themselves on creation and on every start, so a lost registration heals itself.
- * Ephemeral topics are kept in memory only.
+ * The cluster's topics and their channels, and which topics run right now. /stats, /topics and
+ * /lookup read it, so a topic that is not running is listed without being started. Topics register
+ * themselves (and their channels) on every change and every start, so a lost registration heals
+ * itself. Ephemeral names are kept in memory only.
  */
 public final class TopicRegistry
     extends EventSourcedBehavior<TopicRegistry.Command, TopicRegistry.Event, TopicRegistry.State> {
@@ -34,9 +38,17 @@ public final class TopicRegistry
 
   public record Unregister(String topic) implements Command {}
 
+  /** The topic's channels now (durable and ephemeral). */
+  public record SetChannels(String topic, List<String> channels) implements Command {}
+
+  /** A topic entity started ({@code running}) or stopped; the ref tells incarnations apart. */
+  public record TopicRunning(String topic, ActorRef<BrokerEntity.Command> ref, boolean running) implements Command {}
+
   public record GetTopics(ActorRef<Topics> replyTo) implements Command {}
 
-  public record Topics(List<String> names) implements CborSerializable {}
+  /** Topic names, sorted; each with its channels; and the topics whose entity runs. */
+  public record Topics(List<String> names, Map<String, List<String>> channels, Set<String> running)
+      implements CborSerializable {}
 
   public interface Event extends CborSerializable {}
 
@@ -44,7 +56,9 @@ public final class TopicRegistry
 
   public record Unregistered(String topic) implements Event {}
 
-  public record State(Set<String> topics) implements CborSerializable {}
+  public record ChannelsChanged(String topic, List<String> channels) implements Event {}
+
+  public record State(Map<String, List<String>> topics) implements CborSerializable {}
 
   public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "topic-registry");
   private static final String ID = "topics";
@@ -54,11 +68,11 @@ public final class TopicRegistry
   }
 
   public static void register(ActorSystem<?> system, String topic) {
-    ClusterSharding.get(system).entityRefFor(KEY, ID).tell(new Register(topic));
+    ref(system).tell(new Register(topic));
   }
 
   public static void unregister(ActorSystem<?> system, String topic) {
-    ClusterSharding.get(system).entityRefFor(KEY, ID).tell(new Unregister(topic));
+    ref(system).tell(new Unregister(topic));
   }
 
   public static EntityRef<Command> ref(ActorSystem<?> system) {
@@ -69,7 +83,8 @@ public final class TopicRegistry
     return new TopicRegistry();
   }
 
-  private final Set<String> ephemeral = new TreeSet<>();
+  private final Map<String, List<String>> ephemeral = new TreeMap<>();
+  private final Map<String, ActorRef<BrokerEntity.Command>> running = new HashMap<>();
 
   private TopicRegistry() {
     super(PersistenceId.ofUniqueId("registry|" + ID),
@@ -78,7 +93,7 @@ public final class TopicRegistry
 
   @Override
   public State emptyState() {
-    return new State(Set.of());
+    return new State(Map.of());
   }
 
   @Override
@@ -92,19 +107,34 @@ public final class TopicRegistry
         .forAnyState()
         .onCommand(Register.class, (s, c) -> {
           if (Names.isEphemeral(c.topic())) {
-            ephemeral.add(c.topic());
+            ephemeral.putIfAbsent(c.topic(), List.of());
             return Effect().none();
           }
-          return s.topics().contains(c.topic()) ? Effect().none() : Effect().persist(new Registered(c.topic()));
+          return s.topics().containsKey(c.topic()) ? Effect().none() : Effect().persist(new Registered(c.topic()));
         })
         .onCommand(Unregister.class, (s, c) -> {
           ephemeral.remove(c.topic());
-          return s.topics().contains(c.topic()) ? Effect().persist(new Unregistered(c.topic())) : Effect().none();
+          return s.topics().containsKey(c.topic()) ? Effect().persist(new Unregistered(c.topic())) : Effect().none();
+        })
+        .onCommand(SetChannels.class, (s, c) -> {
+          List<String> channels = List.copyOf(new TreeSet<>(c.channels()));
+          if (ephemeral.containsKey(c.topic())) {
+            ephemeral.put(c.topic(), channels);
+            return Effect().none();
+          }
+          boolean same = channels.equals(s.topics().get(c.topic()));
+          return !s.topics().containsKey(c.topic()) || same ? Effect().none()
+              : Effect().persist(new ChannelsChanged(c.topic(), channels));
+        })
+        .onCommand(TopicRunning.class, (s, c) -> {
+          if (c.running()) running.put(c.topic(), c.ref());
+          else running.remove(c.topic(), c.ref());
+          return Effect().none();
         })
         .onCommand(GetTopics.class, (s, c) -> {
-          TreeSet<String> all = new TreeSet<>(s.topics());
-          all.addAll(ephemeral);
-          c.replyTo().tell(new Topics(List.copyOf(all)));
+          TreeMap<String, List<String>> all = new TreeMap<>(s.topics());
+          all.putAll(ephemeral);
+          c.replyTo().tell(new Topics(List.copyOf(all.keySet()), all, Set.copyOf(running.keySet())));
           return Effect().none();
         })
         .build();
@@ -115,13 +145,18 @@ public final class TopicRegistry
     return newEventHandlerBuilder()
         .forAnyState()
         .onEvent(Registered.class, (s, e) -> {
-          TreeSet<String> next = new TreeSet<>(s.topics());
-          next.add(e.topic());
+          TreeMap<String, List<String>> next = new TreeMap<>(s.topics());
+          next.put(e.topic(), List.of());
           return new State(next);
         })
         .onEvent(Unregistered.class, (s, e) -> {
-          TreeSet<String> next = new TreeSet<>(s.topics());
+          TreeMap<String, List<String>> next = new TreeMap<>(s.topics());
           next.remove(e.topic());
+          return new State(next);
+        })
+        .onEvent(ChannelsChanged.class, (s, e) -> {
+          TreeMap<String, List<String>> next = new TreeMap<>(s.topics());
+          next.put(e.topic(), e.channels());
           return new State(next);
         })
         .build();

@@ -24,7 +24,12 @@ public final class StatsFormat {
     for (TopicReport r : reports) {
       Topic.TopicStats t = r.topic();
       ObjectNode topic = topics.addObject();
+      if (!r.running()) {
+        notRunning(topic, t);
+        continue;
+      }
       topic.put("topic_name", t.name());
+      topic.put("running", true);
       topic.put("node", t.node());
       topic.put("paused", t.paused());
       topic.put("depth", t.depth());
@@ -34,6 +39,7 @@ public final class StatsFormat {
       for (Channel.ChannelStats c : r.channels()) {
         ObjectNode channel = channels.addObject();
         channel.put("channel_name", c.name());
+        channel.put("running", true);
         channel.put("node", c.node());
         channel.put("paused", c.paused());
         channel.put("depth", c.depth());
@@ -68,11 +74,31 @@ public final class StatsFormat {
     return root.toString();
   }
 
+  /**
+   * A topic whose entity is not running, as the registry knows it: its name and its channels'
+   * names. Its figures would need the entity started, so they are null rather than invented.
+   */
+  private static void notRunning(ObjectNode topic, Topic.TopicStats t) {
+    topic.put("topic_name", t.name());
+    topic.put("running", false);
+    for (String field : new String[] {"node", "paused", "depth", "message_count", "message_bytes"}) topic.putNull(field);
+    ArrayNode channels = topic.putArray("channels");
+    for (String name : t.channels()) {
+      ObjectNode channel = channels.addObject();
+      channel.put("channel_name", name);
+      channel.put("running", false);
+    }
+  }
+
   public static String text(String version, List<TopicReport> reports) {
     StringBuilder out = new StringBuilder("herald " + version + "\nhealth: OK\n");
     if (reports.isEmpty()) out.append("\n   NO_TOPICS\n");
     for (TopicReport r : reports) {
       Topic.TopicStats t = r.topic();
+      if (!r.running()) {
+        out.append(String.format("%n[%-24s] not running; channels: %s%n", t.name(), String.join(", ", t.channels())));
+        continue;
+      }
       out.append(String.format("%n[%-24s] depth: %-8d msgs: %-10d bytes: %-12d node: %s%s%n",
           t.name(), t.depth(), t.messageCount(), t.messageBytes(), t.node(), t.paused() ? " paused" : ""));
       for (Channel.ChannelStats c : r.channels()) {

@@ -106,6 +106,7 @@ public final class NodeMetrics implements AutoCloseable {
     List<Topic.TopicStats> topics = new ArrayList<>();
     List<Channel.ChannelStats> channels = new ArrayList<>();
     for (StatsCollector.TopicReport r : reports) {
+      if (!r.running()) continue;
       if (node.equals(r.topic().node())) topics.add(r.topic());
       for (Channel.ChannelStats c : r.channels()) if (node.equals(c.node())) channels.add(c);
     }

@@ -17,7 +17,11 @@ import java.util.concurrent.CompletionStage;
 public final class StatsCollector {
   private static final Duration TIMEOUT = Duration.ofSeconds(5);
 
-  public record TopicReport(Topic.TopicStats topic, List<Channel.ChannelStats> channels) {}
+  /**
+   * A topic and its channels. {@code running} is false for a topic whose entity is not running:
+   * it is listed from the registry (name and channel names only) instead of being started.
+   */
+  public record TopicReport(Topic.TopicStats topic, List<Channel.ChannelStats> channels, boolean running) {}
 
   private StatsCollector() {}
 
@@ -29,7 +33,14 @@ public final class StatsCollector {
           List<CompletableFuture<TopicReport>> reports = new ArrayList<>();
           for (String name : topics.names()) {
             if (topicFilter.isPresent() && !topicFilter.get().equals(name)) continue;
-            reports.add(topic(system, name, channelFilter).toCompletableFuture());
+            if (topics.running().contains(name)) {
+              reports.add(topic(system, name, channelFilter).toCompletableFuture());
+            } else {
+              List<String> channels = topics.channels().getOrDefault(name, List.of()).stream()
+                  .filter(c -> channelFilter.isEmpty() || channelFilter.get().equals(c)).toList();
+              reports.add(CompletableFuture.completedFuture(new TopicReport(
+                  new Topic.TopicStats(name, true, false, 0, 0, 0, channels, null), List.of(), false)));
+            }
           }
           return CompletableFuture.allOf(reports.toArray(CompletableFuture[]::new))
               .thenApply(v -> reports.stream().map(CompletableFuture::join)
@@ -49,7 +60,7 @@ public final class StatsCollector {
           }
           return CompletableFuture.allOf(channels.toArray(CompletableFuture[]::new))
               .thenApply(v -> new TopicReport(stats, channels.stream().map(CompletableFuture::join)
-                  .filter(Channel.ChannelStats::exists).toList()));
+                  .filter(Channel.ChannelStats::exists).toList(), true));
         });
   }
 }

@@ -82,7 +82,8 @@ class ClusterTest {
   static Map<String, String> hosts(NodeProcess via) throws Exception {
     Map<String, String> hosts = new HashMap<>();
     for (JsonNode t : via.http().get("/stats?format=json").json().path("topics")) {
-      hosts.put(t.path("topic_name").asText(), t.path("node").asText());
+      // A topic that is not running has no host (null): /stats does not start it.
+      if (t.path("running").asBoolean()) hosts.put(t.path("topic_name").asText(), t.path("node").asText());
     }
     return hosts;
   }
@@ -201,6 +202,11 @@ class ClusterTest {
       }
       return false;
     });
+    // /stats is cluster-wide: every node reports the same topics on the same hosts.
+    Map<String, String> fromEntry = hosts(entry);
+    assertEquals(fromEntry, hosts(joining));
+    assertEquals(fromEntry, hosts(nodes.get(2)));
+    assertTrue(fromEntry.keySet().containsAll(List.of(topic(0), topic(TOPICS - 1))), fromEntry.toString());
     // Any node takes a publish for any topic: through the new node, read back through another.
     for (int i = 0; i < TOPICS; i++) {
       assertEquals(200, entry.http().post("/channel/create?topic=" + topic(i) + "&channel=joined", "").status());

@@ -120,6 +120,12 @@ class DurabilityTest {
     }
   }
 
+  static int hostedEntities(HttpClientHelper http) throws Exception {
+    int entities = 0;
+    for (JsonNode n : http.get("/nodes").json().path("nodes")) entities += n.path("entities").asInt();
+    return entities;
+  }
+
   @Test
   void topicsChannelsPausedStatesAndDeferredMessagesSurviveSigkill() throws Exception {
     NodeProcess node = NodeProcess.start(data.resolve("node"));
@@ -152,6 +158,23 @@ class DurabilityTest {
       node.kill();
       node.launch();
 
+      // Right after the restart nothing runs: /stats lists the topic and its channels from the
+      // registry without starting them.
+      JsonNode stopped = http.stats("quiet", null).path("topics").get(0);
+      assertEquals(false, stopped.path("running").asBoolean(true), stopped.toString());
+      assertTrue(stopped.path("depth").isNull(), stopped.toString());
+      Set<String> names = new HashSet<>();
+      for (JsonNode ch : stopped.path("channels")) names.add(ch.path("channel_name").asText());
+      assertEquals(Set.of("held", "open"), names);
+      assertEquals(0, hostedEntities(http), "/stats started no topic or channel");
+
+      // Anything that needs the topic starts it (and its channels), with its state.
+      assertEquals(200, http.get("/channels?topic=quiet").status());
+      Await.until(WAIT, "topic and channels running", () -> {
+        JsonNode t = http.stats("quiet", null).path("topics").get(0);
+        return t.path("running").asBoolean() && t.path("channels").size() == 2
+            && t.path("channels").get(0).path("running").asBoolean() && t.path("channels").get(1).path("running").asBoolean();
+      });
       JsonNode quiet = http.stats("quiet", null).path("topics").get(0);
       assertTrue(quiet.path("paused").asBoolean(), "topic pause survived");
       assertEquals(2, quiet.path("channels").size());
