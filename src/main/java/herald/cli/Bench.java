@@ -503,22 +503,6 @@ public final class Bench implements Callable<Integer> {
     if (channel.isBlank()) throw new ParameterException(cl, "--channel must not be empty");
     List<String> addresses = http == null || http.isEmpty() ? List.of("127.0.0.1:4151") : http;
     bases = new ArrayList<>();
-    for (String a : addresses) bases.add(base(cl, a));
-  }
-
-  private static URI base(CommandLine cl, String address) {
-    String a = address.trim();
-    if (!a.contains("://")) a = "http://" + a;
-    while (a.endsWith("/")) a = a.substring(0, a.length() - 1);
-    try {
-      URI u = new URI(a);
-      if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null || u.getPort() < 0
-          || (u.getPath() != null && !u.getPath().isEmpty())) {
-        throw new IllegalArgumentException();
-      }
-      return u;
-    } catch (Exception e) {
-      throw new ParameterException(cl, "--http must be HOST:PORT or http://HOST:PORT, got '" + address + "'");
-    }
+    for (String a : addresses) bases.add(NodeClient.baseUri(cl, a));
   }
 }

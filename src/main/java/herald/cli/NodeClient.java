@@ -46,6 +46,11 @@ final class NodeClient {
 
   /** HOST:PORT or http://HOST:PORT; a bad address is a usage error (exit code 2). */
   static NodeClient of(CommandLine cl, String address) {
+    return new NodeClient(baseUri(cl, address));
+  }
+
+  /** The base URI of a node from an --http value: HOST:PORT or http(s)://HOST:PORT. */
+  static URI baseUri(CommandLine cl, String address) {
     String a = address.trim();
     if (!a.contains("://")) a = "http://" + a;
     while (a.endsWith("/")) a = a.substring(0, a.length() - 1);
@@ -55,7 +60,7 @@ final class NodeClient {
           || (u.getPath() != null && !u.getPath().isEmpty())) {
         throw new IllegalArgumentException();
       }
-      return new NodeClient(u);
+      return u;
     } catch (Exception e) {
       throw new ParameterException(cl, "--http must be HOST:PORT or http://HOST:PORT, got '" + address + "'");
     }
