@@ -69,7 +69,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   public record Ready(ActorRef<ConsumerProtocol> consumer, long count) implements Command {}
 
-  public record Finish(ActorRef<ConsumerProtocol> consumer, long offset) implements Command {}
+  /** FINs of one consumer, in the order it sent them. */
+  public record Finish(ActorRef<ConsumerProtocol> consumer, long[] offsets) implements Command {}
 
   public record Requeue(ActorRef<ConsumerProtocol> consumer, long offset, long delayMs) implements Command {}
 
@@ -186,7 +187,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private static final Duration TICK = Duration.ofMillis(100);
-  private static final int READ_EVENTS = 32;
+  private static final int READ_EVENTS = 256;
 
   public static Behavior<Command> create(String topic, String name, Settings settings) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Channel(ctx, timers, topic, name, settings)));
@@ -211,10 +212,15 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private long readOffset;      // the next offset not yet taken from the topic
   private long readSeqNr = 1;   // the next topic journal write to read
   private long maxPushedSeqNr;  // reads must reach past this before pushes can be taken live
+  // Pushes that arrive while a read is running; spliced after it when they follow on, so that a
+  // channel behind a busy topic goes live again instead of racing every new write.
+  private final ArrayDeque<Push> pending = new ArrayDeque<>();
+  private long pendingCount;
   private long topicNextOffset;
   private boolean attached;
   private boolean live;
   private boolean reading;
+  private boolean readOnTick;
   private long readGeneration;
   private boolean topicPaused;
   private boolean dirty;
@@ -280,6 +286,13 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     this.live = false;
     this.readGeneration++;
     this.reading = false;
+    this.readOnTick = false;
+    clearPending();
+  }
+
+  private void clearPending() {
+    pending.clear();
+    pendingCount = 0;
   }
 
   // ---- commands -------------------------------------------------------------------------------
@@ -354,6 +367,10 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     topicNextOffset = Math.max(topicNextOffset, batch.nextOffset());
     if (!state.exists() || !live) {
       maxPushedSeqNr = Math.max(maxPushedSeqNr, push.seqNr());
+      if (reading && pendingCount + batch.messages().size() <= memQueueSize()) {
+        pending.addLast(push);
+        pendingCount += batch.messages().size();
+      }
       maybeRead(state);
       return Effect().none();
     }
@@ -401,8 +418,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private void maybeRead(State state) {
-    if (reading || live || !attached || !state.exists() || topicEphemeral) return;
-    if (ready.size() >= memQueueSize()) return;
+    if (reading || live || readOnTick || !attached || !state.exists() || topicEphemeral) return;
+    // Read again once half the buffer is gone: a few large reads rather than many of one write.
+    if (ready.size() > memQueueSize() / 2) return;
     reading = true;
     long generation = readGeneration;
     long from = readSeqNr;
@@ -417,6 +435,18 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         (events, failure) -> new ReadDone(generation, events, failure, taken.get() >= room));
   }
 
+  /**
+   * Takes the pushes that arrived during a read and follow on from it (offsets are contiguous
+   * across writes; other events between them carry no messages), as long as they fit in memory.
+   */
+  private void spliceRead() {
+    for (Push p : pending) {
+      Topic.MessagesAppended batch = p.batch();
+      if (batch.firstOffset() > readOffset || ready.size() + batch.messages().size() > memQueueSize()) return;
+      take(p.seqNr(), batch);
+    }
+  }
+
   private static int messagesIn(EventEnvelope env) {
     return env.event() instanceof Topic.MessagesAppended batch ? batch.messages().size() : 0;
   }
@@ -425,6 +455,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     if (done.generation() != readGeneration) return Effect().none();
     reading = false;
     if (done.failure() != null) {
+      clearPending();
       ctx.getLog().warn("reading topic {} for channel {} failed; retrying on the next tick", topic, name, done.failure());
       return Effect().none();
     }
@@ -432,8 +463,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       if (env.event() instanceof Topic.MessagesAppended batch) take(env.sequenceNr(), batch);
       readSeqNr = Math.max(readSeqNr, env.sequenceNr() + 1);
     }
-    boolean atEnd = !done.filled() && done.events().size() < READ_EVENTS;
-    if (atEnd && readSeqNr > maxPushedSeqNr) live = true;
+    if (!done.filled()) spliceRead();
+    clearPending();
+    // Past every write pushed so far: later pushes follow on (a gap among them is read back).
+    if (!done.filled() && readSeqNr > maxPushedSeqNr) live = true;
+    // A read that found nothing new is tried again on the tick, not at once in a loop.
+    readOnTick = !live && done.events().isEmpty();
     deliver(state);
     return Effect().none();
   }
@@ -500,13 +535,18 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private Effect<Event, State> onFinish(State state, Finish cmd) {
-    InFlight f = owned(cmd.consumer(), cmd.offset(), "FIN");
-    if (f == null) return Effect().none();
-    inFlight.remove(cmd.offset());
-    f.consumer.inFlight--;
-    f.consumer.finishCount++;
-    recordE2eLatency(f.msg.timestamp);
-    finished.add(cmd.offset());
+    boolean any = false;
+    for (long offset : cmd.offsets()) {
+      InFlight f = owned(cmd.consumer(), offset, "FIN");
+      if (f == null) continue;
+      inFlight.remove(offset);
+      f.consumer.inFlight--;
+      f.consumer.finishCount++;
+      recordE2eLatency(f.msg.timestamp);
+      finished.add(offset);
+      any = true;
+    }
+    if (!any) return Effect().none();
     cursor = finished.advance(cursor);
     dirty = true;
     deliver(state);
@@ -561,6 +601,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private Effect<Event, State> onTick(State state, Tick tick) {
+    readOnTick = false;
     long now = System.currentTimeMillis();
     inFlight.values().removeIf(f -> {
       if (f.deadline > now) return false;
@@ -608,6 +649,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     readSeqNr = Math.max(readSeqNr, cmd.seqNr());
     readGeneration++;
     reading = false;
+    clearPending();
     // Every push up to the empty point came before this command, so what follows is live.
     live = true;
     dirty = false;

@@ -24,8 +24,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class BenchConsumer implements WebSocket.Listener {
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** [8-byte timestamp][2-byte attempts][16-byte id][body] */
-  private static final int BINARY_HEADER = 26;
+  /** [4-byte size][4-byte frame type][8-byte timestamp][2-byte attempts][16-byte id][body] */
+  private static final int BINARY_HEADER = 34;
 
   private final long run;
   private final BenchLedger[] ledgers;
@@ -139,18 +139,27 @@ final class BenchConsumer implements WebSocket.Listener {
 
   // ---- frames -----------------------------------------------------------------------------------
 
+  /** NSQ message frames back to back; each is FINed (one frame of FINs for the whole message). */
   private void binaryMessage(ByteBuffer buf, int at, int length) {
     long now = System.nanoTime();
-    if (length < BINARY_HEADER) {
-      stats.error("ws short binary frame");
-      return;
+    int end = at + length;
+    StringBuilder fins = new StringBuilder();
+    while (at < end) {
+      int size = end - at >= 4 ? buf.getInt(at) : -1;
+      if (size < BINARY_HEADER - 4 || at + 4 + size > end || buf.getInt(at + 4) != 2) {
+        stats.error("ws bad binary frame");
+        break;
+      }
+      byte[] fin = idBytes.clone();
+      for (int i = 0; i < 16; i++) fin[4 + i] = buf.get(at + 18 + i);
+      String command = new String(fin, StandardCharsets.ISO_8859_1);
+      if (fins.length() > 0) fins.append('\n');
+      fins.append(command);
+      boolean ours = BenchBody.parse(buf, at + BINARY_HEADER, size + 4 - BINARY_HEADER, parsed);
+      delivered(now, ours, command, buf.getShort(at + 16) & 0xFFFF);
+      at += 4 + size;
     }
-    byte[] fin = idBytes.clone();
-    for (int i = 0; i < 16; i++) fin[4 + i] = buf.get(at + 10 + i);
-    String command = new String(fin, StandardCharsets.ISO_8859_1);
-    send(command);
-    boolean ours = BenchBody.parse(buf, at + BINARY_HEADER, length - BINARY_HEADER, parsed);
-    delivered(now, ours, command, buf.getShort(at + 8) & 0xFFFF);
+    if (fins.length() > 0) send(fins.toString());
   }
 
   private void textFrame(String frame) {

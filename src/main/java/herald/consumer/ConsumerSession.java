@@ -18,6 +18,7 @@ import org.apache.pekko.http.javadsl.model.ws.TextMessage;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -49,6 +50,9 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
    * again until the channel answers.
    */
   private static final Duration SUBSCRIBE_RETRY = Duration.ofSeconds(2);
+
+  /** A binary WebSocket message holds messages up to this size (or one bigger message). */
+  static final int BINARY_MESSAGE_BYTES = 256 * 1024;
 
   /** Sent to the outgoing source to complete it, which closes the socket. */
   public static final Message END = TextMessage.create("");
@@ -156,11 +160,25 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
     } catch (Frames.InvalidFrame e) {
       return fatal("E_INVALID", e.getMessage());
     }
+    // The FINs of a frame travel to the channel as one message; other commands keep their order.
+    long[] fins = new long[commands.size()];
+    int finCount = 0;
     for (Frames.ClientCommand cmd : commands) {
+      if (cmd instanceof Frames.Fin f) {
+        fins[finCount++] = f.offset();
+        continue;
+      }
+      finCount = finish(fins, finCount);
       Behavior<ConsumerProtocol> next = onCommand(cmd);
       if (next != this) return next;
     }
+    finish(fins, finCount);
     return this;
+  }
+
+  private int finish(long[] offsets, int count) {
+    if (count > 0) channel.tell(new Channel.Finish(getContext().getSelf(), Arrays.copyOf(offsets, count)));
+    return 0;
   }
 
   private Behavior<ConsumerProtocol> onCommand(Frames.ClientCommand cmd) {
@@ -171,8 +189,6 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
       }
       ready = r.count();
       channel.tell(new Channel.Ready(self, r.count()));
-    } else if (cmd instanceof Frames.Fin f) {
-      channel.tell(new Channel.Finish(self, f.offset()));
     } else if (cmd instanceof Frames.Req r) {
       channel.tell(new Channel.Requeue(self, r.offset(), r.delayMs()));
     } else if (cmd instanceof Frames.Touch t) {
@@ -187,11 +203,24 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   }
 
   private Behavior<ConsumerProtocol> onDeliver(ConsumerProtocol.Deliver d) {
-    for (ConsumerProtocol.Delivery m : d.messages()) {
-      out.tell(params.binary()
-          ? BinaryMessage.create(Frames.binary(m))
-          : TextMessage.create(Frames.message(m)));
+    if (!params.binary()) {
+      for (ConsumerProtocol.Delivery m : d.messages()) out.tell(TextMessage.create(Frames.message(m)));
+      return this;
     }
+    // Binary: NSQ frames back to back, as many per WebSocket message as fit in BINARY_MESSAGE_BYTES.
+    List<ConsumerProtocol.Delivery> part = new ArrayList<>();
+    long bytes = 0;
+    for (ConsumerProtocol.Delivery m : d.messages()) {
+      long size = Frames.FRAME_OVERHEAD + m.body().length();
+      if (!part.isEmpty() && bytes + size > BINARY_MESSAGE_BYTES) {
+        out.tell(BinaryMessage.create(Frames.binaryFrames(part)));
+        part = new ArrayList<>();
+        bytes = 0;
+      }
+      part.add(m);
+      bytes += size;
+    }
+    if (!part.isEmpty()) out.tell(BinaryMessage.create(Frames.binaryFrames(part)));
     return this;
   }
 

@@ -50,8 +50,13 @@ public final class Frames {
    */
   public static List<ClientCommand> parseAll(String frame) throws InvalidFrame {
     List<ClientCommand> commands = new ArrayList<>();
-    for (String line : frame.split("\n")) {
+    int start = 0;
+    while (start <= frame.length()) {
+      int end = frame.indexOf('\n', start);
+      if (end < 0) end = frame.length();
+      String line = frame.substring(start, end);
       if (!line.isBlank()) commands.add(parse(line));
+      start = end + 1;
     }
     if (commands.isEmpty()) throw new InvalidFrame("empty command");
     return commands;
@@ -60,7 +65,7 @@ public final class Frames {
   public static ClientCommand parse(String frame) throws InvalidFrame {
     String text = frame.strip();
     if (text.isEmpty()) throw new InvalidFrame("empty command");
-    String[] p = text.split(" +");
+    String[] p = words(text);
     return switch (p[0]) {
       case "RDY" -> new Rdy(number(args(p, 2, "RDY count"), p[1], "RDY count"));
       case "FIN" -> new Fin(id(args(p, 2, "FIN id"), p[1]));
@@ -76,6 +81,19 @@ public final class Frames {
       }
       default -> throw new InvalidFrame("invalid command " + abbreviate(p[0]));
     };
+  }
+
+  /** Splits on runs of spaces (String.split(" +") would compile a regex per command). */
+  private static String[] words(String text) {
+    List<String> words = new ArrayList<>(3);
+    int i = 0;
+    while (i < text.length()) {
+      int end = text.indexOf(' ', i);
+      if (end < 0) end = text.length();
+      if (end > i) words.add(text.substring(i, end));
+      i = end + 1;
+    }
+    return words.toArray(new String[0]);
   }
 
   private static String[] args(String[] parts, int expected, String usage) throws InvalidFrame {
@@ -122,14 +140,37 @@ public final class Frames {
     return n.toString();
   }
 
-  /** NSQ's layout: [8-byte ns timestamp][2-byte attempts][16-byte id][body], big-endian. */
+  /** NSQ's message layout: [8-byte ns timestamp][2-byte attempts][16-byte id][body], big-endian. */
   public static ByteString binary(Delivery d) {
     ByteStringBuilder b = new ByteStringBuilder();
+    putMessage(b, d);
+    return b.result();
+  }
+
+  /** nsqd's frame type of a message frame. */
+  public static final int FRAME_TYPE_MESSAGE = 2;
+  /** Size of a frame's header (size, type) plus a message's fixed part (timestamp, attempts, id). */
+  public static final int FRAME_OVERHEAD = 4 + 4 + 26;
+
+  /**
+   * Messages as nsqd writes them on a TCP connection, back to back: each one
+   * [4-byte size][4-byte frame type 2][message], where size counts the type and the message.
+   */
+  public static ByteString binaryFrames(List<Delivery> deliveries) {
+    ByteStringBuilder b = new ByteStringBuilder();
+    for (Delivery d : deliveries) {
+      b.putInt(4 + 26 + d.body().length(), ByteOrder.BIG_ENDIAN);
+      b.putInt(FRAME_TYPE_MESSAGE, ByteOrder.BIG_ENDIAN);
+      putMessage(b, d);
+    }
+    return b.result();
+  }
+
+  private static void putMessage(ByteStringBuilder b, Delivery d) {
     b.putLong(d.timestamp() * 1_000_000L, ByteOrder.BIG_ENDIAN);
     b.putShort((short) Math.min(d.attempts(), 0xFFFF), ByteOrder.BIG_ENDIAN);
     b.append(ByteString.fromString(MessageId.of(d.offset()), StandardCharsets.US_ASCII));
     b.append(d.body());
-    return b.result();
   }
 
   public static String error(String code, String message) {

@@ -235,7 +235,7 @@ class ChannelBehaviorTest {
     kit.<StatusReply<Done>>runCommand(r -> new Channel.SetPaused(true, r));
     // Delivery runs inside the command: once the FIN is handled, a credit is free and "b" is
     // ready, yet nothing goes out while paused.
-    kit.runCommand(new Channel.Finish(consumer.ref(), first.offset()));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {first.offset()}));
     Channel.ChannelStats paused = stats(kit);
     assertTrue(paused.paused());
     assertEquals(1, paused.clients().get(0).messageCount());
@@ -280,7 +280,7 @@ class ChannelBehaviorTest {
     TestProbe<ConsumerProtocol> consumer = subscribe(kit, 2);
     receive(consumer, 2); // offsets 0 and 1
 
-    kit.runCommand(new Channel.Finish(consumer.ref(), 0));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {0}));
     // A credit is free again: offset 2 goes out.
     assertEquals(2, receive(consumer, 1).get(0).offset());
     // FINs are persisted in batches, on the channel's tick.
@@ -293,10 +293,10 @@ class ChannelBehaviorTest {
     assertEquals(2, again.attempts());
     assertEquals(1, stats(kit).requeueCount());
 
-    kit.runCommand(new Channel.Finish(consumer.ref(), 2));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {2}));
     BrokerTestSystem.awaitTrue(WAIT, "offset 2 to be persisted as finished above the cursor",
         () -> kit.getState().cursor() == 1 && Arrays.equals(kit.getState().finished(), new long[] {2, 3}));
-    kit.runCommand(new Channel.Finish(consumer.ref(), 1));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {1}));
     BrokerTestSystem.awaitTrue(WAIT, "the cursor to pass every message", () -> kit.getState().cursor() == 3);
     assertArrayEquals(new long[0], kit.getState().finished());
     assertEquals(0, stats(kit).depth());
@@ -308,10 +308,26 @@ class ChannelBehaviorTest {
     var kit = kit();
     kit.runCommand(member(0, 1, 0, 1));
     TestProbe<ConsumerProtocol> consumer = subscribe(kit, 1);
-    kit.runCommand(new Channel.Finish(consumer.ref(), 7));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {7}));
     ConsumerProtocol.Failed failed = consumer.expectMessageClass(ConsumerProtocol.Failed.class, WAIT);
     assertEquals("E_FIN_FAILED", failed.code());
     assertTrue(failed.message().contains(MessageId.of(7)), failed.message());
+  }
+
+  @Test
+  void aFinBatchAppliesEveryFinAndReportsOnlyTheOnesNotInFlight() {
+    var kit = kit();
+    kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
+        new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a", "b", "c"))));
+    kit.runCommand(member(0, 1, 3, 2));
+    TestProbe<ConsumerProtocol> consumer = subscribe(kit, 3);
+    receive(consumer, 3);
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {0, 9, 1}));
+    ConsumerProtocol.Failed failed = consumer.expectMessageClass(ConsumerProtocol.Failed.class, WAIT);
+    assertEquals("E_FIN_FAILED", failed.code());
+    assertTrue(failed.message().contains(MessageId.of(9)), failed.message());
+    assertEquals(1, stats(kit).inFlightCount());
+    BrokerTestSystem.awaitTrue(WAIT, "the cursor to be persisted past offsets 0 and 1", () -> kit.getState().cursor() == 2);
   }
 
   @Test
@@ -322,8 +338,8 @@ class ChannelBehaviorTest {
     kit.runCommand(member(0, 1, 4, 2));
     TestProbe<ConsumerProtocol> consumer = subscribe(kit, 4);
     receive(consumer, 4);
-    kit.runCommand(new Channel.Finish(consumer.ref(), 0));
-    kit.runCommand(new Channel.Finish(consumer.ref(), 2));
+    // Both FINs in one command, as a consumer's frame with two FIN lines arrives.
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {0, 2}));
     BrokerTestSystem.awaitTrue(WAIT, "the FINs to be persisted",
         () -> kit.getState().cursor() == 1 && Arrays.equals(kit.getState().finished(), new long[] {2, 3}));
 
@@ -400,7 +416,7 @@ class ChannelBehaviorTest {
     kit.runCommand(member(0, 1, 2, 2));
     TestProbe<ConsumerProtocol> consumer = subscribe(kit, 2);
     receive(consumer, 2);
-    kit.runCommand(new Channel.Finish(consumer.ref(), 1));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {1}));
     long before = System.currentTimeMillis();
     kit.runCommand(new Channel.Requeue(consumer.ref(), 0, 60_000));
     assertEquals(1, stats(kit).deferredCount());
@@ -452,19 +468,38 @@ class ChannelBehaviorTest {
     kit.runCommand(new Channel.Push(4, c));
     assertEquals(2, stats(kit).depth(), "one message buffered, one left in the journal");
 
-    kit.runCommand(new Channel.Finish(consumer.ref(), a.offset()));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {a.offset()}));
     ConsumerProtocol.Delivery second = receive(consumer, 1).get(0);
     assertEquals("b", body(second));
-    kit.runCommand(new Channel.Finish(consumer.ref(), second.offset()));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {second.offset()}));
     ConsumerProtocol.Delivery third = receive(consumer, 1).get(0);
     assertEquals("c", body(third));
     assertEquals(2, third.offset());
     assertEquals(1, third.attempts());
-    kit.runCommand(new Channel.Finish(consumer.ref(), third.offset()));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {third.offset()}));
     Channel.ChannelStats stats = stats(kit);
     assertEquals(0, stats.depth());
     assertEquals(0, stats.inFlightCount());
     assertEquals(3, stats.clients().get(0).messageCount(), "each message went out once");
+  }
+
+  @Test
+  void pushesAroundTheFirstReadAreAllDeliveredInOrder() {
+    var kit = kit();
+    kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
+        new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a", "b"))));
+    TestProbe<ConsumerProtocol> consumer = subscribe(kit, 10);
+    kit.runCommand(member(0, 1, 2, 2));
+    // The read of writes 1-2 starts; writes 3-42 are only pushed (the journal here never has them):
+    // each must be taken live or, if it lands while the read runs, right after it.
+    List<String> expected = new ArrayList<>(List.of("a", "b"));
+    for (int i = 0; i < 40; i++) {
+      kit.runCommand(new Channel.Push(3 + i, new Topic.MessagesAppended(2 + i, messages("p" + i))));
+      expected.add("p" + i);
+    }
+    kit.runCommand(new Channel.Ready(consumer.ref(), 100));
+    List<ConsumerProtocol.Delivery> got = receive(consumer, 42);
+    assertEquals(expected, got.stream().map(ChannelBehaviorTest::body).toList());
   }
 
   @Test

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -175,5 +176,31 @@ class FramesTest {
     ByteString frame = Frames.binary(new Delivery(1, 2, 1, ByteString.emptyByteString()));
     assertEquals(26, frame.length());
     assertEquals("0000000000000001", frame.slice(10, 26).decodeString(StandardCharsets.US_ASCII));
+  }
+
+  @Test
+  void binaryFramesAreNsqMessageFramesBackToBack() {
+    ByteString all = Frames.binaryFrames(List.of(
+        new Delivery(1, 2, 1, ByteString.fromString("ab")),
+        new Delivery(2, 3, 4, ByteString.emptyByteString())));
+    ByteBuffer b = all.asByteBuffer();
+    assertEquals(4 + 26 + 2, b.getInt(), "size: frame type + message");
+    assertEquals(2, b.getInt(), "frame type 2: message");
+    byte[] first = new byte[26 + 2];
+    b.get(first);
+    assertArrayEquals(Frames.binary(new Delivery(1, 2, 1, ByteString.fromString("ab"))).toArray(), first);
+    assertEquals(4 + 26, b.getInt());
+    assertEquals(2, b.getInt());
+    byte[] second = new byte[26];
+    b.get(second);
+    assertEquals("0000000000000002", new String(second, 10, 16, StandardCharsets.US_ASCII));
+    assertEquals(4, second[9], "attempts");
+    assertEquals(0, b.remaining());
+  }
+
+  @Test
+  void manySpacesBetweenWordsAndCrlfAreAccepted() throws Exception {
+    assertEquals(List.of(new Frames.Req(0x2a, 500), new Frames.Fin(1)),
+        Frames.parseAll("REQ   000000000000002a  500\r\nFIN 0000000000000001\n"));
   }
 }

@@ -293,6 +293,34 @@ class ConsumerTest extends SharedNode {
   }
 
   @Test
+  void binaryMessagesAreNsqFramesAndOneFrameOfFinsFinishesThemAll() throws Exception {
+    String topic = unique("binframes");
+    try (WsConsumer c = WsConsumer.subscribe(node, "topic=" + topic + "&channel=ch&format=binary")) {
+      StringBuilder body = new StringBuilder();
+      for (int i = 0; i < 50; i++) body.append(i == 0 ? "" : "\n").append("m").append(i);
+      assertEquals(200, http.post("/mpub?topic=" + topic, body.toString()).status());
+      c.send("RDY 50");
+      // WsConsumer splits each binary message into its NSQ frames and fails on a malformed one.
+      List<WsConsumer.Frame> got = c.messages(50, WAIT);
+      StringBuilder fins = new StringBuilder();
+      Set<String> bodies = new HashSet<>();
+      for (WsConsumer.Frame f : got) {
+        byte[] m = f.binary();
+        bodies.add(new String(m, 26, m.length - 26, StandardCharsets.UTF_8));
+        fins.append("FIN ").append(new String(m, 10, 16, StandardCharsets.US_ASCII)).append('\n');
+      }
+      assertEquals(50, bodies.size());
+      assertTrue(bodies.contains("m0") && bodies.contains("m49"), bodies.toString());
+      c.send(fins.toString());
+      Await.until(WAIT, "50 FINs applied", () -> {
+        JsonNode ch = http.channelStats(topic, "ch");
+        return ch.path("in_flight_count").asInt() == 0 && ch.path("clients").get(0).path("finish_count").asInt() == 50;
+      });
+      assertNull(c.poll(Duration.ofMillis(200)), "no error after the FINs");
+    }
+  }
+
+  @Test
   void clsStopsDeliveryWithCloseWait() throws Exception {
     String topic = unique("cls");
     try (WsConsumer c = WsConsumer.subscribe(node, "topic=" + topic + "&channel=ch")) {

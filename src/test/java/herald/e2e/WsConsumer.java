@@ -109,6 +109,23 @@ public final class WsConsumer implements AutoCloseable {
     }
   }
 
+  /**
+   * A binary message holds NSQ message frames back to back ([size][type 2][message]); each one is
+   * queued as a frame holding the message. A malformed one is queued as "unparseable".
+   */
+  private void splitNsqFrames(ByteBuffer buf) {
+    while (buf.hasRemaining()) {
+      int size = buf.remaining() >= 8 ? buf.getInt() : -1;
+      if (size < 4 || size > buf.remaining() || buf.getInt() != 2) {
+        frames.add(new Frame(JSON.createObjectNode().put("type", "unparseable").put("raw", "bad NSQ frame"), null));
+        return;
+      }
+      byte[] message = new byte[size - 4];
+      buf.get(message);
+      frames.add(new Frame(null, message));
+    }
+  }
+
   private final class Listener implements WebSocket.Listener {
     private final StringBuilder text = new StringBuilder();
     private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
@@ -134,7 +151,7 @@ public final class WsConsumer implements AutoCloseable {
       data.get(chunk);
       bytes.writeBytes(chunk);
       if (last) {
-        frames.add(new Frame(null, bytes.toByteArray()));
+        splitNsqFrames(ByteBuffer.wrap(bytes.toByteArray()));
         bytes.reset();
       }
       ws.request(1);
