@@ -114,13 +114,9 @@ public final class Bench implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     progressOut = json ? err : out;
 
-    // One thread per publisher with a blocking send; responses complete on the client's selector
-    // thread (direct executor): one hand-off less per request, about 2x the requests per second
-    // on 2 cores than the default executor. (Asynchronous loops on the selector thread were slower.)
-    HttpClient publishClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT)
-        .executor(Runnable::run).build();
+    HttpClient pingClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT).build();
     for (URI base : bases) {
-      String problem = ping(publishClient, base);
+      String problem = ping(pingClient, base);
       if (problem != null) {
         err.println("bench: cannot reach herald at " + base + " (GET /ping: " + problem + ")");
         err.flush();
@@ -174,7 +170,7 @@ public final class Bench implements Callable<Integer> {
       long end = start + duration.toNanos();
       Thread[] threads = new Thread[publishers];
       for (int i = 0; i < publishers; i++) {
-        threads[i] = new Thread(new Publisher(i, publishClient, start, end, run, ledgers[i], ackHistograms[i], stats),
+        threads[i] = new Thread(new Publisher(i, start, end, run, ledgers[i], ackHistograms[i], stats),
             "bench-publisher-" + i);
         threads[i].setDaemon(true);
         threads[i].start();
@@ -214,27 +210,26 @@ public final class Bench implements Callable<Integer> {
 
   // ---- publishing -------------------------------------------------------------------------------
 
-  /** One publisher: a thread with one request in flight, until the end of the run. */
+  /** One publisher: a thread and a connection with one request in flight, until the end of the run. */
   private final class Publisher implements Runnable {
-    private final HttpClient client;
+    private final BenchConnection connection;
+    private final String path;
     private final long end;
     private final BenchLedger ledger;
     private final Histogram ack;
     private final BenchStats stats;
-    private final URI uri;
     private final byte[] template;
     /** With --rate: one request every `interval` ns, staggered across publishers. 0: back to back. */
     private final long interval;
     private long next;
 
-    Publisher(int index, HttpClient client, long start, long end, long run, BenchLedger ledger, Histogram ack, BenchStats stats) {
-      this.client = client;
+    Publisher(int index, long start, long end, long run, BenchLedger ledger, Histogram ack, BenchStats stats) {
       this.end = end;
       this.ledger = ledger;
       this.ack = ack;
       this.stats = stats;
-      URI base = bases.get(index % bases.size());
-      this.uri = base.resolve((batch == 1 ? "/pub" : "/mpub") + "?topic=" + URLEncoder.encode(topic, StandardCharsets.UTF_8));
+      this.connection = new BenchConnection(bases.get(index % bases.size()), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
+      this.path = (batch == 1 ? "/pub" : "/mpub") + "?topic=" + URLEncoder.encode(topic, StandardCharsets.UTF_8);
       this.template = BenchBody.template(size, (int) run, index);
       this.interval = rate > 0 ? Math.max(1, (long) (1e9 * batch * publishers / rate)) : 0;
       this.next = start + (rate > 0 ? interval * index / publishers : 0);
@@ -242,8 +237,16 @@ public final class Bench implements Callable<Integer> {
 
     @Override
     public void run() {
+      try {
+        publish();
+      } finally {
+        connection.close();
+      }
+    }
+
+    private void publish() {
       long seq = 0;
-      while (true) {
+      while (!Thread.currentThread().isInterrupted()) {
         long scheduled;
         if (interval > 0) {
           // Requests fall due every `interval`; one that is late goes out at once and its latency
@@ -259,26 +262,21 @@ public final class Bench implements Callable<Integer> {
           if (scheduled - end >= 0) return;
         }
         byte[] body = BenchBody.request(template, seq, batch, stats.micros(scheduled));
-        HttpRequest request = HttpRequest.newBuilder(uri).timeout(REQUEST_TIMEOUT)
-            .header("Content-Type", "application/octet-stream")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
         ledger.sent(batch);
         boolean ok = false;
         try {
-          HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+          BenchConnection.Response response = connection.post(path, "application/octet-stream", body);
           long latency = (System.nanoTime() - scheduled) / 1000;
-          if (response.statusCode() == 200) {
+          if (response.status() == 200) {
             ledger.acked(seq, batch);
             stats.acked.add(batch);
             ack.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
             ok = true;
           } else {
-            stats.error("http " + response.statusCode() + errorCode(response.body()));
+            stats.error("http " + response.status() + errorCode(response.body()));
           }
         } catch (IOException e) {
           stats.error(BenchStats.kind(e));
-        } catch (InterruptedException e) {
-          return;
         }
         seq += batch;
         if (!ok) LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // do not spin on a failing node

@@ -97,6 +97,19 @@ class BenchTest {
   }
 
   @Test
+  void rejectedPublishesAreCountedByTheNodesErrorCode() throws Exception {
+    Result r = bench("--http", node.baseUrl(), "--topic", "bad!name", "--duration", "300ms", "--publishers", "1",
+        "--batch", "1", "--json");
+    assertEquals(1, r.code(), () -> "stdout:\n" + r.out() + "\nstderr:\n" + r.err());
+    JsonNode j = r.json();
+    long rejected = j.path("errors").path("http 400 INVALID_TOPIC").asLong();
+    assertTrue(rejected > 0, j::toString);
+    assertEquals(j.path("sent").asLong(), rejected, j::toString);
+    assertEquals(0, j.path("acknowledged").asLong(), j::toString);
+    assertTrue(j.path("failure").asText().contains("no message was acknowledged"), j::toString);
+  }
+
+  @Test
   void unreachableNodeFailsWithOneClearLine() throws Exception {
     int port = NodeProcess.freePort();
     Result r = bench("--http", "127.0.0.1:" + port, "--duration", "1s", "--json");
