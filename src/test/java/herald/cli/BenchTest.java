@@ -70,6 +70,8 @@ class BenchTest {
     assertEquals(acked, j.path("consumed_distinct").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
     assertEquals(0, j.path("missing").asLong(), j::toString);
     assertEquals(j.path("consumed_distinct").asLong() + j.path("duplicates").asLong(), j.path("consumed").asLong(), j::toString);
+    // No timeout (msg_timeout 60 s), REQ, disconnect or restart happens here: nothing may come twice.
+    assertEquals(0, j.path("duplicates").asLong(), j::toString);
     assertEquals(j.path("sent").asLong(), acked + j.path("unacknowledged").asLong(), j::toString);
     assertTrue(j.path("ok").asBoolean(), j::toString);
     assertEquals(acked, j.path("e2e_latency_ms").path("count").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
@@ -87,6 +89,7 @@ class BenchTest {
     assertEquals(0, j.path("missing").asLong(), j::toString);
     assertEquals(j.path("acknowledged").asLong(), j.path("consumed_distinct").asLong() - j.path("consumed_unacknowledged").asLong(),
         j::toString);
+    assertEquals(0, j.path("duplicates").asLong(), j::toString);
   }
 
   @Test
