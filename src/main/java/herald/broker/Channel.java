@@ -221,6 +221,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private boolean live;
   private boolean reading;
   private boolean readOnTick;
+  private long reportedSeqNr;   // the last position told to the topic
   private long readGeneration;
   private boolean topicPaused;
   private boolean dirty;
@@ -619,22 +620,39 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     }
     deliver(state);
     if (dirty && state.exists() && !ephemeral) {
-      return Effect().persist(progress());
+      return Effect().persist(progress()).thenRun(s -> reportPosition(s.cursorSeqNr()));
     }
+    // An ephemeral channel of a durable topic keeps nothing: what it holds in memory is its position.
+    if (ephemeral && !topicEphemeral && state.exists()) reportPosition(neededSeqNr());
     return Effect().none();
+  }
+
+  /** The lowest topic journal write that holds a message this channel has not finished. */
+  private long neededSeqNr() {
+    long seqNr = readSeqNr;
+    for (Msg m : ready) seqNr = Math.min(seqNr, m.seqNr);
+    for (InFlight f : inFlight.values()) seqNr = Math.min(seqNr, f.msg.seqNr);
+    for (Msg m : deferred) seqNr = Math.min(seqNr, m.seqNr);
+    return seqNr;
   }
 
   private Progressed progress() {
     dirty = false;
-    long seqNr = readSeqNr;
     List<Deferral> deferrals = new ArrayList<>();
-    for (Msg m : ready) seqNr = Math.min(seqNr, m.seqNr);
-    for (InFlight f : inFlight.values()) seqNr = Math.min(seqNr, f.msg.seqNr);
     for (Msg m : deferred) {
-      seqNr = Math.min(seqNr, m.seqNr);
       if (m.requeueDeferred) deferrals.add(new Deferral(m.offset, m.seqNr, m.deliverAt));
     }
-    return new Progressed(cursor, seqNr, finished.toArray(), deferrals);
+    return new Progressed(cursor, neededSeqNr(), finished.toArray(), deferrals);
+  }
+
+  /**
+   * Tells the topic that this channel will not read its journal below {@code seqNr} again, so the
+   * topic may delete what lies below (retention). Sent only once it is durable, and only when it moved.
+   */
+  private void reportPosition(long seqNr) {
+    if (seqNr <= reportedSeqNr) return;
+    reportedSeqNr = seqNr;
+    topicRef().tell(new Topic.ChannelAt(name, seqNr));
   }
 
   private Effect<Event, State> onEmpty(State state, EmptyUpTo cmd) {
@@ -655,6 +673,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     dirty = false;
     if (ephemeral) return Effect().reply(cmd.replyTo(), StatusReply.ack());
     return Effect().persist(new Progressed(cursor, readSeqNr, new long[0], List.of()))
+        .thenRun(s -> reportPosition(s.cursorSeqNr()))
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 

@@ -10,8 +10,14 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.persistence.DeleteMessagesFailure;
+import org.apache.pekko.persistence.JournalProtocol;
+import org.apache.pekko.persistence.Persistence;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.SnapshotCompleted;
+import com.typesafe.config.ConfigFactory;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
 import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
@@ -67,6 +73,15 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   /** An ephemeral channel lost its last consumer. */
   public record ChannelVanished(String channel) implements Command {}
+
+  /**
+   * A channel will never again read this topic's journal below {@code seqNr} (it wrote a cursor
+   * that needs nothing earlier). The topic deletes what no channel needs.
+   */
+  public record ChannelAt(String channel, long seqNr) implements Command {}
+
+  /** The journal's answer to a deletion (DeleteMessagesSuccess or DeleteMessagesFailure). */
+  private record Trimmed(Object answer) implements Command {}
 
   public record GetStats(ActorRef<TopicStats> replyTo) implements Command {}
 
@@ -133,6 +148,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private final List<Channel.Push> heldForFirstChannel = new ArrayList<>();
   private long heldCount;
   private final Map<String, EntityRef<BrokerEntity.Command>> channelRefs = new HashMap<>();
+  // Retention: the lowest journal sequence number each channel still needs (reported by it; until
+  // then its start), the last snapshot written since this actor started, and what was deleted.
+  private final Map<String, Long> channelAt = new HashMap<>();
+  private long snapshotSeqNr;
+  private long trimmedTo;
+  private boolean trimming;
 
   private Topic(ActorContext<Command> ctx, String name, Settings settings) {
     super(PersistenceId.ofUniqueId(BrokerEntity.topicId(name)),
@@ -164,7 +185,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   @Override
   public RetentionCriteria retentionCriteria() {
-    // Snapshots only shorten recovery of this small state; events are kept: they are the bodies.
+    // Snapshots shorten recovery of this small state and bound retention (see trim); events are the
+    // bodies, so only trim deletes them, below what every channel has consumed.
     return ephemeral ? RetentionCriteria.disabled() : RetentionCriteria.snapshotEvery(1000, 2);
   }
 
@@ -177,6 +199,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
             // Wake every channel so backlogs and deferred messages flow again after a restart.
             state.channels().forEach((channel, start) -> attached(state, channel, start));
           }
+        })
+        .onSignal(SnapshotCompleted.class, (state, done) -> {
+          snapshotSeqNr = Math.max(snapshotSeqNr, done.metadata().sequenceNr());
+          trim(state);
         })
         .onSignal(PostStop.instance(), state -> TopicRegistry.ref(ctx.getSystem())
             .tell(new TopicRegistry.TopicRunning(name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), false)))
@@ -205,6 +231,22 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onCommand(ChannelAdmin.class, this::onChannelAdmin)
         .onCommand(Attach.class, this::onAttach)
         .onCommand(ChannelVanished.class, this::onChannelVanished)
+        .onCommand(ChannelAt.class, (state, cmd) -> {
+          if (startOf(state, cmd.channel()) != null) channelAt.put(cmd.channel(), cmd.seqNr());
+          trim(state);
+          return Effect().none();
+        })
+        .onCommand(Trimmed.class, (state, cmd) -> {
+          trimming = false;
+          if (cmd.answer() instanceof DeleteMessagesFailure failure) {
+            ctx.getLog().warn("deleting consumed events of topic {} up to {} failed; trying again later",
+                name, failure.toSequenceNr(), failure.cause());
+            trimmedTo = 0;
+          } else {
+            ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}", name, trimmedTo);
+          }
+          return Effect().none();
+        })
         .onCommand(GetStats.class, this::onGetStats)
         .onCommand(BrokerEntity.Stop.class, (s, c) -> Effect().stop())
         .build();
@@ -261,6 +303,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .thenRun(s -> {
           all.forEach(c -> channel(c).tell(new Channel.Delete(null)));
           ephemeralChannels.clear();
+          channelAt.clear();
           heldForFirstChannel.clear();
           heldCount = 0;
           TopicRegistry.unregister(ctx.getSystem(), name);
@@ -355,9 +398,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (durable) events.add(new ChannelRemoved(channel, nextSeqNr()));
     else if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) events.add(new BacklogStarted(nextSeqNr()));
     if (vanish) events.add(new TopicDeleted());
+    channelAt.remove(channel);
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
     effect = effect.thenRun(s -> channel(channel).tell(new Channel.Delete(replyTo)));
-    if (!vanish) return effect.thenRun(this::announce);
+    if (!vanish) return effect.thenRun(this::announce).thenRun(this::trim);
     return effect.thenRun(s -> TopicRegistry.unregister(ctx.getSystem(), name)).thenStop();
   }
 
@@ -366,9 +410,37 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return removeChannel(state, cmd.channel(), false, null);
   }
 
+  private Start startOf(State state, String channel) {
+    Start start = state.exists() ? state.channels().get(channel) : null;
+    return start != null ? start : ephemeralChannels.get(channel);
+  }
+
+  /** Events are deleted in steps of at least this many: each deletion is one more journal write. */
+  static final long TRIM_STEP = 500;
+
+  /**
+   * Deletes the events no channel needs any more: below every channel's reported position (or its
+   * start, until it reports), below where a first channel would start when there is none, and
+   * never past the last snapshot, since this topic's own recovery replays the events after it.
+   */
+  private void trim(State state) {
+    if (ephemeral || !state.exists() || trimming) return;
+    long low = Long.MAX_VALUE;
+    if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) low = state.backlog().seqNr();
+    for (var c : state.channels().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
+    for (var c : ephemeralChannels.entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
+    long upTo = Math.min(low - 1, snapshotSeqNr);
+    if (upTo - trimmedTo < TRIM_STEP) return;
+    trimmedTo = upTo;
+    trimming = true;
+    ActorRef<Object> answer = ctx.messageAdapter(Object.class, Trimmed::new);
+    Persistence.get(Adapter.toClassic(ctx.getSystem())).journalFor(journalPluginId(), ConfigFactory.empty())
+        .tell(new JournalProtocol.DeleteMessagesTo(persistenceId().id(), upTo, Adapter.toClassic(answer)),
+            org.apache.pekko.actor.ActorRef.noSender());
+  }
+
   private Effect<Event, State> onAttach(State state, Attach cmd) {
-    Start start = state.exists() ? state.channels().get(cmd.channel()) : null;
-    if (start == null) start = ephemeralChannels.get(cmd.channel());
+    Start start = startOf(state, cmd.channel());
     if (start == null) {
       channel(cmd.channel()).tell(new Channel.Attached(false, null, 0, 0, false, List.of()));
     } else {

@@ -304,6 +304,23 @@ class ChannelBehaviorTest {
   }
 
   @Test
+  void aWrittenCursorIsReportedToTheTopicForRetention() {
+    var kit = kit();
+    kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
+        new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a")), new Topic.MessagesAppended(1, messages("b"))));
+    kit.runCommand(member(0, 1, 2, 3));
+    TestProbe<ConsumerProtocol> consumer = subscribe(kit, 2);
+    List<ConsumerProtocol.Delivery> got = receive(consumer, 2);
+    // Write 2 holds offset 0; once it is FINed and written, nothing below write 3 is needed.
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {got.get(0).offset()}));
+    Topic.ChannelAt at = broker.expectRouted(BrokerEntity.topicId(topic), Topic.ChannelAt.class, a -> a.seqNr() == 3);
+    assertEquals(name, at.channel());
+    assertEquals(3, kit.getState().cursorSeqNr(), "reported only what is written");
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {got.get(1).offset()}));
+    broker.expectRouted(BrokerEntity.topicId(topic), Topic.ChannelAt.class, a -> a.seqNr() == 4);
+  }
+
+  @Test
   void finOfAMessageNotInFlightFails() {
     var kit = kit();
     kit.runCommand(member(0, 1, 0, 1));
