@@ -12,6 +12,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.persistence.DeleteMessagesFailure;
+import org.apache.pekko.persistence.DeleteMessagesSuccess;
 import org.apache.pekko.persistence.JournalProtocol;
 import org.apache.pekko.persistence.Persistence;
 import org.apache.pekko.persistence.typed.PersistenceId;
@@ -85,9 +86,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   public record GetStats(ActorRef<TopicStats> replyTo) implements Command {}
 
+  /** {@code journalDeletedTo}: events up to this journal write were deleted (retention), 0 for none yet. */
   public record TopicStats(
       String name, boolean exists, boolean paused, long depth, long messageCount,
-      long messageBytes, List<String> channels, String node) implements CborSerializable {}
+      long messageBytes, List<String> channels, String node, long journalDeletedTo) implements CborSerializable {}
 
   // ---- events ---------------------------------------------------------------------------------
   public interface Event extends CborSerializable {}
@@ -153,6 +155,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private final Map<String, Long> channelAt = new HashMap<>();
   private long snapshotSeqNr;
   private long trimmedTo;
+  private long deletedTo;       // confirmed by the journal
   private boolean trimming;
 
   private Topic(ActorContext<Command> ctx, String name, Settings settings) {
@@ -242,8 +245,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
             ctx.getLog().warn("deleting consumed events of topic {} up to {} failed; trying again later",
                 name, failure.toSequenceNr(), failure.cause());
             trimmedTo = 0;
-          } else {
-            ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}", name, trimmedTo);
+          } else if (cmd.answer() instanceof DeleteMessagesSuccess success) {
+            deletedTo = success.toSequenceNr();
+            ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}", name, deletedTo);
           }
           return Effect().none();
         })
@@ -461,7 +465,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     boolean noChannel = state.channels().isEmpty() && ephemeralChannels.isEmpty();
     long depth = !noChannel ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
     cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth,
-        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp()));
+        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp(), deletedTo));
     return Effect().none();
   }
 

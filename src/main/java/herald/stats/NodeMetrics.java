@@ -81,7 +81,10 @@ public final class NodeMetrics implements AutoCloseable {
           Topic.TopicStats::messageCount),
       new Series<>("herald_topic_message_bytes_total", "counter", "bytes published to the topic since it was (re-)created",
           Topic.TopicStats::messageBytes),
-      new Series<>("herald_topic_paused", "gauge", "1 while the topic is paused", t -> t.paused() ? 1 : 0));
+      new Series<>("herald_topic_paused", "gauge", "1 while the topic is paused", t -> t.paused() ? 1 : 0),
+      new Series<>("herald_topic_journal_deleted_to", "gauge",
+          "the topic's journal writes up to this one are deleted, every channel being done with them (0: none since the topic started on this node)",
+          Topic.TopicStats::journalDeletedTo));
 
   private static final List<Series<Channel.ChannelStats>> CHANNEL = List.of(
       new Series<>("herald_channel_depth", "gauge", "messages waiting for delivery, neither in flight nor deferred",

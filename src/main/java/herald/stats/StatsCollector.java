@@ -39,7 +39,7 @@ public final class StatsCollector {
               List<String> channels = topics.channels().getOrDefault(name, List.of()).stream()
                   .filter(c -> channelFilter.isEmpty() || channelFilter.get().equals(c)).toList();
               reports.add(CompletableFuture.completedFuture(new TopicReport(
-                  new Topic.TopicStats(name, true, false, 0, 0, 0, channels, null), List.of(), false)));
+                  new Topic.TopicStats(name, true, false, 0, 0, 0, channels, null, 0), List.of(), false)));
             }
           }
           return CompletableFuture.allOf(reports.toArray(CompletableFuture[]::new))

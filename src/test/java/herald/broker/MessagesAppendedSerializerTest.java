@@ -208,7 +208,7 @@ class MessagesAppendedSerializerTest {
         new Topic.ChannelAdmin("archive", Topic.ChannelOp.EMPTY, done),
         new Topic.Attach("archive"),
         new Topic.Appended(12, 3),
-        new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151"),
+        new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151", 1000),
         new Channel.EmptyUpTo(10, 4, done),
         new Channel.Attached(true, new Topic.Start(3, 2), 5, 4, true, List.of()),
         new Channel.ChannelStats("orders", "archive", true, false, 1, 2, 3, 4, 5, 6, List.of(

@@ -26,8 +26,7 @@ class BacklogTest {
     NodeProcess node = NodeProcess.start(data.resolve("node"), "--mem-queue-size", "20");
     try {
       HttpClientHelper http = node.http();
-      assertEquals(200, http.post("/topic/create?topic=big", "").status());
-      assertEquals(200, http.post("/channel/create?topic=big&channel=c", "").status());
+      http.createChannel("big", "c");
       int total = 0;
       for (int batch = 0; batch < 20; batch++) {
         StringBuilder body = new StringBuilder();

@@ -96,8 +96,7 @@ class ClusterTest {
     NodeProcess consumerNode = nodes.get(2);
     HttpClientHelper http = entry.http();
     for (int i = 0; i < TOPICS; i++) {
-      assertEquals(200, http.post("/topic/create?topic=" + topic(i), "").status());
-      assertEquals(200, http.post("/channel/create?topic=" + topic(i) + "&channel=billing", "").status());
+      http.createChannel(topic(i), "billing");
     }
     Map<String, String> before = hosts(entry);
     String topic = before.entrySet().stream()

@@ -100,8 +100,7 @@ class ConsoleTest extends SharedNode {
   void operatorSeesTopicsPausesAChannelAndTails() throws Exception {
     String topic = unique("console-orders");
     String channel = "workers";
-    assertEquals(200, http.post("/topic/create?topic=" + topic, "").status());
-    assertEquals(200, http.post("/channel/create?topic=" + topic + "&channel=" + channel, "").status());
+    http.createChannel(topic, channel);
     for (String body : List.of("one", "two", "three")) assertEquals(200, http.post("/pub?topic=" + topic, body).status());
 
     try (WsConsumer worker = WsConsumer.subscribe(node, "topic=" + topic + "&channel=" + channel + "&client_id=worker-1")) {

@@ -103,8 +103,7 @@ class ConsumerTest extends SharedNode {
   @Test
   void everyChannelGetsEveryMessageAndALaterChannelOnlyLaterOnes() throws Exception {
     String topic = unique("fanout");
-    assertEquals(200, http.post("/topic/create?topic=" + topic, "").status());
-    assertEquals(200, http.post("/channel/create?topic=" + topic + "&channel=a", "").status());
+    http.createChannel(topic, "a");
     assertEquals(200, http.post("/channel/create?topic=" + topic + "&channel=b", "").status());
     publish(topic, "m1");
     assertEquals(200, http.post("/channel/create?topic=" + topic + "&channel=late", "").status());

@@ -30,8 +30,7 @@ class DurabilityTest {
     NodeProcess node = NodeProcess.start(data.resolve("node"));
     try {
       HttpClientHelper http = node.http();
-      assertEquals(200, http.post("/topic/create?topic=orders", "").status());
-      assertEquals(200, http.post("/channel/create?topic=orders&channel=billing", "").status());
+      http.createChannel("orders", "billing");
       assertEquals(200, http.post("/channel/create?topic=orders&channel=audit", "").status());
 
       // Phase 1: 300 messages, all consumed and FINed, more than 1 s before the kill.
@@ -138,8 +137,7 @@ class DurabilityTest {
       assertEquals(200, http.post("/channel/create?topic=quiet&channel=open", "").status());
       assertEquals(200, http.post("/pub?topic=quiet", "waiting").status());
 
-      assertEquals(200, http.post("/topic/create?topic=timers", "").status());
-      assertEquals(200, http.post("/channel/create?topic=timers&channel=c", "").status());
+      http.createChannel("timers", "c");
       long deferUntil = System.currentTimeMillis() + 9000;
       assertEquals(200, http.post("/pub?topic=timers&defer=9000", "deferred-publish").status());
       assertEquals(200, http.post("/pub?topic=timers", "requeued").status());

@@ -35,6 +35,14 @@ public final class HttpClientHelper {
     this.base = base;
   }
 
+  /** Creates the topic and its channel, failing the test unless both answer 200. */
+  public void createChannel(String topic, String channel) throws IOException {
+    for (String path : new String[] {"/topic/create?topic=" + topic, "/channel/create?topic=" + topic + "&channel=" + channel}) {
+      Response r = post(path, "");
+      if (r.status() != 200) throw new AssertionError("POST " + path + ": " + r.status() + " " + r.body());
+    }
+  }
+
   public Response get(String path) throws IOException {
     return send(HttpRequest.newBuilder(URI.create(base + path)).GET());
   }

@@ -91,6 +91,7 @@ class MetricsTest extends SharedNode {
     assertEquals(4.0, m.get("herald_messages_published_total" + t), () -> "published through this node: " + m.keySet());
     assertEquals(4.0, m.get("herald_topic_messages_total" + t));
     assertEquals(0.0, m.get("herald_topic_depth" + t), "the channel has them");
+    assertEquals(0.0, m.get("herald_topic_journal_deleted_to" + t), "nothing consumed, nothing deleted");
     assertEquals(4.0, m.get("herald_channel_depth" + c));
     assertEquals(4.0, m.get("herald_channel_messages_total" + c));
     assertEquals(0.0, m.get("herald_channel_in_flight" + c));

@@ -26,9 +26,9 @@ class NodeMetricsTest {
         new Channel.Percentile(0.99, 9_000_000), new Channel.Percentile(0.999, 9_000_000),
         new Channel.Percentile(1.0, 1_250_000_000)));
     List<StatsCollector.TopicReport> reports = List.of(
-        new StatsCollector.TopicReport(new Topic.TopicStats("orders", true, true, 0, 30, 300, List.of("billing"), A),
+        new StatsCollector.TopicReport(new Topic.TopicStats("orders", true, true, 0, 30, 300, List.of("billing"), A, 0),
             List.of(channel("orders", "billing", A, e2e)), true),
-        new StatsCollector.TopicReport(new Topic.TopicStats("elsewhere", true, false, 5, 5, 50, List.of("c"), B),
+        new StatsCollector.TopicReport(new Topic.TopicStats("elsewhere", true, false, 5, 5, 50, List.of("c"), B, 0),
             List.of(channel("elsewhere", "c", B, null)), true));
 
     String text = NodeMetrics.format(A, reports);
@@ -52,7 +52,7 @@ class NodeMetricsTest {
   @Test
   void aChannelWithoutLatencyFromAnOlderNodeCountsZero() {
     String text = NodeMetrics.format(A, List.of(new StatsCollector.TopicReport(
-        new Topic.TopicStats("t", true, false, 0, 0, 0, List.of("c"), A), List.of(channel("t", "c", A, null)), true)));
+        new Topic.TopicStats("t", true, false, 0, 0, 0, List.of("c"), A, 0), List.of(channel("t", "c", A, null)), true)));
     assertTrue(text.contains("herald_channel_e2e_processing_latency_seconds_count{node=\"" + A + "\",topic=\"t\",channel=\"c\"} 0\n"), text);
   }
 }
