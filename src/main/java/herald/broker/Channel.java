@@ -187,7 +187,6 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private static final Duration TICK = Duration.ofMillis(100);
-  private static final int READ_EVENTS = 256;
 
   public static Behavior<Command> create(String topic, String name, Settings settings) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Channel(ctx, timers, topic, name, settings)));
@@ -207,7 +206,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private final Map<ActorRef<ConsumerProtocol>, Consumer> consumers = new LinkedHashMap<>();
   private Iterator<Consumer> roundRobin = List.<Consumer>of().iterator();
   private Ranges finished = new Ranges();
-  private Map<Long, Long> recoveredDeferrals = new HashMap<>();
+  private Map<Long, Deferral> recoveredDeferrals = new HashMap<>();
   private long cursor;
   private long readOffset;      // the next offset not yet taken from the topic
   private long readSeqNr = 1;   // the next topic journal write to read
@@ -267,7 +266,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
           resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished());
-          for (Deferral d : state.deferred()) recoveredDeferrals.put(d.offset(), d.due());
+          for (Deferral d : state.deferred()) recoveredDeferrals.put(d.offset(), d);
           timers.startTimerAtFixedRate(Tick.INSTANCE, TICK);
           topicRef().tell(new Topic.Attach(name));
         })
@@ -337,7 +336,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       closeConsumers("channel does not exist");
       return state.exists() ? Effect().persist(new Deleted()).thenStop() : Effect().stop();
     }
-    if (state.exists() && attached) return Effect().none();
+    if (state.exists() && attached) {
+      // The topic restarted and forgot where its channels are: say it again, for retention.
+      reportedSeqNr = 0;
+      reportPosition(state.cursorSeqNr());
+      return Effect().none();
+    }
     if (state.exists()) {
       attached = true;
       startReading(state, cmd.held());
@@ -404,7 +408,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           // As nsqd does for ephemeral queues: beyond the memory bound, drop.
           finished.add(offset);
         } else {
-          Long due = recoveredDeferrals.remove(offset);
+          Deferral recovered = recoveredDeferrals.remove(offset);
+          Long due = recovered == null ? null : recovered.due();
           Msg m = new Msg(offset, seqNr, p.timestamp(), p.body(), due != null ? due : p.deliverAt());
           m.requeueDeferred = due != null;
           if (m.deliverAt > now) deferred.add(m);
@@ -429,7 +434,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     AtomicLong taken = new AtomicLong();
     ctx.pipeToSelf(
         Journals.reader(ctx.getSystem())
-            .currentEventsByPersistenceId(Topic.persistenceId(topic), from, from + READ_EVENTS - 1)
+            .currentEventsByPersistenceId(Topic.persistenceId(topic), from, Long.MAX_VALUE)
             // Stop once the buffer is full: it overshoots by one journal write at most.
             .takeWhile(env -> taken.getAndAdd(messagesIn(env)) < room)
             .runWith(Sink.seq(), ctx.getSystem()),
@@ -461,7 +466,14 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       return Effect().none();
     }
     for (EventEnvelope env : done.events()) {
-      if (env.event() instanceof Topic.MessagesAppended batch) take(env.sequenceNr(), batch);
+      if (env.event() instanceof Topic.MessagesAppended batch) {
+        if (batch.firstOffset() > readOffset && !ephemeral) {
+          // Retention deletes only what every durable channel is done with: this is a bug.
+          ctx.getLog().error("{}/{}: messages {} to {} are no longer in the topic's journal", topic, name,
+              MessageId.of(readOffset), MessageId.of(batch.firstOffset() - 1));
+        }
+        take(env.sequenceNr(), batch);
+      }
       readSeqNr = Math.max(readSeqNr, env.sequenceNr() + 1);
     }
     if (!done.filled()) spliceRead();
@@ -642,6 +654,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     for (Msg m : deferred) {
       if (m.requeueDeferred) deferrals.add(new Deferral(m.offset, m.seqNr, m.deliverAt));
     }
+    // REQ delays restored at recovery whose messages are not read back yet keep their due time too.
+    deferrals.addAll(recoveredDeferrals.values());
     return new Progressed(cursor, neededSeqNr(), finished.toArray(), deferrals);
   }
 

@@ -153,10 +153,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   // Retention: the lowest journal sequence number each channel still needs (reported by it; until
   // then its start), the last snapshot written since this actor started, and what was deleted.
   private final Map<String, Long> channelAt = new HashMap<>();
-  private long snapshotSeqNr;
+  private long snapshotSeqNr;     // the one before the last: deletions stop here
+  private long lastSnapshotSeqNr;
   private long trimmedTo;
-  private long deletedTo;       // confirmed by the journal
+  private long deletedTo;         // confirmed by the journal
   private boolean trimming;
+  private long trimStartedNanos;
 
   private Topic(ActorContext<Command> ctx, String name, Settings settings) {
     super(PersistenceId.ofUniqueId(BrokerEntity.topicId(name)),
@@ -204,7 +206,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           }
         })
         .onSignal(SnapshotCompleted.class, (state, done) -> {
-          snapshotSeqNr = Math.max(snapshotSeqNr, done.metadata().sequenceNr());
+          if (done.metadata().sequenceNr() > lastSnapshotSeqNr) {
+            snapshotSeqNr = lastSnapshotSeqNr;
+            lastSnapshotSeqNr = done.metadata().sequenceNr();
+          }
           trim(state);
         })
         .onSignal(PostStop.instance(), state -> TopicRegistry.ref(ctx.getSystem())
@@ -422,13 +427,17 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   /** Events are deleted in steps of at least this many: each deletion is one more journal write. */
   static final long TRIM_STEP = 500;
 
+  private static final long TRIM_ANSWER_NANOS = Duration.ofSeconds(30).toNanos();
+
   /**
    * Deletes the events no channel needs any more: below every channel's reported position (or its
-   * start, until it reports), below where a first channel would start when there is none, and
-   * never past the last snapshot, since this topic's own recovery replays the events after it.
+   * start, until it reports), below where a first channel would start when there is none. Never
+   * past the second-last snapshot written in this run: this topic's own recovery replays the events
+   * after its snapshot, and if the last snapshot cannot be read the store falls back to the one before.
    */
   private void trim(State state) {
-    if (ephemeral || !state.exists() || trimming) return;
+    if (ephemeral || !state.exists()) return;
+    if (trimming && System.nanoTime() - trimStartedNanos < TRIM_ANSWER_NANOS) return;
     long low = Long.MAX_VALUE;
     if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) low = state.backlog().seqNr();
     for (var c : state.channels().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
@@ -437,6 +446,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (upTo - trimmedTo < TRIM_STEP) return;
     trimmedTo = upTo;
     trimming = true;
+    trimStartedNanos = System.nanoTime();
     ActorRef<Object> answer = ctx.messageAdapter(Object.class, Trimmed::new);
     Persistence.get(Adapter.toClassic(ctx.getSystem())).journalFor(journalPluginId(), ConfigFactory.empty())
         .tell(new JournalProtocol.DeleteMessagesTo(persistenceId().id(), upTo, Adapter.toClassic(answer)),

@@ -321,6 +321,18 @@ class ChannelBehaviorTest {
   }
 
   @Test
+  void aChannelTellsARestartedTopicWhereItIs() {
+    var kit = kit();
+    kit.runCommand(member(0, 1, 0, 1));
+    assertTrue(kit.getState().exists());
+    // The topic recovered and greets its channels again: this one answers with its written position.
+    kit.runCommand(member(0, 1, 0, 1));
+    Topic.ChannelAt at = broker.expectRouted(BrokerEntity.topicId(topic), Topic.ChannelAt.class);
+    assertEquals(name, at.channel());
+    assertEquals(kit.getState().cursorSeqNr(), at.seqNr());
+  }
+
+  @Test
   void finOfAMessageNotInFlightFails() {
     var kit = kit();
     kit.runCommand(member(0, 1, 0, 1));

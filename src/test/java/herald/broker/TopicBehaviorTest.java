@@ -449,11 +449,14 @@ class TopicBehaviorTest {
 
   // ---- retention --------------------------------------------------------------------------------
 
-  /** Topic create + channels a and b (journal writes 1-3), then 1,000 writes of one message each. */
-  private int thousandWritesWithTwoChannels() {
+  /**
+   * Topic create + channels a and b (journal writes 1-3), then 2,000 writes of one message each:
+   * snapshots at writes 1,000 and 2,000, so deletions may reach 1,000.
+   */
+  private int writesWithTwoChannels() {
     assertAck(createChannel("a", true).reply());
     assertAck(createChannel("b", false).reply());
-    for (int i = 0; i < 1000; i++) append(messages("m" + i));
+    for (int i = 0; i < 2000; i++) append(messages("m" + i));
     return kit.persistenceTestKit().persistedInStorage(Topic.persistenceId(topic)).size();
   }
 
@@ -464,34 +467,35 @@ class TopicBehaviorTest {
 
   @Test
   void eventsBelowEveryChannelsPositionAreDeleted() {
-    int all = thousandWritesWithTwoChannels();
-    assertEquals(1003, all);
+    int all = writesWithTwoChannels();
+    assertEquals(2003, all);
     // b has not said where it is: its start (write 3) holds everything, whatever a says.
     kit.runCommand(new Topic.ChannelAt("a", 900));
     kit.runCommand(new Topic.ChannelAt("nope", 900)); // not a channel: ignored
     // Now the lowest is b's 700: writes 1-699 go.
     kit.runCommand(new Topic.ChannelAt("b", 700));
     awaitStored(all - 699);
-    // The topic still recovers (from its snapshot at 1000 and the events after it) as it was.
+    // The topic still recovers (from its snapshot and the events after it) as it was.
     Topic.State recovered = kit.restart().state();
-    assertEquals(1000, recovered.nextOffset());
+    assertEquals(2000, recovered.nextOffset());
     assertEquals(java.util.Set.of("a", "b"), recovered.channels().keySet());
-    assertEquals(new Topic.Appended(1000, 1), append(messages("after")).reply().getValue());
+    assertEquals(new Topic.Appended(2000, 1), append(messages("after")).reply().getValue());
   }
 
   @Test
-  void nothingPastTheLastSnapshotIsDeleted() {
-    int all = thousandWritesWithTwoChannels();
-    kit.runCommand(new Topic.ChannelAt("a", 1003));
-    kit.runCommand(new Topic.ChannelAt("b", 1003));
-    // The last snapshot is at write 1000: the topic's own recovery needs 1001-1003.
+  void nothingPastTheSecondLastSnapshotIsDeleted() {
+    int all = writesWithTwoChannels();
+    kit.runCommand(new Topic.ChannelAt("a", 2003));
+    kit.runCommand(new Topic.ChannelAt("b", 2003));
+    // Snapshots at 1,000 and 2,000: recovery needs the events after the last one, and those after
+    // the one before if the last cannot be read.
     awaitStored(all - 1000);
-    assertEquals(1000, kit.restart().state().nextOffset());
+    assertEquals(2000, kit.restart().state().nextOffset());
   }
 
   @Test
   void aDeletedChannelNoLongerHoldsEvents() {
-    int all = thousandWritesWithTwoChannels();
+    int all = writesWithTwoChannels();
     kit.runCommand(new Topic.ChannelAt("a", 800));
     TestProbe<StatusReply<Done>> probe = broker.testKit.createTestProbe();
     var removed = kit.runCommand(new Topic.ChannelAdmin("b", Topic.ChannelOp.DELETE, probe.ref()));
