@@ -472,6 +472,37 @@ class ChannelBehaviorTest {
   }
 
   @Test
+  void aRestoredReqDelayIsKeptWhileItsMessageIsNotReadBackYet() {
+    // mem-queue-size 4: after the restart only offsets 0-3 are read back; offset 5 waits in the journal.
+    Settings small = new Settings("127.0.0.1", 0, "127.0.0.1", 0, "unused-data-path",
+        Duration.ofSeconds(60), Duration.ofMinutes(15), Duration.ofHours(1),
+        1024 * 1024, 5 * 1024 * 1024, 2500, 4, "leveldb", "", "127.0.0.1:4151");
+    var kit = EventSourcedBehaviorTestKit.<Channel.Command, Channel.Event, Channel.State>create(
+        broker.system(), Channel.create(topic, name, small));
+    List<Object> writes = new ArrayList<>(List.of(new Topic.TopicCreated(1)));
+    for (int i = 0; i < 6; i++) writes.add(new Topic.MessagesAppended(i, messages("m" + i)));
+    kit.persistenceTestKit().persistForRecovery(topicPid(), writes);
+    kit.runCommand(member(0, 1, 6, 7));
+    TestProbe<ConsumerProtocol> consumer = subscribe(kit, 6);
+    receive(consumer, 6);
+    kit.runCommand(new Channel.Requeue(consumer.ref(), 5, 60_000));
+    BrokerTestSystem.awaitTrue(WAIT, "the deferral to be persisted", () -> kit.getState().deferred().size() == 1);
+    long due = kit.getState().deferred().get(0).due();
+
+    kit.restart();
+    kit.runCommand(member(0, 1, 6, 7));
+    TestProbe<ConsumerProtocol> again = subscribe(kit, 1);
+    assertEquals(0, receive(again, 1).get(0).offset());
+    kit.runCommand(new Channel.Ready(again.ref(), 0)); // no more deliveries, so no more reads
+    // A progress write while offset 5 is still unread must keep its delay.
+    kit.runCommand(new Channel.Requeue(again.ref(), 0, 60_000));
+    BrokerTestSystem.awaitTrue(WAIT, "both deferrals to be persisted", () -> kit.getState().deferred().size() == 2);
+    Channel.Deferral kept = kit.getState().deferred().stream().filter(d -> d.offset() == 5).findFirst().orElseThrow();
+    assertEquals(due, kept.due());
+    assertEquals(1, stats(kit).deferredCount(), "offset 5 was not read back: only offset 0 is deferred in memory");
+  }
+
+  @Test
   void aChannelThatFallsBehindStopsTakingPushesAndReadsThemBackFromTheJournal() {
     // A ready buffer of one message: the second push that does not fit switches the channel to
     // reading the topic's journal, and nothing is lost or delivered twice.
