@@ -409,9 +409,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           finished.add(offset);
         } else {
           Deferral recovered = recoveredDeferrals.remove(offset);
-          Long due = recovered == null ? null : recovered.due();
-          Msg m = new Msg(offset, seqNr, p.timestamp(), p.body(), due != null ? due : p.deliverAt());
-          m.requeueDeferred = due != null;
+          Msg m = new Msg(offset, seqNr, p.timestamp(), p.body(), recovered != null ? recovered.due() : p.deliverAt());
+          m.requeueDeferred = recovered != null;
           if (m.deliverAt > now) deferred.add(m);
           else ready.addLast(m);
         }
@@ -631,11 +630,11 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       ready.addLast(m);
     }
     deliver(state);
-    if (dirty && state.exists() && !ephemeral) {
-      return Effect().persist(progress()).thenRun(s -> reportPosition(s.cursorSeqNr()));
-    }
-    // An ephemeral channel of a durable topic keeps nothing: what it holds in memory is its position.
-    if (ephemeral && !topicEphemeral && state.exists()) reportPosition(neededSeqNr());
+    if (!dirty || !state.exists()) return Effect().none();
+    if (!ephemeral) return Effect().persist(progress()).thenRun(s -> reportPosition(s.cursorSeqNr()));
+    // An ephemeral channel keeps nothing: what it holds in memory is its position (for a durable topic).
+    dirty = false;
+    if (!topicEphemeral) reportPosition(neededSeqNr());
     return Effect().none();
   }
 

@@ -2,6 +2,7 @@ package herald.cli;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.function.IntUnaryOperator;
 
 /**
  * The body of a bench message: ASCII, no newline, exactly {@code size} bytes, unique per run.
@@ -74,26 +75,21 @@ final class BenchBody {
 
   /** Reads a body at {@code buf[at, at + length)}; false when it is not a bench body. */
   static boolean parse(ByteBuffer buf, int at, int length, Parsed into) {
-    if (length < HEADER || buf.get(at) != 'H' || buf.get(at + 1) != 'B') return false;
-    long run = hex(buf, at + RUN, 8);
-    long pub = hex(buf, at + PUB, 4);
-    long seq = hex(buf, at + SEQ, 12);
-    long time = hex(buf, at + TIME, 16);
-    if (run < 0 || pub < 0 || seq < 0 || time == Long.MIN_VALUE) return false;
-    into.run = run;
-    into.publisher = (int) pub;
-    into.seq = seq;
-    into.publishMicros = time;
-    return true;
+    return parse(i -> buf.get(at + i), length, into);
   }
 
   /** The same for a body that arrived as text (format=json). */
   static boolean parse(CharSequence body, Parsed into) {
-    if (body.length() < HEADER || body.charAt(0) != 'H' || body.charAt(1) != 'B') return false;
-    long run = hex(body, RUN, 8);
-    long pub = hex(body, PUB, 4);
-    long seq = hex(body, SEQ, 12);
-    long time = hex(body, TIME, 16);
+    return parse(body::charAt, body.length(), into);
+  }
+
+  /** {@code charAt} gives the body's character at an index from 0. */
+  private static boolean parse(IntUnaryOperator charAt, int length, Parsed into) {
+    if (length < HEADER || charAt.applyAsInt(0) != 'H' || charAt.applyAsInt(1) != 'B') return false;
+    long run = hex(charAt, RUN, 8);
+    long pub = hex(charAt, PUB, 4);
+    long seq = hex(charAt, SEQ, 12);
+    long time = hex(charAt, TIME, 16);
     if (run < 0 || pub < 0 || seq < 0 || time == Long.MIN_VALUE) return false;
     into.run = run;
     into.publisher = (int) pub;
@@ -103,20 +99,10 @@ final class BenchBody {
   }
 
   /** Fixed-width hex; -1 (or MIN_VALUE for 16 digits, which use the sign bit) when not hex. */
-  private static long hex(ByteBuffer buf, int at, int digits) {
+  private static long hex(IntUnaryOperator charAt, int at, int digits) {
     long v = 0;
     for (int i = 0; i < digits; i++) {
-      int d = digit(buf.get(at + i));
-      if (d < 0) return digits == 16 ? Long.MIN_VALUE : -1;
-      v = (v << 4) | d;
-    }
-    return v;
-  }
-
-  private static long hex(CharSequence s, int at, int digits) {
-    long v = 0;
-    for (int i = 0; i < digits; i++) {
-      int d = digit(s.charAt(at + i));
+      int d = digit(charAt.applyAsInt(at + i));
       if (d < 0) return digits == 16 ? Long.MIN_VALUE : -1;
       v = (v << 4) | d;
     }

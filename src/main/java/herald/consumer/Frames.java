@@ -140,26 +140,22 @@ public final class Frames {
     return n.toString();
   }
 
-  /** NSQ's message layout: [8-byte ns timestamp][2-byte attempts][16-byte id][body], big-endian. */
-  public static ByteString binary(Delivery d) {
-    ByteStringBuilder b = new ByteStringBuilder();
-    putMessage(b, d);
-    return b.result();
-  }
-
   /** nsqd's frame type of a message frame. */
   public static final int FRAME_TYPE_MESSAGE = 2;
-  /** Size of a frame's header (size, type) plus a message's fixed part (timestamp, attempts, id). */
-  public static final int FRAME_OVERHEAD = 4 + 4 + 26;
+  /** A message's fixed part: 8-byte timestamp, 2-byte attempts, 16-byte id. */
+  public static final int MESSAGE_HEADER = 8 + 2 + 16;
+  /** A frame's header (size, type) plus a message's fixed part. */
+  public static final int FRAME_OVERHEAD = 4 + 4 + MESSAGE_HEADER;
 
   /**
    * Messages as nsqd writes them on a TCP connection, back to back: each one
-   * [4-byte size][4-byte frame type 2][message], where size counts the type and the message.
+   * [4-byte size][4-byte frame type 2][message], where size counts the type and the message, and a
+   * message is NSQ's layout [8-byte ns timestamp][2-byte attempts][16-byte id][body], big-endian.
    */
   public static ByteString binaryFrames(List<Delivery> deliveries) {
     ByteStringBuilder b = new ByteStringBuilder();
     for (Delivery d : deliveries) {
-      b.putInt(4 + 26 + d.body().length(), ByteOrder.BIG_ENDIAN);
+      b.putInt(4 + MESSAGE_HEADER + d.body().length(), ByteOrder.BIG_ENDIAN);
       b.putInt(FRAME_TYPE_MESSAGE, ByteOrder.BIG_ENDIAN);
       putMessage(b, d);
     }
