@@ -38,3 +38,10 @@ CREATE TABLE IF NOT EXISTS snapshot (
   meta_payload BYTEA,
   PRIMARY KEY (persistence_id, sequence_number)
 );
+
+-- Which journal this is: one row, written by the first node that starts on this database. Nodes
+-- compare it when one joins, so a node on another database is refused before it hosts anything.
+CREATE TABLE IF NOT EXISTS herald_journal (
+  id VARCHAR(36) NOT NULL PRIMARY KEY,
+  created TIMESTAMPTZ NOT NULL DEFAULT now()
+);

@@ -5,10 +5,15 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.UUID;
 
-/** Creates the journal and snapshot tables when they are missing, before the node starts. */
+/**
+ * Creates the journal and snapshot tables when they are missing, and the journal's id at first
+ * start, before the node starts.
+ */
 public final class PostgresSchema {
   public static final String RESOURCE = "herald-postgres-schema.sql";
   private static final long LOCK_KEY = 4151;
@@ -22,8 +27,8 @@ public final class PostgresSchema {
     }
   }
 
-  /** Runs the schema under an advisory lock, so nodes starting together take turns. */
-  public static void ensure(String url, String user, String password) throws SQLException, IOException {
+  /** Runs the schema under an advisory lock, so nodes starting together take turns (and agree on one id). */
+  public static JournalIdentity ensure(String url, String user, String password) throws SQLException, IOException {
     String sql = sql();
     try (Connection c = DriverManager.getConnection(url, user, password)) {
       c.setAutoCommit(false);
@@ -34,7 +39,14 @@ public final class PostgresSchema {
           if (!body.isEmpty()) s.execute(body);
         }
       }
+      try (PreparedStatement insert = c.prepareStatement(
+          "INSERT INTO herald_journal (id) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM herald_journal)")) {
+        insert.setString(1, UUID.randomUUID().toString());
+        insert.executeUpdate();
+      }
       c.commit();
+      c.setAutoCommit(true);
+      return JournalIdentity.read(c);
     }
   }
 }

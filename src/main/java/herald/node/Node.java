@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import herald.broker.BrokerEntity;
 import herald.broker.Publisher;
 import herald.broker.TopicRegistry;
+import herald.cluster.JournalCompatibility;
+import herald.cluster.JournalIdentity;
 import herald.cluster.PostgresSchema;
 import herald.http.HttpApi;
 import org.apache.pekko.actor.CoordinatedShutdown;
@@ -52,7 +54,7 @@ public final class Node {
       throw new StartException("--join needs --journal postgres: in a cluster topics and channels move between "
           + "nodes, and a node's own LevelDB journal would leave their messages behind");
     }
-    if (settings.journal().equals("postgres")) preparePostgres(config);
+    if (settings.journal().equals("postgres")) config = preparePostgres(config);
     FileLock lock = lockDataPath(Path.of(settings.dataPath()));
     ActorSystem<Void> system;
     try {
@@ -92,10 +94,12 @@ public final class Node {
     }
   }
 
-  private static void preparePostgres(Config config) throws StartException {
+  /** The config with the journal's identity in it, for the join check. */
+  private static Config preparePostgres(Config config) throws StartException {
     String url = config.getString("herald.postgres.url");
     try {
-      PostgresSchema.ensure(url, config.getString("herald.postgres.user"), config.getString("herald.postgres.password"));
+      return PostgresSchema.ensure(url, config.getString("herald.postgres.user"), config.getString("herald.postgres.password"))
+          .addTo(config);
     } catch (Exception e) {
       throw new StartException("cannot use PostgreSQL at " + url + ": " + rootMessage(e));
     }
@@ -139,7 +143,9 @@ public final class Node {
     } catch (Exception e) {
       var reason = CoordinatedShutdown.get(system).getShutdownReason();
       if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.incompatibleConfigurationDetectedReason())) {
-        throw new StartException("the cluster refused this node: every node of a cluster needs --journal postgres");
+        // Only a node with --join asks, so this node is on PostgreSQL; the seed logged the cluster's side.
+        throw new StartException("the cluster refused this node: " + JournalCompatibility.REFUSAL
+            + " (this node uses " + JournalIdentity.of(system.settings().config()) + ")");
       }
       if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.clusterJoinUnsuccessfulReason())) {
         throw new StartException("could not join the cluster at " + system.settings().config().getStringList("pekko.cluster.seed-nodes"));

@@ -112,6 +112,15 @@ public final class NodeProcess implements AutoCloseable {
     return process.waitFor();
   }
 
+  /** Everything the node printed so far. */
+  public String log() {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      return "(no log)";
+    }
+  }
+
   public String logTail() {
     try {
       String text = Files.readString(log);

@@ -74,12 +74,25 @@ public final class PostgresServer implements AutoCloseable {
   }
 
   public String url() {
-    return "jdbc:postgresql://127.0.0.1:" + port + "/herald";
+    return url("herald");
+  }
+
+  public String url(String database) {
+    return "jdbc:postgresql://127.0.0.1:" + port + "/" + database;
+  }
+
+  /** Another, empty database in this server (the server starts with one named herald). */
+  public void createDatabase(String name) throws Exception {
+    run("createdb", "-h", "127.0.0.1", "-p", String.valueOf(port), "-U", "herald", name);
   }
 
   /** The flags a node needs to use this server as its journal. */
   public String[] nodeFlags() {
-    return new String[] {"--journal", "postgres", "--postgres-url", url(), "--postgres-user", "herald"};
+    return nodeFlags("herald");
+  }
+
+  public String[] nodeFlags(String database) {
+    return new String[] {"--journal", "postgres", "--postgres-url", url(database), "--postgres-user", "herald"};
   }
 
   @Override

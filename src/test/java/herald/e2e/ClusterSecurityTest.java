@@ -1,0 +1,179 @@
+package herald.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import herald.cluster.JournalCompatibility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Who may join a cluster: three nodes on one PostgreSQL journal, and strangers that try to join
+ * them. Run in this order; each step uses the cluster the first one checks.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterSecurityTest {
+  private static final Duration WAIT = Duration.ofSeconds(90);
+  private static final int TOPICS = 16;
+
+  static PostgresServer pg;
+  static Path data;
+  static String seeds;
+  static final List<NodeProcess> nodes = new ArrayList<>();
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    pg = PostgresServer.start();
+    data = Files.createTempDirectory("herald-cluster-security-");
+    List<Integer> ports = List.of(NodeProcess.freePort(), NodeProcess.freePort(), NodeProcess.freePort());
+    seeds = "127.0.0.1:" + ports.get(0) + ",127.0.0.1:" + ports.get(1) + ",127.0.0.1:" + ports.get(2);
+    for (int i = 0; i < 3; i++) {
+      nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), flags("herald", ports.get(i))));
+    }
+    nodes.get(0).launch();
+    nodes.get(1).spawn();
+    nodes.get(2).spawn();
+    nodes.get(1).awaitReady();
+    nodes.get(2).awaitReady();
+    Await.until(WAIT, "three members up", () -> members(nodes.get(0)).values().stream().filter("up"::equals).count() == 3);
+  }
+
+  @AfterAll
+  static void stopCluster() throws Exception {
+    for (NodeProcess n : nodes) n.close();
+    if (pg != null) pg.close();
+  }
+
+  /** A cluster node's flags: its journal database and cluster port, the cluster's seeds. */
+  static String[] flags(String database, int clusterPort) {
+    List<String> flags = new ArrayList<>(List.of(pg.nodeFlags(database)));
+    flags.addAll(List.of("--cluster-address", "127.0.0.1:" + clusterPort, "--join", seeds));
+    return flags.toArray(String[]::new);
+  }
+
+  /** Cluster address -> status, as /nodes reports them. */
+  static Map<String, String> members(NodeProcess via) throws Exception {
+    Map<String, String> members = new ConcurrentHashMap<>();
+    for (JsonNode n : via.http().get("/nodes").json().path("nodes")) {
+      members.put(n.path("address").asText(), n.path("status").asText());
+    }
+    return members;
+  }
+
+  static String topic(int i) {
+    return "secure-" + i;
+  }
+
+  @Test
+  @Order(1)
+  void aMessagePublishedOnOneNodeIsConsumedOnAnother() throws Exception {
+    nodes.get(0).http().createChannel("hello", "c");
+    assertEquals(200, nodes.get(1).http().post("/pub?topic=hello", "over the cluster").status());
+    try (WsConsumer c = WsConsumer.subscribe(nodes.get(2), "topic=hello&channel=c")) {
+      c.send("RDY 1");
+      assertEquals("over the cluster", c.messages(1, WAIT).get(0).json().path("body").asText());
+    }
+  }
+
+  @Test
+  @Order(3)
+  void aNodeOnAnotherDatabaseIsRefusedAndEveryAcknowledgedMessageIsDelivered() throws Exception {
+    NodeProcess entry = nodes.get(0);
+    for (int i = 0; i < TOPICS; i++) entry.http().createChannel(topic(i), "kept");
+    pg.createDatabase("stranger");
+
+    // Publishes go on, to topics on every node, for the whole of the stranger's attempt.
+    Map<String, Set<String>> acknowledged = new ConcurrentHashMap<>();
+    AtomicBoolean stop = new AtomicBoolean();
+    Thread publisher = new Thread(() -> {
+      for (int n = 0; !stop.get(); n++) {
+        String topic = topic(n % TOPICS);
+        try {
+          if (entry.http().post("/pub?topic=" + topic, "m-" + n).status() == 200) {
+            acknowledged.computeIfAbsent(topic, t -> ConcurrentHashMap.newKeySet()).add("m-" + n);
+          }
+        } catch (Exception e) {
+          // not acknowledged: not expected back
+        }
+      }
+    });
+    publisher.start();
+    Await.until(WAIT, "publishing", () -> count(acknowledged) >= 50);
+
+    int strangerPort = NodeProcess.freePort();
+    String strangerAddress = "pekko://herald@127.0.0.1:" + strangerPort;
+    NodeProcess stranger = NodeProcess.prepare(data.resolve("stranger"), flags("stranger", strangerPort));
+    stranger.spawn();
+    // While it tries, the cluster must never list it, in any status (joining, up, ...).
+    Set<String> strangerSeenAs = new HashSet<>();
+    Await.until(WAIT, "the stranger gives up", () -> {
+      String status = members(entry).get(strangerAddress);
+      if (status != null) strangerSeenAs.add(status);
+      return !stranger.isAlive();
+    });
+    int acknowledgedDuringAttempt = count(acknowledged);
+    String output = stranger.log();
+    assertEquals(1, stranger.terminate(), output);
+    assertTrue(output.contains("the cluster refused this node: " + JournalCompatibility.REFUSAL
+        + " (this node uses database stranger"), output);
+    assertEquals(Set.of(), strangerSeenAs, "the stranger was never a member");
+    // The seeds say why, naming both journals.
+    String seedLog = entry.log();
+    assertTrue(seedLog.contains(JournalCompatibility.REFUSAL + ": this node uses database herald")
+        && seedLog.contains("the other database stranger"), seedLog);
+
+    Await.until(WAIT, "more publishes after the attempt", () -> count(acknowledged) >= acknowledgedDuringAttempt + 50);
+    stop.set(true);
+    publisher.join();
+    assertEquals(3, members(entry).values().stream().filter("up"::equals).count(), "the cluster is whole");
+
+    // Every acknowledged message comes back from the cluster, through another node.
+    for (Map.Entry<String, Set<String>> topic : acknowledged.entrySet()) {
+      Set<String> got = new HashSet<>();
+      try (WsConsumer c = WsConsumer.subscribe(nodes.get(2), "topic=" + topic.getKey() + "&channel=kept")) {
+        c.send("RDY 100");
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!got.containsAll(topic.getValue()) && System.nanoTime() < deadline) {
+          WsConsumer.Frame f = c.poll(Duration.ofSeconds(1));
+          if (f == null || !f.type().equals("message")) continue;
+          got.add(f.json().path("body").asText());
+          c.send("FIN " + f.json().path("id").asText());
+        }
+      }
+      Set<String> missing = new HashSet<>(topic.getValue());
+      missing.removeAll(got);
+      assertEquals(Set.of(), missing, "acknowledged on " + topic.getKey() + " but not delivered");
+    }
+    // And nothing was ever written to the stranger's database.
+    try (Connection c = DriverManager.getConnection(pg.url("stranger"), "herald", "");
+         ResultSet r = c.createStatement().executeQuery("SELECT count(*) FROM event_journal")) {
+      r.next();
+      assertEquals(0, r.getLong(1), "events in the stranger's journal");
+    }
+    System.out.printf("stranger refused: %d messages acknowledged on %d topics while and after it tried, all delivered%n",
+        count(acknowledged), acknowledged.size());
+  }
+
+  private static int count(Map<String, Set<String>> acknowledged) {
+    return acknowledged.values().stream().mapToInt(Set::size).sum();
+  }
+}
