@@ -82,6 +82,7 @@ public final class HttpApi extends AllDirectives {
     this.materializer = Materializer.matFromSystem(system);
   }
 
+  /** The API's routes; the node puts them behind a {@link Guard}. */
   public Route routes() {
     return handleRejections(rejections(), () -> concat(
         path("ping", () -> get(() -> complete("OK"))),
@@ -357,7 +358,7 @@ public final class HttpApi extends AllDirectives {
       }
       Optional<WebSocketUpgrade> upgrade = request.getAttribute(AttributeKeys.webSocketUpgrade);
       if (upgrade.isEmpty()) return complete(ApiError.response(StatusCodes.BAD_REQUEST, "EXPECTED_WEBSOCKET"));
-      return complete(upgrade.get().handleMessagesWith(consumerFlow(params)));
+      return complete(Guard.accept(upgrade.get(), consumerFlow(params)));
     }));
   }
 

@@ -64,6 +64,33 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--mem-queue-size", paramLabel = "N", description = "messages a channel holds in memory; the rest are read back from the journal (default: ${DEFAULT-VALUE})")
   String memQueueSize;
 
+  @Option(names = "--auth-file", paramLabel = "FILE", description = "identities, secrets and rights (JSON, reloaded on change); see docs/security.md")
+  String authFile;
+
+  @Option(names = "--auth-http-address", paramLabel = "HOST:PORT[,...]", description = "nsqauthd-compatible auth server(s)")
+  String authHttpAddress;
+
+  @Option(names = "--allowed-origins", paramLabel = "URL[,URL...]", description = "web origins besides the node's own that may change state or open WebSockets")
+  String allowedOrigins;
+
+  @Option(names = "--https-address", paramLabel = "HOST:PORT", description = "HTTPS and WSS listener; needs --tls-cert and --tls-key")
+  String httpsAddress;
+
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "certificate chain (PEM) for --https-address; reloaded on change")
+  String tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "private key (PEM, PKCS#8 or PKCS#1) for --tls-cert")
+  String tlsKey;
+
+  @Option(names = "--tls-required", paramLabel = "true|false", arity = "0..1", fallbackValue = "true", description = "refuse plain HTTP except /ping (default: ${DEFAULT-VALUE})")
+  String tlsRequired;
+
+  @Option(names = "--tls-client-auth-policy", paramLabel = "require|require-verify", description = "ask HTTPS clients for a certificate: any (require) or one signed by --tls-root-ca-file (require-verify)")
+  String tlsClientAuthPolicy;
+
+  @Option(names = "--tls-root-ca-file", paramLabel = "FILE", description = "CA certificates (PEM) that sign client certificates")
+  String tlsRootCaFile;
+
   public static void main(String[] args) {
     // With fewer than 3 cores the common pool has parallelism 1, and the JDK then runs every async
     // CompletableFuture stage (Pekko's asks and futures end up there) on a new thread: a thread per
@@ -117,6 +144,18 @@ public final class Main implements Callable<Integer> {
     o.put("herald.max-body-size", positive("--max-body-size", maxBodySize));
     o.put("herald.max-rdy-count", positive("--max-rdy-count", maxRdyCount));
     o.put("herald.mem-queue-size", nonNegative("--mem-queue-size", memQueueSize));
+    o.put("herald.auth-file", authFile);
+    o.put("herald.auth-http-address", authHttpAddress);
+    o.put("herald.allowed-origins", allowedOrigins);
+    o.put("herald.https-address", httpsAddress);
+    o.put("herald.tls-cert", tlsCert);
+    o.put("herald.tls-key", tlsKey);
+    if (!tlsRequired.equals("true") && !tlsRequired.equals("false")) {
+      throw new IllegalArgumentException("--tls-required must be true or false, got '" + tlsRequired + "'");
+    }
+    o.put("herald.tls-required", Boolean.parseBoolean(tlsRequired));
+    o.put("herald.tls-client-auth-policy", tlsClientAuthPolicy);
+    o.put("herald.tls-root-ca-file", tlsRootCaFile);
     Settings.HostPort http = Settings.HostPort.parse(httpAddress, "--http-address");
     Settings.HostPort cluster = Settings.HostPort.parse(clusterAddress, "--cluster-address");
     o.put("pekko.remote.artery.canonical.hostname", cluster.host());

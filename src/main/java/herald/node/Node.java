@@ -30,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 /** One running Herald node: a one-member (for now) Pekko cluster with its broker and HTTP API. */
 public final class Node {
   public static final String VERSION = "0.1.0";
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Node.class);
 
   /** A start-up problem an operator can fix; its message is the one line we print. */
   public static final class StartException extends Exception {
@@ -54,6 +55,12 @@ public final class Node {
       throw new StartException("--join needs --journal postgres: in a cluster topics and channels move between "
           + "nodes, and a node's own LevelDB journal would leave their messages behind");
     }
+    ClientSecurity security;
+    try {
+      security = ClientSecurity.from(config);
+    } catch (IllegalArgumentException e) {
+      throw new StartException(e.getMessage());
+    }
     if (settings.journal().equals("postgres")) config = preparePostgres(config);
     FileLock lock = lockDataPath(Path.of(settings.dataPath()));
     ActorSystem<Void> system;
@@ -75,11 +82,12 @@ public final class Node {
       HttpApi api = new HttpApi(system, settings, new Publisher(system, metrics.registry()), metrics);
       ServerBinding binding = Http.get(system)
           .newServerAt(settings.httpHost(), settings.httpPort())
-          .bind(api.routes())
+          .bind(security.guard(false, 0).wrap(api.routes()))
           .toCompletableFuture()
           .get(10, TimeUnit.SECONDS)
           .addToCoordinatedShutdown(Duration.ofSeconds(5), system);
       system.getWhenTerminated().thenRun(() -> release(lock));
+      security.openWarning("http://" + settings.httpHost() + ":" + binding.localAddress().getPort()).ifPresent(log::warn);
       return new Node(system, binding, settings);
     } catch (StartException e) {
       system.terminate();

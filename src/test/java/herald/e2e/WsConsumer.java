@@ -32,16 +32,20 @@ public final class WsConsumer implements AutoCloseable {
   private final CompletableFuture<Integer> closed = new CompletableFuture<>();
   private final WebSocket socket;
 
-  private WsConsumer(String url) throws Exception {
-    this.socket = HttpClient.newHttpClient().newWebSocketBuilder()
-        .connectTimeout(Duration.ofSeconds(10))
-        .buildAsync(URI.create(url), new Listener())
-        .get(20, TimeUnit.SECONDS);
+  private WsConsumer(HttpClient client, String url, java.util.Map<String, String> headers) throws Exception {
+    WebSocket.Builder builder = client.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
+    headers.forEach(builder::header);
+    this.socket = builder.buildAsync(URI.create(url), new Listener()).get(20, TimeUnit.SECONDS);
   }
 
   /** Connects and waits for the "subscribed" frame. */
   public static WsConsumer subscribe(NodeProcess node, String query) throws Exception {
-    WsConsumer c = new WsConsumer(node.wsUrl() + "/sub?" + query);
+    return subscribe(HttpClient.newHttpClient(), node.wsUrl() + "/sub?" + query, java.util.Map.of());
+  }
+
+  /** The same with a client of one's own (TLS) and extra handshake headers (Authorization, Origin). */
+  public static WsConsumer subscribe(HttpClient client, String url, java.util.Map<String, String> headers) throws Exception {
+    WsConsumer c = new WsConsumer(client, url, headers);
     Frame first = c.next(Duration.ofSeconds(20));
     if (!"subscribed".equals(first.type())) throw new AssertionError("expected subscribed, got " + first);
     return c;
