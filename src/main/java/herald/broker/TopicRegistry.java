@@ -46,6 +46,12 @@ public final class TopicRegistry
 
   public record GetTopics(ActorRef<Topics> replyTo) implements Command {}
 
+  /** One topic's channels, for /lookup and /channels. */
+  public record GetTopic(String topic, ActorRef<TopicChannels> replyTo) implements Command {}
+
+  /** {@code channels} is null for a topic the registry does not know. */
+  public record TopicChannels(List<String> channels) implements CborSerializable {}
+
   /** Topic names, sorted; each with its channels; and the topics whose entity runs. */
   public record Topics(List<String> names, Map<String, List<String>> channels, Set<String> running)
       implements CborSerializable {}
@@ -129,6 +135,11 @@ public final class TopicRegistry
         .onCommand(TopicRunning.class, (s, c) -> {
           if (c.running()) running.put(c.topic(), c.ref());
           else running.remove(c.topic(), c.ref());
+          return Effect().none();
+        })
+        .onCommand(GetTopic.class, (s, c) -> {
+          List<String> channels = s.topics().get(c.topic());
+          c.replyTo().tell(new TopicChannels(channels != null ? channels : ephemeral.get(c.topic())));
           return Effect().none();
         })
         .onCommand(GetTopics.class, (s, c) -> {

@@ -36,6 +36,9 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   /** A complete frame from the client (text, or binary which the protocol does not allow). */
   public record FromClient(String text, boolean binary) implements ConsumerProtocol {}
 
+  /** A client frame longer than {@code limit} characters: not read further. */
+  public record FrameTooBig(long limit) implements ConsumerProtocol {}
+
   /** The socket closed or failed. */
   public record ClientGone() implements ConsumerProtocol {}
 
@@ -53,6 +56,14 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
 
   /** A binary WebSocket message holds messages up to this size (or one bigger message). */
   static final int BINARY_MESSAGE_BYTES = 256 * 1024;
+
+  /**
+   * The longest client frame read: room for a frame of FINs for every message a consumer may hold,
+   * above max-msg-size. A longer frame is refused, never buffered whole.
+   */
+  public static long maxFrameSize(int maxMsgSize, int maxRdyCount) {
+    return maxMsgSize + 32L * maxRdyCount;
+  }
 
   /** Sent to the outgoing source to complete it, which closes the socket. */
   public static final Message END = TextMessage.create("");
@@ -92,6 +103,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
           return this;
         })
         .onMessage(FromClient.class, this::onFrame)
+        .onMessage(FrameTooBig.class, f -> fatal("E_INVALID", "frame longer than " + f.limit() + " characters"))
         .onMessage(ConsumerProtocol.Deliver.class, this::onDeliver)
         .onMessage(ConsumerProtocol.Failed.class, f -> {
           out.tell(TextMessage.create(Frames.error(f.code(), f.message())));

@@ -39,6 +39,7 @@ import org.apache.pekko.japi.Pair;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.StreamLimitReachedException;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
@@ -51,6 +52,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -161,13 +163,20 @@ public final class HttpApi extends AllDirectives {
       if (strict.getData().length() > limit) throw ApiError.tooLarge(tooBig);
       return CompletableFuture.completedFuture(strict.getData());
     }
-    return request.entity().withSizeLimit(limit).toStrict(BODY_TIMEOUT_MS, materializer)
+    // A declared length over the limit is refused before a byte of the body is read.
+    OptionalLong declared = request.entity().getContentLengthOption();
+    if (declared.isPresent() && declared.getAsLong() > limit) throw ApiError.tooLarge(tooBig);
+    return request.entity().withSizeLimit(limit).toStrict(BODY_TIMEOUT_MS, limit, materializer)
         .<ByteString>thenApply(HttpEntity.Strict::getData)
         .exceptionally(failure -> {
-          Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+          Throwable t = unwrap(failure);
           if (t instanceof EntityStreamSizeException) throw ApiError.tooLarge(tooBig);
           throw new CompletionException(t);
         });
+  }
+
+  private static Throwable unwrap(Throwable failure) {
+    return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
   }
 
   // ---- publish --------------------------------------------------------------------------------
@@ -279,11 +288,10 @@ public final class HttpApi extends AllDirectives {
   /** nsqlookupd's answer: every up member serves every topic, so all of them are producers. */
   private CompletionStage<HttpResponse> lookup(HttpRequest request) {
     String topic = topic(request.getUri().query());
-    return BrokerEntity.topic(system, topic).<Topic.TopicStats>ask(Topic.GetStats::new, ASK_TIMEOUT).thenApply(stats -> {
-      if (!stats.exists()) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
+    return knownChannels(topic).thenApply(known -> {
       ObjectNode root = JSON.createObjectNode();
       var channels = root.putArray("channels");
-      stats.channels().forEach(channels::add);
+      known.forEach(channels::add);
       var producers = root.putArray("producers");
       for (String address : Membership.upHttpAddresses(system)) {
         Settings.HostPort hp = Settings.HostPort.parse(address, "member http address");
@@ -309,13 +317,21 @@ public final class HttpApi extends AllDirectives {
 
   private CompletionStage<HttpResponse> channels(HttpRequest request) {
     String topic = topic(request.getUri().query());
-    return BrokerEntity.topic(system, topic).<Topic.TopicStats>ask(Topic.GetStats::new, ASK_TIMEOUT).thenApply(stats -> {
-      if (!stats.exists()) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
+    return knownChannels(topic).thenApply(known -> {
       ObjectNode root = JSON.createObjectNode();
       var array = root.putArray("channels");
-      stats.channels().forEach(array::add);
+      known.forEach(array::add);
       return json(root);
     });
+  }
+
+  /** A topic's channels as the registry knows them, or TOPIC_NOT_FOUND: reading never starts an entity. */
+  private CompletionStage<List<String>> knownChannels(String topic) {
+    return TopicRegistry.ref(system).<TopicRegistry.TopicChannels>ask(r -> new TopicRegistry.GetTopic(topic, r), ASK_TIMEOUT)
+        .thenApply(found -> {
+          if (found.channels() == null) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
+          return found.channels();
+        });
   }
 
   private CompletionStage<HttpResponse> info(HttpRequest request) {
@@ -393,17 +409,28 @@ public final class HttpApi extends AllDirectives {
         .preMaterialize(materializer);
     ActorRef<ConsumerProtocol> session = system.systemActorOf(
         ConsumerSession.create(params, out.first()), "consumer-" + consumers.incrementAndGet(), Props.empty());
+    long limit = ConsumerSession.maxFrameSize(settings.maxMsgSize(), settings.maxRdyCount());
     Sink<Message, NotUsed> in = Flow.<Message>create()
         .<ConsumerProtocol>mapAsync(1, m -> {
           // A command is one small frame, nearly always whole: take it without a future hop.
           if (m.isText() && m.asTextMessage().isStrict()) {
-            return CompletableFuture.completedFuture(new ConsumerSession.FromClient(m.asTextMessage().getStrictText(), false));
+            String text = m.asTextMessage().getStrictText();
+            return CompletableFuture.completedFuture(text.length() > limit
+                ? new ConsumerSession.FrameTooBig(limit) : new ConsumerSession.FromClient(text, false));
           }
-          return m.isText()
-              ? m.asTextMessage().toStrict(BODY_TIMEOUT_MS, materializer)
-                  .thenApply(t -> new ConsumerSession.FromClient(t.getStrictText(), false))
-              : m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer)
-                  .thenApply(d -> new ConsumerSession.FromClient("", true));
+          if (!m.isText()) {
+            // Not a command, whatever it holds: the session closes the socket without reading it.
+            m.asBinaryMessage().getStreamedData().runWith(Sink.cancelled(), materializer);
+            return CompletableFuture.completedFuture(new ConsumerSession.FromClient("", true));
+          }
+          // A frame in parts is read up to the limit, never buffered whole.
+          return m.asTextMessage().getStreamedText()
+              .limitWeighted(limit, text -> (long) text.length())
+              .completionTimeout(Duration.ofMillis(BODY_TIMEOUT_MS))
+              .runFold(new StringBuilder(), StringBuilder::append, materializer)
+              .<ConsumerProtocol>thenApply(text -> new ConsumerSession.FromClient(text.toString(), false))
+              .exceptionally(failure -> unwrap(failure) instanceof StreamLimitReachedException
+                  ? new ConsumerSession.FrameTooBig(limit) : new ConsumerSession.ClientGone());
         })
         .to(ActorSink.actorRef(session, new ConsumerSession.ClientGone(), e -> new ConsumerSession.ClientGone()));
     return Flow.fromSinkAndSource(in, out.second());

@@ -166,8 +166,10 @@ class DurabilityTest {
       assertEquals(Set.of("held", "open"), names);
       assertEquals(0, hostedEntities(http), "/stats started no topic or channel");
 
-      // Anything that needs the topic starts it (and its channels), with its state.
+      // A command to the topic starts it (and its channels), with its state; reading /channels does not.
       assertEquals(200, http.get("/channels?topic=quiet").status());
+      assertEquals(0, hostedEntities(http), "/channels started no topic or channel");
+      assertEquals(200, http.post("/channel/create?topic=quiet&channel=open", "").status());
       Await.until(WAIT, "topic and channels running", () -> {
         JsonNode t = http.stats("quiet", null).path("topics").get(0);
         return t.path("running").asBoolean() && t.path("channels").size() == 2

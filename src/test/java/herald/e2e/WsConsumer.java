@@ -55,6 +55,11 @@ public final class WsConsumer implements AutoCloseable {
     socket.sendText(text, true).join();
   }
 
+  /** One part of a text frame sent in parts; {@code last} ends the frame. */
+  public void sendPart(String text, boolean last) {
+    socket.sendText(text, last).join();
+  }
+
   /** The next frame, or an AssertionError after the timeout. */
   public Frame next(Duration timeout) throws InterruptedException {
     Frame f = frames.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
