@@ -109,13 +109,22 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
     writeTime.record(System.nanoTime() - done.startNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
     writeSize.record(done.size());
     long offset = done.appended() == null ? 0 : done.appended().firstOffset();
+    // The topic names the duplicates by their place in the whole write; each publisher gets its own.
+    List<Integer> duplicates = done.appended() == null ? List.of() : done.appended().duplicates();
+    int first = 0;
+    int next = 0;
     for (Publish p : done.batch()) {
       if (done.failure() != null) {
         p.result().completeExceptionally(done.failure());
-      } else {
-        p.result().complete(new Topic.Appended(offset, p.messages().size()));
-        offset += p.messages().size();
+        continue;
       }
+      int end = first + p.messages().size();
+      List<Integer> own = new ArrayList<>();
+      for (; next < duplicates.size() && duplicates.get(next) < end; next++) own.add(duplicates.get(next) - first);
+      int stored = p.messages().size() - own.size();
+      p.result().complete(new Topic.Appended(offset, stored, own.isEmpty() ? List.of() : own));
+      offset += stored;
+      first = end;
     }
     if (!waiting.isEmpty()) write();
     return this;

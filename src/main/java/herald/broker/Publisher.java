@@ -20,6 +20,7 @@ public final class Publisher {
   private final AtomicLong names = new AtomicLong();
   private final MeterRegistry metrics;
   private final ConcurrentHashMap<String, Counter> published = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Counter> duplicates = new ConcurrentHashMap<>();
 
   public Publisher(ActorSystem<?> system) {
     this(system, new SimpleMeterRegistry());
@@ -31,7 +32,10 @@ public final class Publisher {
     this.metrics = metrics;
   }
 
-  /** Completes once the messages are in the topic's journal. */
+  /**
+   * Completes once the messages are in the topic's journal. A message with a dedup id that the topic
+   * already stored within its window is not stored again; the answer lists it as a duplicate.
+   */
   public CompletionStage<Topic.Appended> publish(String topic, List<Published> messages) {
     CompletableFuture<Topic.Appended> result = new CompletableFuture<>();
     batchers.computeIfAbsent(topic, t ->
@@ -43,7 +47,13 @@ public final class Publisher {
         .register(metrics));
     // Counted before anyone waiting on the publish hears of it.
     return result.thenApply(appended -> {
-      counter.increment(messages.size());
+      counter.increment(appended.count());
+      if (!appended.duplicates().isEmpty()) {
+        duplicates.computeIfAbsent(topic, t -> Counter.builder("herald.messages.duplicates")
+            .description("messages published through this node and not stored again: their X-Herald-Msg-Id was stored already")
+            .tag("topic", t)
+            .register(metrics)).increment(appended.duplicates().size());
+      }
       return appended;
     });
   }

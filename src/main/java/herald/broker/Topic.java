@@ -18,6 +18,7 @@ import org.apache.pekko.persistence.JournalProtocol;
 import org.apache.pekko.persistence.Persistence;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.SnapshotAdapter;
 import org.apache.pekko.persistence.typed.SnapshotCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
@@ -30,9 +31,11 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -49,7 +52,15 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   public record Append(List<Published> messages, ActorRef<StatusReply<Appended>> replyTo)
       implements Command {}
 
-  public record Appended(long firstOffset, int count) implements CborSerializable {}
+  /**
+   * {@code count} messages stored from {@code firstOffset} on; {@code duplicates} are the positions in
+   * the request's list of the messages not stored because their dedup id already was.
+   */
+  public record Appended(long firstOffset, int count, List<Integer> duplicates) implements CborSerializable {
+    public Appended(long firstOffset, int count) {
+      this(firstOffset, count, List.of());
+    }
+  }
 
   public record Create(ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
@@ -58,6 +69,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   public record Empty(ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
   public record SetPaused(boolean paused, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  /** Changes the topic's own settings: the fields of {@code changes} that are not null. */
+  public record Configure(TopicConfig changes, ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
   /** Adds a channel; {@code createTopic} is true for a subscription, false for /channel/create. */
   public record CreateChannel(String channel, boolean createTopic, ActorRef<StatusReply<Done>> replyTo)
@@ -86,10 +100,25 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   public record GetStats(ActorRef<TopicStats> replyTo) implements Command {}
 
-  /** {@code journalDeletedTo}: events up to this journal write were deleted (retention), 0 for none yet. */
+  /**
+   * {@code journalDeletedTo}: events up to this journal write were deleted (retention), 0 for none yet.
+   * {@code dedup}: null from a node that does not know it.
+   */
   public record TopicStats(
       String name, boolean exists, boolean paused, long depth, long messageCount,
-      long messageBytes, List<String> channels, String node, long journalDeletedTo) implements CborSerializable {}
+      long messageBytes, List<String> channels, String node, long journalDeletedTo, DedupStats dedup)
+      implements CborSerializable {
+    public TopicStats(String name, boolean exists, boolean paused, long depth, long messageCount,
+                      long messageBytes, List<String> channels, String node, long journalDeletedTo) {
+      this(name, exists, paused, depth, messageCount, messageBytes, channels, node, journalDeletedTo, null);
+    }
+  }
+
+  /**
+   * The dedup window in force, the ids remembered now, the publishes not stored because their id
+   * was (since the topic started on its node), and the ids forgotten early at the count limit.
+   */
+  public record DedupStats(long windowMs, long ids, long duplicates, long forgottenEarly) implements CborSerializable {}
 
   // ---- events ---------------------------------------------------------------------------------
   public interface Event extends CborSerializable {}
@@ -102,6 +131,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   public record BacklogStarted(long seqNrHint) implements Event {}
 
   public record TopicPaused(boolean paused) implements Event {}
+
+  /** The topic's settings from here on (the whole of them, after the change). */
+  public record TopicConfigured(TopicConfig config) implements Event {}
 
   public record ChannelAdded(String channel, long startOffset, long startSeqNr) implements Event {}
 
@@ -124,14 +156,20 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    */
   public record State(
       boolean exists, boolean paused, long nextOffset, long baseOffset, long messageBytes,
-      Start backlog, Map<String, Start> channels) implements CborSerializable {
+      Start backlog, Map<String, Start> channels, TopicConfig config, StoredIds ids) implements CborSerializable {
+
+    public State {
+      // A snapshot from before topic settings and dedup ids has neither.
+      if (config == null) config = TopicConfig.DEFAULT;
+      if (ids == null) ids = new StoredIds();
+    }
 
     static State initial() {
-      return new State(false, false, 0, 0, 0, new Start(0, 1), Map.of());
+      return new State(false, false, 0, 0, 0, new Start(0, 1), Map.of(), TopicConfig.DEFAULT, new StoredIds());
     }
 
     State withChannels(Map<String, Start> channels) {
-      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels);
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids);
     }
   }
 
@@ -159,6 +197,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private long deletedTo;         // confirmed by the journal
   private boolean trimming;
   private long trimStartedNanos;
+  // Publishes not stored because their dedup id was, since this actor started.
+  private long duplicates;
 
   private Topic(ActorContext<Command> ctx, String name, Settings settings) {
     super(PersistenceId.ofUniqueId(BrokerEntity.topicId(name)),
@@ -193,6 +233,23 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     // Snapshots shorten recovery of this small state and bound retention (see trim); events are the
     // bodies, so only trim deletes them, below what every channel has consumed.
     return ephemeral ? RetentionCriteria.disabled() : RetentionCriteria.snapshotEvery(1000, 2);
+  }
+
+  @Override
+  public SnapshotAdapter<State> snapshotAdapter() {
+    // The dedup ids change in place; the snapshot store serializes on its own thread, so it gets a copy.
+    return new SnapshotAdapter<>() {
+      @Override
+      public Object toJournal(State s) {
+        return new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(), s.messageBytes(), s.backlog(),
+            s.channels(), s.config(), s.ids().copy());
+      }
+
+      @Override
+      public State fromJournal(Object from) {
+        return (State) from;
+      }
+    };
   }
 
   @Override
@@ -235,6 +292,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onCommand(Delete.class, this::onDelete)
         .onCommand(Empty.class, this::onEmpty)
         .onCommand(SetPaused.class, this::onSetPaused)
+        .onCommand(Configure.class, this::onConfigure)
         .onCommand(CreateChannel.class, this::onCreateChannel)
         .onCommand(ChannelAdmin.class, this::onChannelAdmin)
         .onCommand(Attach.class, this::onAttach)
@@ -266,10 +324,22 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onAppend(State state, Append cmd) {
-    if (cmd.messages().isEmpty()) {
-      return Effect().none().thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(s.nextOffset(), 0)));
+    List<Integer> duplicates = duplicates(state, cmd.messages());
+    List<Published> fresh = cmd.messages();
+    if (!duplicates.isEmpty()) {
+      this.duplicates += duplicates.size();
+      fresh = new ArrayList<>(cmd.messages().size() - duplicates.size());
+      int next = 0;
+      for (int i = 0; i < cmd.messages().size(); i++) {
+        if (next < duplicates.size() && duplicates.get(next) == i) next++;
+        else fresh.add(cmd.messages().get(i));
+      }
     }
-    MessagesAppended appended = new MessagesAppended(state.nextOffset(), cmd.messages());
+    if (fresh.isEmpty()) {
+      // Every one already stored (and, being in the state, already written): answered as stored.
+      return Effect().none().thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(s.nextOffset(), 0, duplicates)));
+    }
+    MessagesAppended appended = new MessagesAppended(state.nextOffset(), fresh);
     List<Event> events = state.exists()
         ? List.of(appended)
         : List.of(new TopicCreated(nextSeqNr()), appended);
@@ -278,7 +348,33 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           if (!state.exists()) announce(s);
           fanOut(s, appended);
         })
-        .thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(appended.firstOffset(), cmd.messages().size())));
+        .thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(appended.firstOffset(), appended.messages().size(), duplicates)));
+  }
+
+  /**
+   * The positions of the messages whose dedup id this topic stored within its window, or that an
+   * earlier message of the same list carries: those are not stored again.
+   */
+  private List<Integer> duplicates(State state, List<Published> messages) {
+    long window = dedupWindowMs(state);
+    if (window <= 0) return List.of();
+    List<Integer> duplicates = null;
+    Set<String> inThisWrite = null;
+    for (int i = 0; i < messages.size(); i++) {
+      Published m = messages.get(i);
+      if (m.dedupId() == null) continue;
+      if (inThisWrite == null) inThisWrite = new HashSet<>();
+      if (state.ids().contains(m.dedupId(), m.timestamp(), window) || !inThisWrite.add(m.dedupId())) {
+        if (duplicates == null) duplicates = new ArrayList<>();
+        duplicates.add(i);
+      }
+    }
+    return duplicates == null ? List.of() : duplicates;
+  }
+
+  private long dedupWindowMs(State state) {
+    Long own = state.config().dedupWindowMs();
+    return own != null ? own : settings.dedupWindow().toMillis();
   }
 
   private void fanOut(State state, MessagesAppended appended) {
@@ -336,6 +432,13 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return Effect().persist(new TopicPaused(cmd.paused()))
         .thenRun(s -> allChannels(s).forEach(c -> channel(c).tell(new Channel.TopicPaused(cmd.paused()))))
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
+  private Effect<Event, State> onConfigure(State state, Configure cmd) {
+    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
+    TopicConfig config = state.config().with(cmd.changes());
+    if (config.equals(state.config())) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    return Effect().persist(new TopicConfigured(config)).thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
   private Effect<Event, State> onCreateChannel(State state, CreateChannel cmd) {
@@ -474,8 +577,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     boolean noChannel = state.channels().isEmpty() && ephemeralChannels.isEmpty();
     long depth = !noChannel ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
+    DedupStats dedup = new DedupStats(dedupWindowMs(state), state.ids().size(), duplicates, state.ids().forgottenEarly());
     cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth,
-        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp(), deletedTo));
+        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp(), deletedTo, dedup));
     return Effect().none();
   }
 
@@ -496,18 +600,25 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .forAnyState()
         .onEvent(MessagesAppended.class, (s, e) -> {
           long bytes = 0;
-          for (Published p : e.messages()) bytes += p.body().length();
+          long window = dedupWindowMs(s);
+          for (Published p : e.messages()) {
+            bytes += p.body().length();
+            if (p.dedupId() != null) s.ids().add(p.dedupId(), p.timestamp(), window, settings.dedupMaxIds());
+          }
           return new State(s.exists(), s.paused(), e.nextOffset(), s.baseOffset(),
-              s.messageBytes() + bytes, s.backlog(), s.channels());
+              s.messageBytes() + bytes, s.backlog(), s.channels(), s.config(), s.ids());
         })
         .onEvent(TopicCreated.class, (s, e) -> new State(true, false, s.nextOffset(), s.nextOffset(), 0,
-            new Start(s.nextOffset(), e.seqNrHint()), Map.of()))
+            new Start(s.nextOffset(), e.seqNrHint()), Map.of(), s.config(), s.ids()))
+        // A deleted topic forgets its settings and ids: a topic made again under its name is a new one.
         .onEvent(TopicDeleted.class, (s, e) -> new State(false, false, s.nextOffset(), s.nextOffset(), 0,
-            new Start(s.nextOffset(), s.backlog().seqNr()), Map.of()))
+            new Start(s.nextOffset(), s.backlog().seqNr()), Map.of(), TopicConfig.DEFAULT, new StoredIds()))
         .onEvent(BacklogStarted.class, (s, e) -> new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(),
-            s.messageBytes(), new Start(s.nextOffset(), e.seqNrHint()), s.channels()))
+            s.messageBytes(), new Start(s.nextOffset(), e.seqNrHint()), s.channels(), s.config(), s.ids()))
         .onEvent(TopicPaused.class, (s, e) -> new State(s.exists(), e.paused(), s.nextOffset(), s.baseOffset(),
-            s.messageBytes(), s.backlog(), s.channels()))
+            s.messageBytes(), s.backlog(), s.channels(), s.config(), s.ids()))
+        .onEvent(TopicConfigured.class, (s, e) -> new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(),
+            s.messageBytes(), s.backlog(), s.channels(), e.config(), s.ids()))
         .onEvent(ChannelAdded.class, (s, e) -> {
           Map<String, Start> channels = new HashMap<>(s.channels());
           channels.put(e.channel(), new Start(e.startOffset(), e.startSeqNr()));
@@ -520,7 +631,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           // With no channel left, messages from here on wait for the next first channel.
           return channels.isEmpty()
               ? new State(next.exists(), next.paused(), next.nextOffset(), next.baseOffset(),
-                  next.messageBytes(), new Start(next.nextOffset(), e.seqNrHint()), next.channels())
+                  next.messageBytes(), new Start(next.nextOffset(), e.seqNrHint()), next.channels(), next.config(), next.ids())
               : next;
         })
         .build();

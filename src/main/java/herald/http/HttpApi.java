@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import herald.broker.BrokerEntity;
 import herald.broker.ConsumerProtocol;
+import herald.broker.DedupId;
 import herald.broker.Names;
 import herald.broker.Published;
 import herald.broker.Publisher;
@@ -184,10 +185,11 @@ public final class HttpApi extends AllDirectives {
     Query q = request.getUri().query();
     String topic = topic(q);
     long defer = defer(q);
+    String dedupId = request.getHeader(DedupId.HEADER).map(h -> MessageBodies.checkedId(h.value())).orElse(null);
     return body(request, settings.maxMsgSize(), "MSG_TOO_BIG").thenCompose(body -> {
       if (body.isEmpty()) throw ApiError.badRequest("MSG_EMPTY");
       long now = System.currentTimeMillis();
-      return publisher.publish(topic, List.of(new Published(body, now, defer > 0 ? now + defer : 0)));
+      return publisher.publish(topic, List.of(new Published(body, now, defer > 0 ? now + defer : 0, dedupId)));
     }).thenApply(appended -> ok());
   }
 
@@ -200,13 +202,16 @@ public final class HttpApi extends AllDirectives {
       case "false", "0", "" -> false;
       default -> throw ApiError.badRequest("INVALID_BINARY");
     };
+    // Herald's variant of the binary body with a dedup id before each message (docs/protocol.md).
+    boolean withIds = q.get("msg_ids").map(v -> v.equals("true") || v.equals("1")).orElse(false);
+    if (withIds && !binary) throw ApiError.badRequest("MSG_IDS_NEED_BINARY");
     return body(request, settings.maxBodySize(), "BODY_TOO_BIG").thenCompose(body -> {
-      List<ByteString> bodies = binary
-          ? MessageBodies.binary(body, settings.maxMsgSize())
-          : MessageBodies.text(body, settings.maxMsgSize());
+      List<MessageBodies.Body> bodies = binary
+          ? MessageBodies.binary(body, settings.maxMsgSize(), withIds)
+          : MessageBodies.text(body, settings.maxMsgSize()).stream().map(b -> new MessageBodies.Body(null, b)).toList();
       long now = System.currentTimeMillis();
       List<Published> messages = new ArrayList<>(bodies.size());
-      for (ByteString b : bodies) messages.add(new Published(b, now, 0));
+      for (MessageBodies.Body b : bodies) messages.add(new Published(b.bytes(), now, 0, b.dedupId()));
       return publisher.publish(topic, messages);
     }).thenApply(appended -> ok());
   }
@@ -214,6 +219,11 @@ public final class HttpApi extends AllDirectives {
   // ---- admin ----------------------------------------------------------------------------------
   private CompletionStage<HttpResponse> topicAdmin(String op, HttpRequest request) {
     Query q = request.getUri().query();
+    if (op.equals("config")) {
+      String topic = topic(q);
+      return body(request, 64 * 1024, "BODY_TOO_BIG").thenCompose(body ->
+          askTopic(topic, r -> new Topic.Configure(TopicConfigBody.parse(body), r)));
+    }
     Function<ActorRef<StatusReply<Done>>, Topic.Command> command = switch (op) {
       case "create" -> Topic.Create::new;
       case "delete" -> Topic.Delete::new;

@@ -35,6 +35,13 @@ public final class StatsFormat {
       topic.put("depth", t.depth());
       topic.put("message_count", t.messageCount());
       topic.put("message_bytes", t.messageBytes());
+      if (t.dedup() != null) {
+        ObjectNode dedup = topic.putObject("dedup");
+        dedup.put("window_ms", t.dedup().windowMs());
+        dedup.put("ids", t.dedup().ids());
+        dedup.put("duplicates", t.dedup().duplicates());
+        dedup.put("forgotten_early", t.dedup().forgottenEarly());
+      }
       ArrayNode channels = topic.putArray("channels");
       for (Channel.ChannelStats c : r.channels()) {
         ObjectNode channel = channels.addObject();
@@ -101,6 +108,10 @@ public final class StatsFormat {
       }
       out.append(String.format("%n[%-24s] depth: %-8d msgs: %-10d bytes: %-12d node: %s%s%n",
           t.name(), t.depth(), t.messageCount(), t.messageBytes(), t.node(), t.paused() ? " paused" : ""));
+      if (t.dedup() != null && t.dedup().ids() + t.dedup().duplicates() > 0) {
+        out.append(String.format("    dedup: window: %dms ids: %d duplicates: %d forgotten early: %d%n",
+            t.dedup().windowMs(), t.dedup().ids(), t.dedup().duplicates(), t.dedup().forgottenEarly()));
+      }
       for (Channel.ChannelStats c : r.channels()) {
         out.append(String.format("    [%-22s] depth: %-8d inflt: %-6d def: %-6d req: %-6d timeout: %-6d msgs: %-10d clients: %d%s%n",
             c.name(), c.depth(), c.inFlightCount(), c.deferredCount(), c.requeueCount(), c.timeoutCount(),

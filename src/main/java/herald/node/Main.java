@@ -91,6 +91,12 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--tls-root-ca-file", paramLabel = "FILE", description = "CA certificates (PEM) that sign client certificates")
   String tlsRootCaFile;
 
+  @Option(names = "--dedup-window", paramLabel = "DURATION", description = "how long a topic remembers the X-Herald-Msg-Id of what it stored; 0 = off (default: ${DEFAULT-VALUE})")
+  String dedupWindow;
+
+  @Option(names = "--dedup-max-ids", paramLabel = "N", description = "most message ids a topic remembers; past it the oldest go first (default: ${DEFAULT-VALUE})")
+  String dedupMaxIds;
+
   public static void main(String[] args) {
     // With fewer than 3 cores the common pool has parallelism 1, and the JDK then runs every async
     // CompletableFuture stage (Pekko's asks and futures end up there) on a new thread: a thread per
@@ -156,6 +162,8 @@ public final class Main implements Callable<Integer> {
     o.put("herald.tls-required", Boolean.parseBoolean(tlsRequired));
     o.put("herald.tls-client-auth-policy", tlsClientAuthPolicy);
     o.put("herald.tls-root-ca-file", tlsRootCaFile);
+    o.put("herald.dedup-window", duration("--dedup-window", dedupWindow));
+    o.put("herald.dedup-max-ids", positive("--dedup-max-ids", dedupMaxIds));
     Settings.HostPort http = Settings.HostPort.parse(httpAddress, "--http-address");
     Settings.HostPort cluster = Settings.HostPort.parse(clusterAddress, "--cluster-address");
     o.put("pekko.remote.artery.canonical.hostname", cluster.host());

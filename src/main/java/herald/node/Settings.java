@@ -21,7 +21,9 @@ public record Settings(
     int memQueueSize,
     String journal,
     String join,
-    String advertisedHttp) implements Serializable {
+    String advertisedHttp,
+    Duration dedupWindow,
+    int dedupMaxIds) implements Serializable {
 
   /** A member's role "http=HOST:PORT" says where its HTTP API is. */
   public static final String HTTP_ROLE_PREFIX = "http=";
@@ -42,7 +44,9 @@ public record Settings(
         c.getInt("mem-queue-size"),
         c.getString("journal"),
         c.getString("join"),
-        advertised(http, cluster.host()));
+        advertised(http, cluster.host()),
+        c.getDuration("dedup-window"),
+        c.getInt("dedup-max-ids"));
   }
 
   public boolean clustered() {

@@ -84,7 +84,15 @@ public final class NodeMetrics implements AutoCloseable {
       new Series<>("herald_topic_paused", "gauge", "1 while the topic is paused", t -> t.paused() ? 1 : 0),
       new Series<>("herald_topic_journal_deleted_to", "gauge",
           "the topic's journal writes up to this one are deleted, every channel being done with them (0: none since the topic started on this node)",
-          Topic.TopicStats::journalDeletedTo));
+          Topic.TopicStats::journalDeletedTo),
+      new Series<>("herald_topic_duplicates_total", "counter",
+          "publishes not stored because their X-Herald-Msg-Id was stored already, since the topic started on this node",
+          t -> t.dedup() == null ? 0 : t.dedup().duplicates()),
+      new Series<>("herald_topic_dedup_ids", "gauge", "message ids the topic remembers for deduplication",
+          t -> t.dedup() == null ? 0 : t.dedup().ids()),
+      new Series<>("herald_topic_dedup_forgotten_early_total", "counter",
+          "message ids forgotten before their window ended because the topic reached --dedup-max-ids",
+          t -> t.dedup() == null ? 0 : t.dedup().forgottenEarly()));
 
   private static final List<Series<Channel.ChannelStats>> CHANNEL = List.of(
       new Series<>("herald_channel_depth", "gauge", "messages waiting for delivery, neither in flight nor deferred",

@@ -34,7 +34,8 @@ final class BrokerTestSystem {
   static final Settings SETTINGS = new Settings(
       "127.0.0.1", 0, "127.0.0.1", 0, "unused-data-path",
       Duration.ofSeconds(60), Duration.ofMinutes(15), Duration.ofHours(1),
-      1024 * 1024, 5 * 1024 * 1024, 2500, 10_000, "leveldb", "", "127.0.0.1:4151");
+      1024 * 1024, 5 * 1024 * 1024, 2500, 10_000, "leveldb", "", "127.0.0.1:4151",
+      Duration.ofMinutes(2), 100_000);
 
   private static final AtomicLong NAMES = new AtomicLong();
 

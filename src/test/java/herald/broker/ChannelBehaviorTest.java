@@ -476,7 +476,7 @@ class ChannelBehaviorTest {
     // mem-queue-size 4: after the restart only offsets 0-3 are read back; offset 5 waits in the journal.
     Settings small = new Settings("127.0.0.1", 0, "127.0.0.1", 0, "unused-data-path",
         Duration.ofSeconds(60), Duration.ofMinutes(15), Duration.ofHours(1),
-        1024 * 1024, 5 * 1024 * 1024, 2500, 4, "leveldb", "", "127.0.0.1:4151");
+        1024 * 1024, 5 * 1024 * 1024, 2500, 4, "leveldb", "", "127.0.0.1:4151", Duration.ofMinutes(2), 100_000);
     var kit = EventSourcedBehaviorTestKit.<Channel.Command, Channel.Event, Channel.State>create(
         broker.system(), Channel.create(topic, name, small));
     List<Object> writes = new ArrayList<>(List.of(new Topic.TopicCreated(1)));
@@ -509,7 +509,7 @@ class ChannelBehaviorTest {
     Settings s = BrokerTestSystem.SETTINGS;
     Settings tiny = new Settings(s.httpHost(), s.httpPort(), s.clusterHost(), s.clusterPort(),
         s.dataPath(), s.msgTimeout(), s.maxMsgTimeout(), s.maxReqTimeout(), s.maxMsgSize(), s.maxBodySize(),
-        s.maxRdyCount(), 1, s.journal(), s.join(), s.advertisedHttp());
+        s.maxRdyCount(), 1, s.journal(), s.join(), s.advertisedHttp(), s.dedupWindow(), s.dedupMaxIds());
     var kit = EventSourcedBehaviorTestKit.<Channel.Command, Channel.Event, Channel.State>create(broker.system(),
         Channel.create(topic, name, tiny), EventSourcedBehaviorTestKit.enabledSerializationSettings());
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(

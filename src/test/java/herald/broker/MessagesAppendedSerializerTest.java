@@ -23,6 +23,8 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -119,7 +121,7 @@ class MessagesAppendedSerializerTest {
   @Test
   void unknownManifestIsNotSerializable() {
     byte[] bytes = SERIALIZER.toBinary(sample());
-    assertThrows(NotSerializableException.class, () -> SERIALIZER.fromBinary(bytes, "MA2"));
+    assertThrows(NotSerializableException.class, () -> SERIALIZER.fromBinary(bytes, "MA3"));
     assertThrows(NotSerializableException.class, () -> SERIALIZER.fromBinary(bytes, ""));
   }
 
@@ -194,9 +196,44 @@ class MessagesAppendedSerializerTest {
 
   @Test
   void topicStateRoundTripsThroughCbor() {
+    StoredIds ids = new StoredIds();
+    ids.add("order-1", 1_000, 60_000, 2);
+    ids.add("order-2", 2_000, 60_000, 2);
+    ids.add("order-3", 3_000, 60_000, 2); // forgets order-1 early: the count limit is 2
     Topic.State s = new Topic.State(true, true, 10, 2, 300, new Topic.Start(2, 3),
-        Map.of("a", new Topic.Start(4, 5), "b", new Topic.Start(10, 9)));
-    assertEquals(s, viaExtension(s));
+        Map.of("a", new Topic.Start(4, 5), "b", new Topic.Start(10, 9)), new TopicConfig(30_000L), ids);
+    Topic.State back = (Topic.State) viaExtension(s);
+    assertEquals(s, back);
+    assertEquals(1, back.ids().forgottenEarly());
+    assertEquals(2, back.ids().size());
+    assertTrue(back.ids().contains("order-3", 3_500, 60_000));
+    assertFalse(back.ids().contains("order-1", 3_500, 60_000));
+  }
+
+  @Test
+  void aMessageWithADedupIdIsWrittenAsMa2AndReadBack() throws Exception {
+    Topic.MessagesAppended e = new Topic.MessagesAppended(5, List.of(
+        new Published(ByteString.fromString("a"), 1, 0, "id-1"),
+        new Published(ByteString.fromString("b"), 2, 0),
+        new Published(ByteString.fromString("c"), 3, 9, DedupId.ofPosition("orders", "archive", 42))));
+    assertEquals("MA2", SERIALIZER.manifest(e));
+    assertEquals(e, roundTrip(e));
+    // Layout: the id comes between deliverAt and the body's size.
+    ByteBuffer buf = ByteBuffer.wrap(SERIALIZER.toBinary(e));
+    buf.getLong();
+    buf.getInt();
+    assertEquals(1, buf.getLong());
+    assertEquals(0, buf.getLong());
+    assertEquals(4, buf.get());
+    byte[] id = new byte[4];
+    buf.get(id);
+    assertEquals("id-1", new String(id, StandardCharsets.US_ASCII));
+    assertEquals(1, buf.getInt());
+  }
+
+  @Test
+  void aWriteWithoutIdsStaysMa1() {
+    assertEquals("MA1", SERIALIZER.manifest(new Topic.MessagesAppended(0, List.of(new Published(ByteString.fromString("a"), 1, 0)))));
   }
 
   @Test
@@ -208,7 +245,13 @@ class MessagesAppendedSerializerTest {
         new Topic.ChannelAdmin("archive", Topic.ChannelOp.EMPTY, done),
         new Topic.Attach("archive"),
         new Topic.Appended(12, 3),
+        new Topic.Appended(12, 1, List.of(0, 2)),
+        new Topic.Configure(new TopicConfig(TopicConfig.NODE_DEFAULT), done),
+        new Topic.TopicConfigured(new TopicConfig(1500L)),
+        new Topic.TopicConfigured(TopicConfig.DEFAULT),
         new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151", 1000),
+        new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151", 1000,
+            new Topic.DedupStats(120_000, 7, 3, 1)),
         new Channel.EmptyUpTo(10, 4, done),
         new Channel.Attached(true, new Topic.Start(3, 2), 5, 4, true, List.of()),
         new Channel.ChannelStats("orders", "archive", true, false, 1, 2, 3, 4, 5, 6, List.of(

@@ -97,4 +97,29 @@ class PublishBatcherTest {
     ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
     assertEquals("journal write failed", e.getCause().getMessage());
   }
+
+  @Test
+  void eachPublisherHearsOfItsOwnDuplicates() throws Exception {
+    // The topic names duplicates by their place in the whole write; the batcher splits them.
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("invoices"));
+    CompletableFuture<Topic.Appended> a = new CompletableFuture<>();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("a0")), a));
+    Topic.Append write1 = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    CompletableFuture<Topic.Appended> b = new CompletableFuture<>();
+    CompletableFuture<Topic.Appended> c = new CompletableFuture<>();
+    CompletableFuture<Topic.Appended> d = new CompletableFuture<>();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("b0"), message("b1"), message("b2")), b));
+    batcher.tell(new PublishBatcher.Publish(List.of(message("c0")), c));
+    batcher.tell(new PublishBatcher.Publish(List.of(message("d0"), message("d1")), d));
+    write1.replyTo().tell(StatusReply.success(new Topic.Appended(0, 1)));
+    assertEquals(new Topic.Appended(0, 1), a.get(5, TimeUnit.SECONDS));
+
+    Topic.Append write2 = (Topic.Append) topic.expectMessageClass(Topic.Append.class);
+    assertEquals(6, write2.messages().size());
+    // b1, c0 and d1 were duplicates: three stored, from offset 1.
+    write2.replyTo().tell(StatusReply.success(new Topic.Appended(1, 3, List.of(1, 3, 5))));
+    assertEquals(new Topic.Appended(1, 2, List.of(1)), b.get(5, TimeUnit.SECONDS));
+    assertEquals(new Topic.Appended(3, 0, List.of(0)), c.get(5, TimeUnit.SECONDS));
+    assertEquals(new Topic.Appended(3, 1, List.of(1)), d.get(5, TimeUnit.SECONDS));
+  }
 }

@@ -55,6 +55,12 @@ public final class HttpClientHelper {
     return send(HttpRequest.newBuilder(URI.create(base + path)).POST(HttpRequest.BodyPublishers.ofByteArray(body)));
   }
 
+  /** A POST with one extra header, such as X-Herald-Msg-Id. */
+  public Response post(String path, String body, String header, String value) throws IOException {
+    return send(HttpRequest.newBuilder(URI.create(base + path)).header(header, value)
+        .POST(HttpRequest.BodyPublishers.ofString(body)));
+  }
+
   public Response method(String method, String path) throws IOException {
     return send(HttpRequest.newBuilder(URI.create(base + path)).method(method, HttpRequest.BodyPublishers.noBody()));
   }

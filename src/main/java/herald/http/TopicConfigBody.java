@@ -1,0 +1,54 @@
+package herald.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import herald.broker.TopicConfig;
+import org.apache.pekko.util.ByteString;
+
+import java.io.IOException;
+import java.util.Iterator;
+
+/**
+ * The body of {@code POST /topic/config}: a JSON object with the settings to change, for example
+ * {@code {"dedup_window": "30s"}}. A key set to null goes back to the node's default; a key left
+ * out stays as it is. Durations are written as in the config ("500ms", "30s", "2m").
+ */
+final class TopicConfigBody {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private TopicConfigBody() {}
+
+  static TopicConfig parse(ByteString body) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(body.toArray());
+    } catch (IOException e) {
+      throw ApiError.badRequest("INVALID_CONFIG");
+    }
+    if (root == null || !root.isObject()) throw ApiError.badRequest("INVALID_CONFIG");
+    Long dedupWindow = null;
+    for (Iterator<String> keys = root.fieldNames(); keys.hasNext(); ) {
+      String key = keys.next();
+      JsonNode value = root.get(key);
+      switch (key) {
+        case "dedup_window" -> dedupWindow = value.isNull() ? TopicConfig.NODE_DEFAULT : millis(value);
+        default -> throw ApiError.badRequest("INVALID_CONFIG");
+      }
+    }
+    return new TopicConfig(dedupWindow);
+  }
+
+  private static long millis(JsonNode value) {
+    if (!value.isTextual()) throw ApiError.badRequest("INVALID_CONFIG");
+    try {
+      long ms = ConfigFactory.empty().withValue("d", ConfigValueFactory.fromAnyRef(value.asText())).getDuration("d").toMillis();
+      if (ms < 0) throw ApiError.badRequest("INVALID_CONFIG");
+      return ms;
+    } catch (ConfigException e) {
+      throw ApiError.badRequest("INVALID_CONFIG");
+    }
+  }
+}
