@@ -101,6 +101,12 @@ public final class Bench implements Callable<Integer> {
       description = "with consumers: how long after the last publish to wait for every acknowledged message (default: ${DEFAULT-VALUE})")
   Duration drainTimeout;
 
+  @Option(names = "--msg-id-from", paramLabel = "line|sequence",
+      description = "give every message an X-Herald-Msg-Id: the hash of its bytes (line) or its name in the run (sequence);"
+          + " /mpub then uses the binary layout with ids, and every ambiguous answer (connection lost, timeout, 5xx)"
+          + " is retried with the same ids until acknowledged or the drain timeout after the run")
+  MsgIds msgIdFrom;
+
   @Option(names = "--json", description = "print one JSON result at the end on stdout (progress goes to stderr)")
   boolean json;
 
@@ -133,8 +139,9 @@ public final class Bench implements Callable<Integer> {
       ackHistograms[i] = new Histogram(MAX_LATENCY_MICROS, 3);
     }
 
-    progress(String.format(Locale.ROOT, "bench: run %08x, topic %s, %d publisher(s) over %d address(es), %s, %d-byte messages, %s%s, %s",
-        run, topic, publishers, bases.size(), batch == 1 ? "/pub" : "/mpub batch " + batch, size,
+    progress(String.format(Locale.ROOT, "bench: run %08x, topic %s, %d publisher(s) over %d address(es), %s%s, %d-byte messages, %s%s, %s",
+        run, topic, publishers, bases.size(), batch == 1 ? "/pub" : "/mpub batch " + batch,
+        msgIdFrom == null ? "" : " with ids from " + msgIdFrom + " (ambiguous answers retried)", size,
         consumers == 0 ? "no consumers" : consumers + " " + format + " consumer(s) on channel " + channel + " with RDY " + rdy,
         rate > 0 ? ", rate " + rate + " msgs/s" : "", human(duration)));
 
@@ -229,7 +236,8 @@ public final class Bench implements Callable<Integer> {
       this.ack = ack;
       this.stats = stats;
       this.connection = new BenchConnection(bases.get(index % bases.size()), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
-      this.path = (batch == 1 ? "/pub" : "/mpub") + "?topic=" + URLEncoder.encode(topic, StandardCharsets.UTF_8);
+      this.path = (batch == 1 ? "/pub" : "/mpub") + "?topic=" + URLEncoder.encode(topic, StandardCharsets.UTF_8)
+          + (msgIdFrom != null && batch > 1 ? "&binary=true&msg_ids=true" : "");
       this.template = BenchBody.template(size, (int) run, index);
       this.interval = rate > 0 ? Math.max(1, (long) (1e9 * batch * publishers / rate)) : 0;
       this.next = start + (rate > 0 ? interval * index / publishers : 0);
@@ -261,25 +269,37 @@ public final class Bench implements Callable<Integer> {
           scheduled = System.nanoTime();
           if (scheduled - end >= 0) return;
         }
-        byte[] body = BenchBody.request(template, seq, batch, stats.micros(scheduled));
+        byte[] body = msgIdFrom != null && batch > 1
+            ? BenchBody.requestWithIds(template, seq, batch, stats.micros(scheduled), msgIdFrom)
+            : BenchBody.request(template, seq, batch, stats.micros(scheduled));
+        String header = msgIdFrom != null && batch == 1
+            ? "X-Herald-Msg-Id: " + new String(BenchBody.id(body, msgIdFrom), StandardCharsets.US_ASCII) : null;
         ledger.sent(batch);
-        boolean ok = false;
-        try {
-          BenchConnection.Response response = connection.post(path, "application/octet-stream", body);
-          long latency = (System.nanoTime() - scheduled) / 1000;
-          if (response.status() == 200) {
-            ledger.acked(seq, batch);
-            stats.acked.add(batch);
-            ack.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
-            ok = true;
-          } else {
+        // With ids, an answer that leaves the outcome unknown is retried with the same body and ids:
+        // the node stores it once. Without ids the publisher moves on (a retry could store it twice).
+        long retryUntil = end + drainTimeout.toNanos();
+        while (true) {
+          boolean ambiguous;
+          try {
+            BenchConnection.Response response = connection.post(path, "application/octet-stream", body, header);
+            long latency = (System.nanoTime() - scheduled) / 1000;
+            if (response.status() == 200) {
+              ledger.acked(seq, batch);
+              stats.acked.add(batch);
+              ack.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
+              break;
+            }
             stats.error("http " + response.status() + errorCode(response.body()));
+            ambiguous = response.status() >= 500;
+          } catch (IOException e) {
+            stats.error(BenchStats.kind(e));
+            ambiguous = true;
           }
-        } catch (IOException e) {
-          stats.error(BenchStats.kind(e));
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // do not spin on a failing node
+          if (msgIdFrom == null || !ambiguous || System.nanoTime() - retryUntil >= 0) break;
+          stats.retries.add(batch);
         }
         seq += batch;
-        if (!ok) LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // do not spin on a failing node
       }
     }
   }
@@ -398,9 +418,11 @@ public final class Bench implements Callable<Integer> {
       cfg.put("format", format.name());
       cfg.put("duration_s", duration.toMillis() / 1000.0);
       cfg.put("rate", rate);
+      cfg.put("msg_id_from", msgIdFrom == null ? null : msgIdFrom.name());
       r.put("sent", sent);
       r.put("acknowledged", acked);
       r.put("unacknowledged", sent - acked);
+      r.put("retried", stats.retries.sum());
       r.put("publish_seconds", round(publishSeconds, 3));
       r.put("publish_msgs_per_s", round(publishRate, 1));
       r.put("publish_mb_per_s", round(megabytes, 2));
@@ -429,6 +451,10 @@ public final class Bench implements Callable<Integer> {
           acked, publishSeconds, publishRate, megabytes, sent, sent - acked);
       if (rate > 0) {
         out.printf(Locale.ROOT, "rate:         target %,d msgs/s, achieved %,.0f msgs/s%n", rate, publishRate);
+      }
+      if (msgIdFrom != null) {
+        out.printf(Locale.ROOT, "ids:          X-Herald-Msg-Id from %s; %,d msgs published again with the same ids after an"
+            + " ambiguous answer%n", msgIdFrom, stats.retries.sum());
       }
       out.println("ack latency:  " + latencyLine(ack) + "   (per request" + (rate > 0 ? ", from its scheduled time)" : ")"));
       if (consumers > 0) {

@@ -58,6 +58,31 @@ final class BenchBody {
     return body;
   }
 
+  /** Bytes of a body that tell it apart within a run: "HB", run, publisher, sequence. */
+  static final int NAME = SEQ + 12;
+
+  /**
+   * The same messages in /mpub's binary layout with ids ({@code binary=true&msg_ids=true}): each
+   * message's id is its name (sequence) or the hash of its bytes (line).
+   */
+  static byte[] requestWithIds(byte[] template, long firstSeq, int count, long publishMicros, MsgIds from) {
+    int size = template.length;
+    int idLength = from == MsgIds.sequence ? NAME : 32;
+    java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(4 + count * (1 + idLength + 4 + size));
+    body.putInt(count);
+    byte[] message = request(template, firstSeq, 1, publishMicros);
+    for (int i = 0; i < count; i++) {
+      hex(message, SEQ, 12, firstSeq + i);
+      body.put((byte) idLength).put(id(message, from)).putInt(size).put(message);
+    }
+    return body.array();
+  }
+
+  /** The id of one message body (a whole array). */
+  static byte[] id(byte[] message, MsgIds from) {
+    return from == MsgIds.sequence ? Arrays.copyOf(message, NAME) : MsgIds.ofBytes(message, 0, message.length);
+  }
+
   private static void hex(byte[] dst, int at, int digits, long value) {
     for (int i = digits - 1; i >= 0; i--) {
       dst[at + i] = HEX[(int) (value & 0xF)];

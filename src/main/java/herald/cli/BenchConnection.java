@@ -44,10 +44,15 @@ final class BenchConnection implements Closeable {
 
   /** Sends one POST and reads its whole response; on any failure the connection is dropped. */
   Response post(String pathAndQuery, String contentType, byte[] body) throws IOException {
+    return post(pathAndQuery, contentType, body, null);
+  }
+
+  /** The same with one more header line, "Name: value" (or null for none). */
+  Response post(String pathAndQuery, String contentType, byte[] body, String header) throws IOException {
     try {
       if (socket == null) connect();
       String head = "POST " + pathAndQuery + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nContent-Type: " + contentType
-          + "\r\nContent-Length: " + body.length + "\r\n\r\n";
+          + (header == null ? "" : "\r\n" + header) + "\r\nContent-Length: " + body.length + "\r\n\r\n";
       out.write(head.getBytes(StandardCharsets.ISO_8859_1));
       out.write(body);
       out.flush();

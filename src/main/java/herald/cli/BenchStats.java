@@ -15,6 +15,8 @@ final class BenchStats {
   final LongAdder delivered = new LongAdder();
   final LongAdder foreign = new LongAdder();
   final LongAdder errorCount = new LongAdder();
+  /** Messages published again with the same ids after an ambiguous answer (--msg-id-from). */
+  final LongAdder retries = new LongAdder();
   private final ConcurrentHashMap<String, LongAdder> errors = new ConcurrentHashMap<>();
 
   BenchStats() {

@@ -29,6 +29,8 @@ import java.util.concurrent.locks.LockSupport;
             + " byte, \\r included, kept). Lines are sent with POST /mpub in batches of up to --batch-size lines,"
             + " or what arrived within 5 ms of a batch's first line, one request at a time and in order.",
         "Prints how many messages were published. It stops at the first batch the node does not answer with 200.",
+        "With --msg-id-from every message gets an X-Herald-Msg-Id (binary /mpub with ids), and a batch whose outcome is"
+            + " unknown (connection lost, timeout, 5xx) is sent again with the same ids for up to 60 s: the node stores it once.",
         "Exit code: 0 when every line was published; 1 when the node cannot be reached or a batch failed; 2 for bad flags."})
 public final class Pub implements Callable<Integer> {
   private static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
@@ -52,10 +54,27 @@ public final class Pub implements Callable<Integer> {
       description = "publish at most this many messages per second; 0 = as fast as the node takes them (default: ${DEFAULT-VALUE})")
   long rate;
 
+  @Option(names = "--msg-id-from", paramLabel = "line|sequence",
+      description = "give each message an id: the hash of the line (equal lines are one message within the node's dedup"
+          + " window) or --msg-id-prefix and the line's number in the input")
+  MsgIds msgIdFrom;
+
+  @Option(names = "--msg-id-prefix", paramLabel = "TEXT",
+      description = "with --msg-id-from sequence: the ids' prefix; the same prefix over the same input publishes each"
+          + " line once (default: a random one per run)")
+  String msgIdPrefix;
+
+  private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(60);
+
   @Override
   public Integer call() throws Exception {
     if (batchSize < 1) throw new ParameterException(spec.commandLine(), "--batch-size must be at least 1");
     if (rate < 0) throw new ParameterException(spec.commandLine(), "--rate must be 0 or more");
+    if (msgIdPrefix == null) msgIdPrefix = String.format("%08x", java.util.concurrent.ThreadLocalRandom.current().nextInt());
+    // The longest line number is 19 digits; an id is at most 64 characters of visible ASCII.
+    if (msgIdPrefix.length() > 44 || !msgIdPrefix.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+      throw new ParameterException(spec.commandLine(), "--msg-id-prefix must be up to 44 characters of visible ASCII");
+    }
     List<NodeClient> nodes = new ArrayList<>();
     for (String a : http == null || http.isEmpty() ? List.of(NodeClient.DEFAULT_ADDRESS) : http) {
       nodes.add(NodeClient.of(spec.commandLine(), a));
@@ -80,7 +99,7 @@ public final class Pub implements Callable<Integer> {
       reader.setDaemon(true);
       reader.start();
 
-      String query = "/mpub?topic=" + NodeClient.encode(topic);
+      String query = "/mpub?topic=" + NodeClient.encode(topic) + (msgIdFrom == null ? "" : "&binary=true&msg_ids=true");
       long start = 0;
       long lineNumber = 0;
       boolean eof = false;
@@ -133,21 +152,48 @@ public final class Pub implements Callable<Integer> {
     }
   }
 
-  private static void sendBatch(NodeClient node, String query, List<byte[]> batch, long firstLine, long maxMsgSize)
+  private void sendBatch(NodeClient node, String query, List<byte[]> batch, long firstLine, long maxMsgSize)
       throws NodeClient.Failure {
     ByteArrayOutputStream body = new ByteArrayOutputStream();
+    if (msgIdFrom != null) body.writeBytes(java.nio.ByteBuffer.allocate(4).putInt(batch.size()).array());
     for (int i = 0; i < batch.size(); i++) {
-      if (batch.get(i).length > maxMsgSize) {
-        throw new NodeClient.Failure("message " + (firstLine + i + 1) + " is " + batch.get(i).length
+      byte[] line = batch.get(i);
+      if (line.length > maxMsgSize) {
+        throw new NodeClient.Failure("message " + (firstLine + i + 1) + " is " + line.length
             + " bytes, above the node's max message size of " + maxMsgSize);
       }
-      if (i > 0) body.write('\n');
-      body.writeBytes(batch.get(i));
+      if (msgIdFrom == null) {
+        if (i > 0) body.write('\n');
+        body.writeBytes(line);
+        continue;
+      }
+      byte[] id = msgIdFrom == MsgIds.line
+          ? MsgIds.ofBytes(line, 0, line.length)
+          : (msgIdPrefix + "-" + (firstLine + i + 1)).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      body.write(id.length);
+      body.writeBytes(id);
+      body.writeBytes(java.nio.ByteBuffer.allocate(4).putInt(line.length).array());
+      body.writeBytes(line);
     }
-    HttpResponse<String> r = node.post(query, body.toByteArray());
-    if (r.statusCode() != 200) {
-      throw new NodeClient.Failure("POST /mpub of " + batch.size() + " message" + (batch.size() == 1 ? "" : "s")
-          + " to " + node.base + " failed: " + NodeClient.status(r));
+    String what = "POST /mpub of " + batch.size() + " message" + (batch.size() == 1 ? "" : "s") + " to " + node.base;
+    long giveUp = System.nanoTime() + RETRY_NANOS;
+    while (true) {
+      String problem;
+      boolean ambiguous;
+      try {
+        HttpResponse<String> r = node.post(query, body.toByteArray());
+        if (r.statusCode() == 200) return;
+        problem = NodeClient.status(r);
+        ambiguous = r.statusCode() >= 500;
+      } catch (NodeClient.Failure f) {
+        problem = f.getMessage();
+        ambiguous = true;
+      }
+      // With ids an unknown outcome is safe to try again: the node stores the batch once.
+      if (msgIdFrom == null || !ambiguous || System.nanoTime() - giveUp >= 0) throw new NodeClient.Failure(what + " failed: " + problem);
+      spec.commandLine().getErr().println("pub: " + what + " failed (" + problem + "); sending it again with the same ids");
+      spec.commandLine().getErr().flush();
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
     }
   }
 

@@ -109,6 +109,29 @@ class ToolsTest extends SharedNode {
   }
 
   @Test
+  void pubWithIdsPublishesEachLineOnceAcrossRuns() throws Exception {
+    // line: the id is the line's hash, so a repeated line is one message, and so is a second run.
+    String byLine = unique("pub-ids-line");
+    String input = "alpha\nbeta\nalpha\ngamma\n";
+    assertEquals(0, run(new Pub(), input, "--http", http(), "--topic", byLine, "--msg-id-from", "line").code());
+    assertEquals(0, run(new Pub(), input, "--http", http(), "--topic", byLine, "--msg-id-from", "line").code());
+    assertEquals(3, topicStats(byLine).path("message_count").asInt());
+    assertEquals(5, topicStats(byLine).path("dedup").path("duplicates").asInt());
+
+    // sequence: equal lines stay distinct; the same prefix over the same input publishes them once.
+    String bySeq = unique("pub-ids-seq");
+    for (int i = 0; i < 2; i++) {
+      Result r = run(new Pub(), input, "--http", http(), "--topic", bySeq, "--msg-id-from", "sequence", "--msg-id-prefix", "run-7");
+      assertEquals(0, r.code(), r::toString);
+    }
+    assertEquals(4, topicStats(bySeq).path("message_count").asInt());
+    assertEquals(0, run(new Pub(), input, "--http", http(), "--topic", bySeq, "--msg-id-from", "sequence").code());
+    assertEquals(8, topicStats(bySeq).path("message_count").asInt(), "a random prefix per run by default");
+    Result bad = run(new Pub(), input, "--http", http(), "--topic", bySeq, "--msg-id-from", "sequence", "--msg-id-prefix", "a b");
+    assertEquals(2, bad.code(), bad::toString);
+  }
+
+  @Test
   void pubKeepsToTheRate() throws Exception {
     String topic = unique("pubrate");
     long start = System.nanoTime();
