@@ -1,5 +1,5 @@
 'use strict';
-// Herald operator console: one page over the node's own HTTP API (/stats, /nodes, the admin POSTs
+// Herald operator console: one page over the node's own HTTP API (/stats, /cluster/nodes, the admin POSTs
 // and the /sub WebSocket). Everything shown is inserted as text nodes or attribute values through
 // h(); there is no innerHTML anywhere, so names and message bodies cannot inject markup.
 
@@ -9,7 +9,7 @@ const TAIL_KEEP = 100;
 
 const state = {
   stats: null, // last GET /stats?format=json
-  nodes: null, // last GET /nodes
+  nodes: null, // last GET /cluster/nodes
   errors: [], // what failed in the last refresh
   updated: null, // time of the last good /stats
   prev: null, // counters of the previous refresh, for rates
@@ -188,7 +188,7 @@ let timer = null;
 let running = false;
 let again = false;
 
-/** Fetches /stats and /nodes, then repaints; runs every REFRESH_MS and after each action. */
+/** Fetches /stats and /cluster/nodes, then repaints; runs every REFRESH_MS and after each action. */
 async function refresh() {
   if (running) {
     again = true;
@@ -196,7 +196,7 @@ async function refresh() {
   }
   running = true;
   clearTimeout(timer);
-  const [stats, nodes] = await Promise.allSettled([getJson('/stats?format=json'), getJson('/nodes')]);
+  const [stats, nodes] = await Promise.allSettled([getJson('/stats?format=json'), getJson('/cluster/nodes')]);
   state.errors = [];
   if (stats.status === 'fulfilled') {
     const t = Date.now();

@@ -21,9 +21,18 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
 
-/** What /nodes and /lookup say: the cluster's members, where their HTTP APIs are, what they host. */
+/** What /cluster/nodes, /nodes and /lookup say: the cluster's members, where their APIs are, what they host. */
 public final class Membership {
   private static final Duration TIMEOUT = Duration.ofSeconds(5);
+  /** A member's role "tcp=BROADCAST-ADDRESS:PORT" says where its NSQ TCP listener is. */
+  static final String TCP_ROLE_PREFIX = "tcp=";
+
+  /**
+   * A member as nsqlookupd describes an nsqd: remote_address is its cluster address; hostname and
+   * broadcast_address are the address it tells clients to use; tcp_port 0 while it has no NSQ TCP
+   * listener.
+   */
+  public record Producer(String remoteAddress, String hostname, String broadcastAddress, int tcpPort, int httpPort) {}
 
   /** One member; shards and entities count topics and channels (the broker entity type). */
   public record NodeInfo(
@@ -59,18 +68,28 @@ public final class Membership {
         });
   }
 
-  /** The HTTP addresses of the members that are up: any of them serves any topic. */
-  public static List<String> upHttpAddresses(ActorSystem<?> system) {
-    List<String> out = new ArrayList<>();
+  /** The members that are up, as nsqlookupd's producers. */
+  public static List<Producer> producers(ActorSystem<?> system) {
+    List<Producer> out = new ArrayList<>();
     for (Member m : Cluster.get(system).state().getMembers()) {
-      if (m.status() == MemberStatus.up() && httpAddress(m) != null) out.add(httpAddress(m));
+      String http = httpAddress(m);
+      if (m.status() != MemberStatus.up() || http == null) continue;
+      Settings.HostPort httpHp = Settings.HostPort.parse(http, "member http address");
+      String tcp = role(m, TCP_ROLE_PREFIX);
+      Settings.HostPort tcpHp = tcp == null ? new Settings.HostPort(httpHp.host(), 0) : Settings.HostPort.parse(tcp, "member tcp address");
+      String remote = m.address().getHost().orElse("") + ":" + m.address().getPort().orElse(0);
+      out.add(new Producer(remote, tcpHp.host(), tcpHp.host(), tcpHp.port(), httpHp.port()));
     }
     return out;
   }
 
   static String httpAddress(Member m) {
+    return role(m, Settings.HTTP_ROLE_PREFIX);
+  }
+
+  private static String role(Member m, String prefix) {
     for (String role : m.getRoles()) {
-      if (role.startsWith(Settings.HTTP_ROLE_PREFIX)) return role.substring(Settings.HTTP_ROLE_PREFIX.length());
+      if (role.startsWith(prefix)) return role.substring(prefix.length());
     }
     return null;
   }

@@ -28,6 +28,7 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Query;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
@@ -94,9 +95,12 @@ public final class HttpApi extends AllDirectives {
         path("mpub", () -> post(() -> respond(this::mpub))),
         pathPrefix("topic", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> topicAdmin(op, r))))),
         pathPrefix("channel", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> channelAdmin(op, r))))),
+        pathPrefix("config", () -> path(PathMatchers.segment(), opt -> concat(
+            get(() -> respond(r -> config(opt, r))), put(() -> respond(r -> config(opt, r)))))),
         path("stats", () -> get(() -> respond(this::stats))),
         path("metrics", () -> get(() -> respond(this::metrics))),
         path("nodes", () -> get(() -> respond(this::nodes))),
+        path(PathMatchers.segment("cluster").slash("nodes"), () -> get(() -> respond(this::clusterNodes))),
         path("lookup", () -> get(() -> respond(this::lookup))),
         path("topics", () -> get(() -> respond(this::topics))),
         path("channels", () -> get(() -> respond(this::channels))),
@@ -107,8 +111,8 @@ public final class HttpApi extends AllDirectives {
 
   private RejectionHandler rejections() {
     return RejectionHandler.newBuilder()
-        .handleAll(MethodRejection.class, r -> complete(ApiError.response(StatusCodes.METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")))
-        .handleNotFound(complete(ApiError.response(StatusCodes.NOT_FOUND, "NOT_FOUND")))
+        .handleAll(MethodRejection.class, r -> complete(nsqV1(ApiError.response(StatusCodes.METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"))))
+        .handleNotFound(complete(nsqV1(ApiError.response(StatusCodes.NOT_FOUND, "NOT_FOUND"))))
         .build();
   }
 
@@ -121,28 +125,50 @@ public final class HttpApi extends AllDirectives {
       } catch (ApiError e) {
         response = CompletableFuture.completedFuture(e.response());
       }
-      return completeWithFuture(response);
+      return completeWithFuture(response.thenApply(HttpApi::nsqV1));
     });
+  }
+
+  /** nsqd's and nsqlookupd's mark on every API answer, which go-nsq's lookupd client asks for. */
+  private static HttpResponse nsqV1(HttpResponse response) {
+    return response.addHeader(RawHeader.create("X-NSQ-Content-Type", "nsq; version=1.0"));
   }
 
   private static HttpResponse ok() {
     return HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, "OK");
   }
 
+  /** nsqd answers its admin operations with 200 and nothing in the body. */
+  private static HttpResponse empty() {
+    return HttpResponse.create();
+  }
+
   // ---- parameters -----------------------------------------------------------------------------
+  // As nsqd: a parameter given empty ("topic=") is present, so it is invalid rather than missing.
   private static String name(Query q, String param, String missing, String invalid) {
-    Optional<String> value = q.get(param);
-    if (value.isEmpty() || value.get().isEmpty()) throw ApiError.badRequest(missing);
-    if (!Names.isValid(value.get())) throw ApiError.badRequest(invalid);
-    return value.get();
+    String value = q.get(param).orElseThrow(() -> ApiError.badRequest(missing));
+    if (!Names.isValid(value)) throw ApiError.badRequest(invalid);
+    return value;
   }
 
   private static String topic(Query q) {
     return name(q, "topic", "MISSING_ARG_TOPIC", "INVALID_TOPIC");
   }
 
+  /** /channel/* name their errors as nsqd's GetTopicChannelArgs does. */
+  private static String channelTopic(Query q) {
+    return name(q, "topic", "MISSING_ARG_TOPIC", "INVALID_ARG_TOPIC");
+  }
+
   private static String channel(Query q) {
-    return name(q, "channel", "MISSING_ARG_CHANNEL", "INVALID_CHANNEL");
+    return name(q, "channel", "MISSING_ARG_CHANNEL", "INVALID_ARG_CHANNEL");
+  }
+
+  /** A topic that must already exist: no valid name means no such topic (nsqd's pause and delete). */
+  private static String existingTopic(Query q) {
+    String topic = q.get("topic").orElseThrow(() -> ApiError.badRequest("MISSING_ARG_TOPIC"));
+    if (!Names.isValid(topic)) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
+    return topic;
   }
 
   private long defer(Query q) {
@@ -183,11 +209,12 @@ public final class HttpApi extends AllDirectives {
   // ---- publish --------------------------------------------------------------------------------
   private CompletionStage<HttpResponse> pub(HttpRequest request) {
     Query q = request.getUri().query();
-    String topic = topic(q);
-    long defer = defer(q);
-    String dedupId = request.getHeader(DedupId.HEADER).map(h -> MessageBodies.checkedId(h.value())).orElse(null);
+    // As nsqd: the body is checked before the parameters.
     return body(request, settings.maxMsgSize(), "MSG_TOO_BIG").thenCompose(body -> {
       if (body.isEmpty()) throw ApiError.badRequest("MSG_EMPTY");
+      String topic = topic(q);
+      long defer = defer(q);
+      String dedupId = request.getHeader(DedupId.HEADER).map(h -> MessageBodies.checkedId(h.value())).orElse(null);
       long now = System.currentTimeMillis();
       return publisher.publish(topic, List.of(new Published(body, now, defer > 0 ? now + defer : 0, dedupId)));
     }).thenApply(appended -> ok());
@@ -196,24 +223,22 @@ public final class HttpApi extends AllDirectives {
   private CompletionStage<HttpResponse> mpub(HttpRequest request) {
     Query q = request.getUri().query();
     String topic = topic(q);
-    String binaryParam = q.get("binary").orElse("false");
-    boolean binary = switch (binaryParam) {
-      case "true", "1" -> true;
-      case "false", "0", "" -> false;
-      default -> throw ApiError.badRequest("INVALID_BINARY");
-    };
+    // As nsqd: any value but false and 0 (true, 1 or an old-style one) means binary.
+    boolean binary = q.get("binary").map(v -> !v.equals("false") && !v.equals("0")).orElse(false);
     // Herald's variant of the binary body with a dedup id before each message (docs/protocol.md).
     boolean withIds = q.get("msg_ids").map(v -> v.equals("true") || v.equals("1")).orElse(false);
     if (withIds && !binary) throw ApiError.badRequest("MSG_IDS_NEED_BINARY");
     return body(request, settings.maxBodySize(), "BODY_TOO_BIG").thenCompose(body -> {
       List<MessageBodies.Body> bodies = binary
-          ? MessageBodies.binary(body, settings.maxMsgSize(), withIds)
+          ? MessageBodies.binary(body, settings.maxMsgSize(), settings.maxBodySize(), withIds)
           : MessageBodies.text(body, settings.maxMsgSize()).stream().map(b -> new MessageBodies.Body(null, b)).toList();
+      // nsqd answers OK to a text body of empty lines: the topic exists, nothing is published.
+      if (bodies.isEmpty()) return askTopic(topic, Topic.Create::new).thenApply(created -> ok());
       long now = System.currentTimeMillis();
       List<Published> messages = new ArrayList<>(bodies.size());
       for (MessageBodies.Body b : bodies) messages.add(new Published(b.bytes(), now, 0, b.dedupId()));
-      return publisher.publish(topic, messages);
-    }).thenApply(appended -> ok());
+      return publisher.publish(topic, messages).thenApply(appended -> ok());
+    });
   }
 
   // ---- admin ----------------------------------------------------------------------------------
@@ -222,8 +247,9 @@ public final class HttpApi extends AllDirectives {
     if (op.equals("config")) {
       String topic = topic(q);
       return body(request, 64 * 1024, "BODY_TOO_BIG").thenCompose(body ->
-          askTopic(topic, r -> new Topic.Configure(TopicConfigBody.parse(body), r)));
+          askTopic(topic, r -> new Topic.Configure(TopicConfigBody.parse(body), r))).thenApply(done -> empty());
     }
+    if (op.equals("tombstone")) return tombstone(q);
     Function<ActorRef<StatusReply<Done>>, Topic.Command> command = switch (op) {
       case "create" -> Topic.Create::new;
       case "delete" -> Topic.Delete::new;
@@ -232,7 +258,20 @@ public final class HttpApi extends AllDirectives {
       case "unpause" -> r -> new Topic.SetPaused(false, r);
       default -> throw new ApiError(StatusCodes.NOT_FOUND, "NOT_FOUND");
     };
-    return askTopic(topic(q), command);
+    // nsqd checks the name for create and empty; for the others a bad name is a topic not found.
+    String topic = op.equals("create") || op.equals("empty") ? topic(q) : existingTopic(q);
+    return askTopic(topic, command).thenApply(done -> empty());
+  }
+
+  /**
+   * nsqlookupd's /topic/tombstone hides one nsqd from a topic's /lookup while the topic is deleted
+   * from it. Every Herald node serves every topic and a deletion is cluster-wide, so there is no
+   * node to hide: the request is checked as nsqlookupd checks it and answered.
+   */
+  private static CompletionStage<HttpResponse> tombstone(Query q) {
+    q.get("topic").orElseThrow(() -> ApiError.badRequest("MISSING_ARG_TOPIC"));
+    q.get("node").orElseThrow(() -> ApiError.badRequest("MISSING_ARG_NODE"));
+    return CompletableFuture.completedFuture(empty());
   }
 
   private CompletionStage<HttpResponse> channelAdmin(String op, HttpRequest request) {
@@ -245,26 +284,31 @@ public final class HttpApi extends AllDirectives {
       case "unpause" -> Optional.of(Topic.ChannelOp.UNPAUSE);
       default -> throw new ApiError(StatusCodes.NOT_FOUND, "NOT_FOUND");
     };
-    String topic = topic(q);
+    String topic = channelTopic(q);
     String channel = channel(q);
     return askTopic(topic, r -> channelOp
         .<Topic.Command>map(o -> new Topic.ChannelAdmin(channel, o, r))
-        .orElseGet(() -> new Topic.CreateChannel(channel, false, r)));
+        .orElseGet(() -> new Topic.CreateChannel(channel, false, r))).thenApply(done -> empty());
   }
 
-  private CompletionStage<HttpResponse> askTopic(String topic, Function<ActorRef<StatusReply<Done>>, Topic.Command> command) {
+  private CompletionStage<Done> askTopic(String topic, Function<ActorRef<StatusReply<Done>>, Topic.Command> command) {
     EntityRef<BrokerEntity.Command> ref = BrokerEntity.topic(system, topic);
-    return ref.<Done>askWithStatus(command::apply, ASK_TIMEOUT).thenApply(done -> ok());
+    return ref.askWithStatus(command::apply, ASK_TIMEOUT);
   }
 
   // ---- reading --------------------------------------------------------------------------------
   private CompletionStage<HttpResponse> stats(HttpRequest request) {
     Query q = request.getUri().query();
-    String format = q.get("format").orElse("text");
-    if (!format.equals("json") && !format.equals("text")) throw ApiError.badRequest("INVALID_FORMAT");
-    return StatsCollector.collect(system, q.get("topic").filter(s -> !s.isEmpty()), q.get("channel").filter(s -> !s.isEmpty()))
-        .thenApply(reports -> format.equals("json")
-            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, startTime, reports))
+    // As nsqd: json when asked for, text otherwise; clients and memory unless turned off.
+    boolean json = q.get("format").orElse("").equals("json");
+    boolean clients = !q.get("include_clients").orElse("").matches("false|0");
+    boolean memory = !q.get("include_mem").orElse("").matches("false|0");
+    Optional<String> topic = q.get("topic").filter(s -> !s.isEmpty());
+    Optional<String> channel = q.get("channel").filter(s -> !s.isEmpty());
+    return StatsCollector.collect(system, topic, channel)
+        .thenApply(reports -> json
+            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, startTime,
+                new StatsFormat.Options(topic.isPresent(), channel.isPresent(), clients, memory), reports))
             : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, reports)));
   }
 
@@ -278,7 +322,8 @@ public final class HttpApi extends AllDirectives {
     return HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, body.toString());
   }
 
-  private CompletionStage<HttpResponse> nodes(HttpRequest request) {
+  /** Herald's own view of the cluster: members, their state, what each hosts. */
+  private CompletionStage<HttpResponse> clusterNodes(HttpRequest request) {
     return Membership.nodes(system).thenApply(nodes -> {
       ObjectNode root = JSON.createObjectNode();
       var array = root.putArray("nodes");
@@ -295,29 +340,53 @@ public final class HttpApi extends AllDirectives {
     });
   }
 
-  /** nsqlookupd's answer: every up member serves every topic, so all of them are producers. */
-  private CompletionStage<HttpResponse> lookup(HttpRequest request) {
-    String topic = topic(request.getUri().query());
-    return knownChannels(topic).thenApply(known -> {
+  // ---- nsqlookupd ----------------------------------------------------------------------------
+  // Every node answers as nsqlookupd: every member that is up serves every topic, so each is a
+  // producer of each topic. Topics and channels come from the registry, which starts no entity.
+
+  /** nsqlookupd's /nodes: the members that are up, each with every topic (none tombstoned). */
+  private CompletionStage<HttpResponse> nodes(HttpRequest request) {
+    return registry().thenApply(topics -> {
       ObjectNode root = JSON.createObjectNode();
-      var channels = root.putArray("channels");
-      known.forEach(channels::add);
       var producers = root.putArray("producers");
-      for (String address : Membership.upHttpAddresses(system)) {
-        Settings.HostPort hp = Settings.HostPort.parse(address, "member http address");
-        ObjectNode p = producers.addObject();
-        p.put("broadcast_address", hp.host());
-        p.put("hostname", hp.host());
-        p.put("http_port", hp.port());
-        p.put("tcp_port", 0);
-        p.put("version", Node.VERSION);
+      for (Membership.Producer member : Membership.producers(system)) {
+        ObjectNode p = producer(producers.addObject(), member);
+        var tombstones = p.putArray("tombstones");
+        var names = p.putArray("topics");
+        for (String topic : topics.names()) {
+          tombstones.add(false);
+          names.add(topic);
+        }
       }
       return json(root);
     });
   }
 
+  private CompletionStage<HttpResponse> lookup(HttpRequest request) {
+    String topic = request.getUri().query().get("topic").orElseThrow(() -> ApiError.badRequest("MISSING_ARG_TOPIC"));
+    return knownChannels(topic).thenApply(known -> {
+      if (known == null) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
+      ObjectNode root = JSON.createObjectNode();
+      var channels = root.putArray("channels");
+      known.forEach(channels::add);
+      var producers = root.putArray("producers");
+      for (Membership.Producer member : Membership.producers(system)) producer(producers.addObject(), member);
+      return json(root);
+    });
+  }
+
+  private static ObjectNode producer(ObjectNode p, Membership.Producer member) {
+    p.put("remote_address", member.remoteAddress());
+    p.put("hostname", member.hostname());
+    p.put("broadcast_address", member.broadcastAddress());
+    p.put("tcp_port", member.tcpPort());
+    p.put("http_port", member.httpPort());
+    p.put("version", Node.VERSION);
+    return p;
+  }
+
   private CompletionStage<HttpResponse> topics(HttpRequest request) {
-    return TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, ASK_TIMEOUT).thenApply(topics -> {
+    return registry().thenApply(topics -> {
       ObjectNode root = JSON.createObjectNode();
       var array = root.putArray("topics");
       topics.names().forEach(array::add);
@@ -325,34 +394,39 @@ public final class HttpApi extends AllDirectives {
     });
   }
 
+  /** As nsqlookupd: an unknown topic has no channels. */
   private CompletionStage<HttpResponse> channels(HttpRequest request) {
-    String topic = topic(request.getUri().query());
+    String topic = request.getUri().query().get("topic").orElseThrow(() -> ApiError.badRequest("MISSING_ARG_TOPIC"));
     return knownChannels(topic).thenApply(known -> {
       ObjectNode root = JSON.createObjectNode();
       var array = root.putArray("channels");
-      known.forEach(array::add);
+      (known == null ? List.<String>of() : known).forEach(array::add);
       return json(root);
     });
   }
 
-  /** A topic's channels as the registry knows them, or TOPIC_NOT_FOUND: reading never starts an entity. */
+  /** A topic's channels as the registry knows them, null for a topic it does not know: reading never starts an entity. */
   private CompletionStage<List<String>> knownChannels(String topic) {
     return TopicRegistry.ref(system).<TopicRegistry.TopicChannels>ask(r -> new TopicRegistry.GetTopic(topic, r), ASK_TIMEOUT)
-        .thenApply(found -> {
-          if (found.channels() == null) throw new ApiError(StatusCodes.NOT_FOUND, "TOPIC_NOT_FOUND");
-          return found.channels();
-        });
+        .thenApply(TopicRegistry.TopicChannels::channels);
+  }
+
+  private CompletionStage<TopicRegistry.Topics> registry() {
+    return TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, ASK_TIMEOUT);
   }
 
   private CompletionStage<HttpResponse> info(HttpRequest request) {
+    // nsqd's fields first (nsqadmin reads broadcast_address and the ports), then Herald's own.
     ObjectNode n = JSON.createObjectNode();
     n.put("version", Node.VERSION);
+    n.put("broadcast_address", hostname());
     n.put("hostname", hostname());
+    n.put("http_port", settings.httpPort());
+    n.put("tcp_port", 0);
+    n.put("start_time", startTime);
     n.put("node", system.address().toString());
     n.put("http_address", settings.advertisedHttp());
     n.put("journal", settings.journal());
-    n.put("http_port", settings.httpPort());
-    n.put("start_time", startTime);
     ObjectNode limits = n.putObject("limits");
     limits.put("msg_timeout_ms", settings.msgTimeout().toMillis());
     limits.put("max_msg_timeout_ms", settings.maxMsgTimeout().toMillis());
@@ -362,6 +436,26 @@ public final class HttpApi extends AllDirectives {
     limits.put("max_rdy_count", settings.maxRdyCount());
     limits.put("mem_queue_size", settings.memQueueSize());
     return CompletableFuture.completedFuture(json(n));
+  }
+
+  /**
+   * nsqd's /config/OPT: log_level read (nsqd's number, 1 debug to 5 fatal) and set (PUT with the
+   * level's name) on the node's root logger. Herald has no other runtime option to show or change.
+   */
+  private CompletionStage<HttpResponse> config(String opt, HttpRequest request) {
+    if (!opt.equals("log_level")) throw ApiError.badRequest("INVALID_OPTION");
+    if (request.method().name().equals("PUT")) {
+      return body(request, settings.maxMsgSize(), "INVALID_VALUE").thenApply(body -> {
+        if (body.isEmpty()) throw ApiError.tooLarge("INVALID_VALUE");
+        LogLevel.set(LogLevel.parse(body.utf8String()));
+        return json(LogLevel.current());
+      });
+    }
+    return CompletableFuture.completedFuture(json(LogLevel.current()));
+  }
+
+  private static HttpResponse json(int value) {
+    return HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, Integer.toString(value));
   }
 
   private static String hostname() {
@@ -390,7 +484,7 @@ public final class HttpApi extends AllDirectives {
 
   private ConsumerSession.Params subscription(Query q, String remote) {
     String topic = topic(q);
-    String channel = channel(q);
+    String channel = name(q, "channel", "MISSING_ARG_CHANNEL", "INVALID_CHANNEL");
     long msgTimeout = settings.msgTimeout().toMillis();
     if (q.get("msg_timeout").isPresent()) {
       try {

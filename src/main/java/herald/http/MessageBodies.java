@@ -15,7 +15,7 @@ public final class MessageBodies {
   /** One message of a body, with the dedup id the publisher gave it (or null). */
   public record Body(String dedupId, ByteString bytes) {}
 
-  /** Newline-separated messages; empty lines are skipped. */
+  /** Newline-separated messages; empty lines are skipped, so there may be none (nsqd answers OK). */
   public static List<ByteString> text(ByteString body, int maxMsgSize) {
     List<ByteString> messages = new ArrayList<>();
     int start = 0;
@@ -29,39 +29,37 @@ public final class MessageBodies {
       }
       start = end + 1;
     }
-    if (messages.isEmpty()) throw ApiError.badRequest("MSG_EMPTY");
     return messages;
   }
 
-  /** NSQ's binary layout: [4-byte count]([4-byte size][bytes])*, big-endian, nothing after. */
-  public static List<ByteString> binary(ByteString body, int maxMsgSize) {
-    return binary(body, maxMsgSize, false).stream().map(Body::bytes).toList();
+  /** NSQ's binary layout, as {@link #binary(ByteString, int, int, boolean)} without ids. */
+  public static List<ByteString> binary(ByteString body, int maxMsgSize, int maxBodySize) {
+    return binary(body, maxMsgSize, maxBodySize, false).stream().map(Body::bytes).toList();
   }
 
   /**
-   * NSQ's binary layout, or with {@code withIds} Herald's variant that puts a dedup id before each
-   * message: [4-byte count]([1-byte id length][id][4-byte size][bytes])*; id length 0 is no id.
+   * NSQ's binary layout: [4-byte count]([4-byte size][bytes])*, big-endian. Errors as nsqd's
+   * readMPUB names them, all 413: BAD_BODY for the count, BAD_MESSAGE for a message. Like nsqd,
+   * bytes after the last counted message are ignored. With {@code withIds}, Herald's variant that
+   * puts a dedup id before each message: [4-byte count]([1-byte id length][id][4-byte size][bytes])*;
+   * id length 0 is no id.
    */
-  public static List<Body> binary(ByteString body, int maxMsgSize, boolean withIds) {
+  public static List<Body> binary(ByteString body, int maxMsgSize, int maxBodySize, boolean withIds) {
     ByteBuffer buf = body.asByteBuffer();
-    if (buf.remaining() < 4) throw ApiError.badRequest("BAD_BODY");
+    if (buf.remaining() < 4) throw ApiError.tooLarge("BAD_BODY");
     int count = buf.getInt();
-    if (count <= 0) throw ApiError.badRequest("BAD_BODY");
-    // Every message takes at least 4 bytes, so a larger count cannot be honest.
-    if ((long) count * 4 > buf.remaining()) throw ApiError.badRequest("BAD_BODY");
-    List<Body> messages = new ArrayList<>(count);
+    // A message takes at least 5 bytes (size and one byte): a larger count cannot fit the limit.
+    if (count <= 0 || count > (maxBodySize - 4) / 5) throw ApiError.tooLarge("BAD_BODY");
+    List<Body> messages = new ArrayList<>(Math.min(count, buf.remaining() / 5 + 1));
     for (int i = 0; i < count; i++) {
       String id = withIds ? id(buf) : null;
-      if (buf.remaining() < 4) throw ApiError.badRequest("BAD_BODY");
+      if (buf.remaining() < 4) throw ApiError.tooLarge("BAD_MESSAGE");
       int size = buf.getInt();
-      if (size < 0 || size > buf.remaining()) throw ApiError.badRequest("BAD_BODY");
-      if (size == 0) throw ApiError.badRequest("MSG_EMPTY");
-      if (size > maxMsgSize) throw ApiError.tooLarge("MSG_TOO_BIG");
+      if (size <= 0 || size > maxMsgSize || size > buf.remaining()) throw ApiError.tooLarge("BAD_MESSAGE");
       int at = body.length() - buf.remaining();
       messages.add(new Body(id, body.slice(at, at + size)));
       buf.position(buf.position() + size);
     }
-    if (buf.hasRemaining()) throw ApiError.badRequest("BAD_BODY");
     return messages;
   }
 

@@ -7,6 +7,8 @@ import herald.broker.Channel;
 import herald.broker.Topic;
 import herald.stats.StatsCollector.TopicReport;
 
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.List;
 
 /** /stats in nsqd's JSON shape, or as a table for people. */
@@ -15,14 +17,33 @@ public final class StatsFormat {
 
   private StatsFormat() {}
 
-  public static String json(String version, long startTime, List<TopicReport> reports) {
+  /**
+   * nsqd's /stats parameters: a topic asked for by name (nsqd answers null topics when it has no
+   * such topic), a channel asked for by name (a topic without it is left out), include_clients
+   * and include_mem.
+   */
+  public record Options(boolean topicFiltered, boolean channelFiltered, boolean includeClients, boolean includeMem) {}
+
+  public static String json(String version, long startTime, Options options, List<TopicReport> reports) {
     ObjectNode root = JSON.createObjectNode();
     root.put("version", version);
     root.put("health", "OK");
     root.put("start_time", startTime);
-    ArrayNode topics = root.putArray("topics");
+    if (options.topicFiltered() && reports.isEmpty()) {
+      root.putNull("topics");
+    } else {
+      topics(root.putArray("topics"), options, reports);
+    }
+    if (options.includeMem()) memory(root.putObject("memory"));
+    // nsqd's producers are its TCP publishers; HTTP publishers are not listed there, as in nsqd.
+    root.putNull("producers");
+    return root.toString();
+  }
+
+  private static void topics(ArrayNode topics, Options options, List<TopicReport> reports) {
     for (TopicReport r : reports) {
       Topic.TopicStats t = r.topic();
+      if (options.channelFiltered() && (r.running() ? r.channels() : t.channels()).isEmpty()) continue;
       ObjectNode topic = topics.addObject();
       if (!r.running()) {
         notRunning(topic, t);
@@ -33,6 +54,8 @@ public final class StatsFormat {
       topic.put("node", t.node());
       topic.put("paused", t.paused());
       topic.put("depth", t.depth());
+      // Every waiting message is in the journal on disk: all of the depth is backend depth.
+      topic.put("backend_depth", t.depth());
       topic.put("message_count", t.messageCount());
       topic.put("message_bytes", t.messageBytes());
       if (t.dedup() != null) {
@@ -42,6 +65,7 @@ public final class StatsFormat {
         dedup.put("duplicates", t.dedup().duplicates());
         dedup.put("forgotten_early", t.dedup().forgottenEarly());
       }
+      latency(topic, topicE2e(r.channels()));
       ArrayNode channels = topic.putArray("channels");
       for (Channel.ChannelStats c : r.channels()) {
         ObjectNode channel = channels.addObject();
@@ -50,24 +74,27 @@ public final class StatsFormat {
         channel.put("node", c.node());
         channel.put("paused", c.paused());
         channel.put("depth", c.depth());
+        channel.put("backend_depth", c.depth());
         channel.put("in_flight_count", c.inFlightCount());
         channel.put("deferred_count", c.deferredCount());
         channel.put("message_count", c.messageCount());
         channel.put("requeue_count", c.requeueCount());
         channel.put("timeout_count", c.timeoutCount());
-        Channel.E2eLatency e2e = e2e(c);
-        ObjectNode latency = channel.putObject("e2e_processing_latency");
-        latency.put("count", e2e.count());
-        ArrayNode percentiles = latency.putArray("percentiles");
-        for (Channel.Percentile p : e2e.percentiles()) {
-          percentiles.addObject().put("quantile", p.quantile()).put("value", p.value());
-        }
+        latency(channel, e2e(c));
         channel.put("client_count", c.clients().size());
+        if (!options.includeClients()) {
+          channel.putNull("clients");
+          continue;
+        }
         ArrayNode clients = channel.putArray("clients");
         for (Channel.ClientStats cl : c.clients()) {
           ObjectNode client = clients.addObject();
           client.put("client_id", cl.clientId());
+          client.put("hostname", host(cl.remoteAddress()));
+          // nsqd's names for a WebSocket consumer: version is the protocol, state 3 is subscribed.
+          client.put("version", "ws");
           client.put("remote_address", cl.remoteAddress());
+          client.put("state", 3);
           client.put("ready_count", cl.readyCount());
           client.put("in_flight_count", cl.inFlightCount());
           client.put("message_count", cl.messageCount());
@@ -75,10 +102,69 @@ public final class StatsFormat {
           client.put("requeue_count", cl.requeueCount());
           client.put("timeout_count", cl.timeoutCount());
           client.put("connect_ts", cl.connectTs() / 1000);
+          client.put("sample_rate", 0);
+          client.put("deflate", false);
+          client.put("snappy", false);
+          client.put("user_agent", "");
+          client.put("tls", false);
+          client.put("tls_cipher_suite", "");
+          client.put("tls_version", "");
+          client.put("tls_negotiated_protocol", "");
+          client.put("tls_negotiated_protocol_is_mutual", false);
         }
       }
     }
-    return root.toString();
+  }
+
+  private static void latency(ObjectNode parent, Channel.E2eLatency e2e) {
+    ObjectNode latency = parent.putObject("e2e_processing_latency");
+    latency.put("count", e2e.count());
+    ArrayNode percentiles = latency.putArray("percentiles");
+    for (Channel.Percentile p : e2e.percentiles()) {
+      percentiles.addObject().put("quantile", p.quantile()).put("value", p.value());
+    }
+  }
+
+  /**
+   * nsqd's topic-level latency merges its channels'. Only the channels' percentiles reach here, so
+   * each quantile is the largest of the channels' values: an upper bound, exact for one channel.
+   */
+  static Channel.E2eLatency topicE2e(List<Channel.ChannelStats> channels) {
+    long count = 0;
+    java.util.TreeMap<Double, Long> worst = new java.util.TreeMap<>();
+    for (Channel.ChannelStats c : channels) {
+      Channel.E2eLatency e2e = e2e(c);
+      count += e2e.count();
+      for (Channel.Percentile p : e2e.percentiles()) worst.merge(p.quantile(), p.value(), Math::max);
+    }
+    if (count == 0) return Channel.E2eLatency.NONE;
+    return new Channel.E2eLatency(count, worst.entrySet().stream()
+        .map(e -> new Channel.Percentile(e.getKey(), e.getValue())).toList());
+  }
+
+  /**
+   * nsqd's Go runtime figures as the JVM has them: heap in use is the heap used, idle is committed
+   * but unused, gc_total_runs counts every collection so far. The JVM keeps no object count, no
+   * released-bytes or next-collection figure and no per-pause history: those stay 0 (docs/compat.md).
+   */
+  private static void memory(ObjectNode memory) {
+    java.lang.management.MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+    long runs = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) runs += Math.max(0, gc.getCollectionCount());
+    memory.put("heap_objects", 0);
+    memory.put("heap_idle_bytes", heap.getCommitted() - heap.getUsed());
+    memory.put("heap_in_use_bytes", heap.getUsed());
+    memory.put("heap_released_bytes", 0);
+    memory.put("gc_pause_usec_100", 0);
+    memory.put("gc_pause_usec_99", 0);
+    memory.put("gc_pause_usec_95", 0);
+    memory.put("next_gc_bytes", 0);
+    memory.put("gc_total_runs", runs);
+  }
+
+  private static String host(String remoteAddress) {
+    int colon = remoteAddress.lastIndexOf(':');
+    return colon > 0 ? remoteAddress.substring(0, colon) : remoteAddress;
   }
 
   /**
@@ -88,12 +174,15 @@ public final class StatsFormat {
   private static void notRunning(ObjectNode topic, Topic.TopicStats t) {
     topic.put("topic_name", t.name());
     topic.put("running", false);
-    for (String field : new String[] {"node", "paused", "depth", "message_count", "message_bytes"}) topic.putNull(field);
+    for (String field : new String[] {"node", "paused", "depth", "backend_depth", "message_count", "message_bytes"}) topic.putNull(field);
+    // Latency counts FINs since the entity started: none for one not running (nsqadmin needs the object).
+    latency(topic, Channel.E2eLatency.NONE);
     ArrayNode channels = topic.putArray("channels");
     for (String name : t.channels()) {
       ObjectNode channel = channels.addObject();
       channel.put("channel_name", name);
       channel.put("running", false);
+      latency(channel, Channel.E2eLatency.NONE);
     }
   }
 

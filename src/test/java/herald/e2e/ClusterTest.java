@@ -70,7 +70,7 @@ class ClusterTest {
 
   static int upMembers(NodeProcess via) throws Exception {
     int up = 0;
-    for (JsonNode n : via.http().get("/nodes").json().path("nodes")) if (n.path("status").asText().equals("up")) up++;
+    for (JsonNode n : via.http().get("/cluster/nodes").json().path("nodes")) if (n.path("status").asText().equals("up")) up++;
     return up;
   }
 
@@ -194,7 +194,7 @@ class ClusterTest {
     joining.launch();
     NodeProcess entry = nodes.get(0);
     Await.until(WAIT, "node 4 up and hosting shards", () -> {
-      for (JsonNode n : entry.http().get("/nodes").json().path("nodes")) {
+      for (JsonNode n : entry.http().get("/cluster/nodes").json().path("nodes")) {
         if (n.path("http_address").asText().equals(joining.httpAddress())) {
           return n.path("status").asText().equals("up") && n.path("shards").asInt() > 0;
         }

@@ -151,7 +151,7 @@ class ConsoleTest extends SharedNode {
       driver.findElement(By.id("create-channel-name")).sendKeys("bad*name");
       click(wait, By.cssSelector("#create-channel button[type='submit']"));
       wait.until(ExpectedConditions.alertIsPresent()).accept();
-      wait.until(d -> text(d, "#notice").contains("400 INVALID_CHANNEL"));
+      wait.until(d -> text(d, "#notice").contains("400 INVALID_ARG_CHANNEL"));
 
       // Tail: a message published while tailing shows up, as text (not markup), and is FINed.
       click(wait, By.id("tail-toggle"));

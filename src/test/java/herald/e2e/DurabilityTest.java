@@ -121,7 +121,7 @@ class DurabilityTest {
 
   static int hostedEntities(HttpClientHelper http) throws Exception {
     int entities = 0;
-    for (JsonNode n : http.get("/nodes").json().path("nodes")) entities += n.path("entities").asInt();
+    for (JsonNode n : http.get("/cluster/nodes").json().path("nodes")) entities += n.path("entities").asInt();
     return entities;
   }
 

@@ -15,6 +15,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 class MessageBodiesTest {
   private static final int MAX = 10;
+  private static final int MAX_BODY = 1000;
+
+  private static List<ByteString> binary(ByteString body) {
+    return MessageBodies.binary(body, MAX, MAX_BODY);
+  }
 
   private static ByteString utf8(String s) {
     return ByteString.fromString(s, StandardCharsets.UTF_8);
@@ -94,13 +99,10 @@ class MessageBodiesTest {
   }
 
   @Test
-  void textWithOnlyEmptyLinesIsMsgEmpty() {
-    assertApiError("MSG_EMPTY", 400, () -> MessageBodies.text(utf8("\n\n\n"), MAX));
-  }
-
-  @Test
-  void textEmptyBodyIsMsgEmpty() {
-    assertApiError("MSG_EMPTY", 400, () -> MessageBodies.text(ByteString.emptyByteString(), MAX));
+  void textWithOnlyEmptyLinesHasNoMessages() {
+    // nsqd answers such a body OK and publishes nothing.
+    assertEquals(List.of(), MessageBodies.text(utf8("\n\n\n"), MAX));
+    assertEquals(List.of(), MessageBodies.text(ByteString.emptyByteString(), MAX));
   }
 
   @Test
@@ -118,7 +120,7 @@ class MessageBodiesTest {
         .message(ascii("0123456789"))
         .build();
     assertEquals(List.of(utf8("a"), ByteString.fromArray(new byte[] {0, '\n', (byte) 0xff}), utf8("0123456789")),
-        MessageBodies.binary(body, MAX));
+        binary(body));
   }
 
   @Test
@@ -127,9 +129,9 @@ class MessageBodiesTest {
     ByteString valid = new Binary().int32(2).message(ascii("xy")).message(ascii("z")).build();
     ByteString padded = ByteString.fromArray(new byte[] {9, 9, 9}).concat(valid).concat(ByteString.fromArray(new byte[] {7}));
     ByteString slice = padded.slice(3, 3 + valid.length());
-    assertEquals(lines("xy", "z"), MessageBodies.binary(slice, MAX));
+    assertEquals(lines("xy", "z"), binary(slice));
     ByteString chunks = valid.slice(0, 5).concat(valid.slice(5, 9)).concat(valid.slice(9, valid.length()));
-    assertEquals(lines("xy", "z"), MessageBodies.binary(chunks, MAX));
+    assertEquals(lines("xy", "z"), binary(chunks));
   }
 
   @Test
@@ -138,63 +140,60 @@ class MessageBodiesTest {
     assertEquals(lines("a", "b"), MessageBodies.text(padded.slice(3, 6), MAX));
   }
 
+  // Errors as nsqd's readMPUB: 413 BAD_BODY for the count, 413 BAD_MESSAGE for a message.
+
   @Test
   void binaryBodyShorterThanTheCountIsBadBody() {
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(ByteString.fromArray(new byte[] {0, 0, 1}), MAX));
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(ByteString.emptyByteString(), MAX));
+    assertApiError("BAD_BODY", 413, () -> binary(ByteString.fromArray(new byte[] {0, 0, 1})));
+    assertApiError("BAD_BODY", 413, () -> binary(ByteString.emptyByteString()));
   }
 
   @Test
   void binaryCountZeroIsBadBody() {
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(new Binary().int32(0).build(), MAX));
+    assertApiError("BAD_BODY", 413, () -> binary(new Binary().int32(0).build()));
   }
 
   @Test
   void binaryNegativeCountIsBadBody() {
-    assertApiError("BAD_BODY", 400,
-        () -> MessageBodies.binary(new Binary().int32(-1).message(ascii("a")).build(), MAX));
+    assertApiError("BAD_BODY", 413, () -> binary(new Binary().int32(-1).message(ascii("a")).build()));
   }
 
   @Test
-  void binaryCountLargerThanTheMessagesIsBadBody() {
-    // Claims three messages, holds two: enough bytes for the count check, not for the third header.
+  void binaryCountThatCannotFitTheBodyLimitIsBadBody() {
+    // (MAX_BODY - 4) / 5 messages of one byte fill the limit; one more cannot be in a body.
+    int most = (MAX_BODY - 4) / 5;
+    assertApiError("BAD_BODY", 413, () -> binary(new Binary().int32(most + 1).message(ascii("a")).build()));
+    assertApiError("BAD_MESSAGE", 413, () -> binary(new Binary().int32(most).message(ascii("a")).build()));
+  }
+
+  @Test
+  void binaryCountLargerThanTheMessagesIsBadMessage() {
+    // Claims three messages, holds two: the third size cannot be read.
     ByteString body = new Binary().int32(3).message(ascii("abcdefgh")).message(ascii("b")).build();
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+    assertApiError("BAD_MESSAGE", 413, () -> binary(body));
   }
 
   @Test
-  void binaryCountThatCannotFitIsBadBody() {
-    ByteString body = new Binary().int32(1_000_000).message(ascii("a")).build();
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
-  }
-
-  @Test
-  void binarySizeBeyondTheEndIsBadBody() {
+  void binarySizeBeyondTheEndIsBadMessage() {
     ByteString body = new Binary().int32(1).int32(5).bytes(ascii("abc")).build();
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+    assertApiError("BAD_MESSAGE", 413, () -> binary(body));
   }
 
   @Test
-  void binaryNegativeSizeIsBadBody() {
-    ByteString body = new Binary().int32(1).int32(-3).bytes(ascii("abc")).build();
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
+  void binaryNegativeOrZeroSizeIsBadMessage() {
+    assertApiError("BAD_MESSAGE", 413, () -> binary(new Binary().int32(1).int32(-3).bytes(ascii("abc")).build()));
+    assertApiError("BAD_MESSAGE", 413, () -> binary(new Binary().int32(2).message(ascii("a")).int32(0).bytes(ascii("pad")).build()));
   }
 
   @Test
-  void binaryTrailingBytesAreBadBody() {
-    ByteString body = new Binary().int32(1).message(ascii("abc")).bytes(new byte[] {1}).build();
-    assertApiError("BAD_BODY", 400, () -> MessageBodies.binary(body, MAX));
-  }
-
-  @Test
-  void binarySizeZeroIsMsgEmpty() {
-    ByteString body = new Binary().int32(2).message(ascii("a")).int32(0).bytes(ascii("pad")).build();
-    assertApiError("MSG_EMPTY", 400, () -> MessageBodies.binary(body, MAX));
-  }
-
-  @Test
-  void binarySizeOverMaxIsMsgTooBig() {
+  void binarySizeOverMaxIsBadMessage() {
     ByteString body = new Binary().int32(1).message(ascii("01234567890")).build();
-    assertApiError("MSG_TOO_BIG", 413, () -> MessageBodies.binary(body, MAX));
+    assertApiError("BAD_MESSAGE", 413, () -> binary(body));
+  }
+
+  @Test
+  void binaryTrailingBytesAreIgnored() {
+    ByteString body = new Binary().int32(1).message(ascii("abc")).bytes(new byte[] {1, 2}).build();
+    assertEquals(lines("abc"), binary(body));
   }
 }
