@@ -70,10 +70,10 @@ class ClusterSecurityTest {
     return flags.toArray(String[]::new);
   }
 
-  /** Cluster address -> status, as /nodes reports them. */
+  /** Cluster address -> status, as /cluster/nodes reports them. */
   static Map<String, String> members(NodeProcess via) throws Exception {
     Map<String, String> members = new ConcurrentHashMap<>();
-    for (JsonNode n : via.http().get("/nodes").json().path("nodes")) {
+    for (JsonNode n : via.http().get("/cluster/nodes").json().path("nodes")) {
       members.put(n.path("address").asText(), n.path("status").asText());
     }
     return members;
