@@ -5,6 +5,7 @@ import herald.http.Guard;
 import herald.security.AuthFile;
 import herald.security.AuthServer;
 import herald.security.Authorizer;
+import herald.security.ServerTls;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +19,8 @@ import java.util.Set;
  * --auth-http-address), which web pages may drive the node (--allowed-origins), and TLS
  * (--https-address, --tls-*). Read and checked once at start; a bad setting stops the start.
  */
-record ClientSecurity(Optional<Authorizer> authorizer, Set<String> allowedOrigins, boolean tlsRequired) {
+record ClientSecurity(Optional<Authorizer> authorizer, Set<String> allowedOrigins,
+                      Optional<Settings.HostPort> https, Optional<ServerTls> tls, boolean tlsRequired) {
 
   static ClientSecurity from(Config root) {
     Config c = root.getConfig("herald");
@@ -36,7 +38,23 @@ record ClientSecurity(Optional<Authorizer> authorizer, Set<String> allowedOrigin
       if (normal == null) throw new IllegalArgumentException("--allowed-origins: '" + o + "' is not an origin such as https://console.example.com");
       origins.add(normal);
     }
-    return new ClientSecurity(authorizer, Set.copyOf(origins), c.getBoolean("tls-required"));
+    String httpsAddress = c.getString("https-address").trim();
+    String cert = c.getString("tls-cert").trim();
+    String key = c.getString("tls-key").trim();
+    Optional<Settings.HostPort> https = Optional.empty();
+    Optional<ServerTls> tls = Optional.empty();
+    if (!httpsAddress.isEmpty()) {
+      if (cert.isEmpty() || key.isEmpty()) throw new IllegalArgumentException("--https-address needs --tls-cert and --tls-key");
+      https = Optional.of(Settings.HostPort.parse(httpsAddress, "--https-address"));
+      String rootCa = c.getString("tls-root-ca-file").trim();
+      tls = Optional.of(ServerTls.load(Path.of(cert), Path.of(key), c.getString("tls-client-auth-policy"),
+          rootCa.isEmpty() ? Optional.empty() : Optional.of(Path.of(rootCa))));
+    } else if (!cert.isEmpty() || !key.isEmpty() || !c.getString("tls-client-auth-policy").isBlank()) {
+      throw new IllegalArgumentException("--tls-cert, --tls-key and --tls-client-auth-policy need --https-address (the HTTPS listener)");
+    }
+    boolean tlsRequired = c.getBoolean("tls-required");
+    if (tlsRequired && https.isEmpty()) throw new IllegalArgumentException("--tls-required needs --https-address");
+    return new ClientSecurity(authorizer, Set.copyOf(origins), https, tls, tlsRequired);
   }
 
   Guard guard(boolean tls, int httpsPort) {

@@ -133,6 +133,7 @@ public final class Main implements Callable<Integer> {
       return 1;
     }
     System.out.println("herald " + Node.VERSION + " listening on http://" + node.httpAddress()
+        + node.httpsAddress().map(a -> " and https://" + a).orElse("")
         + " (cluster " + node.clusterAddress() + ", data " + Path.of(node.settings().dataPath()).toAbsolutePath().normalize() + ")");
     node.system().getWhenTerminated().toCompletableFuture().join();
     return 0;

@@ -13,8 +13,10 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.server.Route;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -23,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -41,11 +44,13 @@ public final class Node {
 
   private final ActorSystem<Void> system;
   private final ServerBinding binding;
+  private final Optional<ServerBinding> https;
   private final Settings settings;
 
-  private Node(ActorSystem<Void> system, ServerBinding binding, Settings settings) {
+  private Node(ActorSystem<Void> system, ServerBinding binding, Optional<ServerBinding> https, Settings settings) {
     this.system = system;
     this.binding = binding;
+    this.https = https;
     this.settings = settings;
   }
 
@@ -80,15 +85,30 @@ public final class Node {
       herald.stats.NodeMetrics metrics = new herald.stats.NodeMetrics(settings.advertisedHttp());
       system.getWhenTerminated().thenRun(metrics::close);
       HttpApi api = new HttpApi(system, settings, new Publisher(system, metrics.registry()), metrics);
+      Route routes = api.routes();
+      Optional<ServerBinding> https = Optional.empty();
+      if (security.https().isPresent()) {
+        Settings.HostPort at = security.https().get();
+        try {
+          https = Optional.of(Http.get(system).newServerAt(at.host(), at.port())
+              .enableHttps(ConnectionContext.httpsServer(security.tls().get()::engine))
+              .bind(security.guard(true, 0).wrap(routes))
+              .toCompletableFuture().get(10, TimeUnit.SECONDS)
+              .addToCoordinatedShutdown(Duration.ofSeconds(5), system));
+        } catch (ExecutionException e) {
+          throw new StartException("cannot listen on https address " + at.host() + ":" + at.port() + ": " + rootMessage(e));
+        }
+      }
+      int httpsPort = https.map(b -> b.localAddress().getPort()).orElse(0);
       ServerBinding binding = Http.get(system)
           .newServerAt(settings.httpHost(), settings.httpPort())
-          .bind(security.guard(false, 0).wrap(api.routes()))
+          .bind(security.guard(false, httpsPort).wrap(routes))
           .toCompletableFuture()
           .get(10, TimeUnit.SECONDS)
           .addToCoordinatedShutdown(Duration.ofSeconds(5), system);
       system.getWhenTerminated().thenRun(() -> release(lock));
       security.openWarning("http://" + settings.httpHost() + ":" + binding.localAddress().getPort()).ifPresent(log::warn);
-      return new Node(system, binding, settings);
+      return new Node(system, binding, https, settings);
     } catch (StartException e) {
       system.terminate();
       throw e;
@@ -174,6 +194,11 @@ public final class Node {
 
   public String httpAddress() {
     return settings.httpHost() + ":" + binding.localAddress().getPort();
+  }
+
+  /** HOST:PORT of the HTTPS listener, when there is one. */
+  public Optional<String> httpsAddress() {
+    return https.map(b -> b.localAddress().getHostString() + ":" + b.localAddress().getPort());
   }
 
   public String clusterAddress() {

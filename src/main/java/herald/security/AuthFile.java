@@ -9,11 +9,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -32,26 +32,22 @@ import java.util.concurrent.CompletionStage;
 public final class AuthFile implements Authorizer {
   private static final Logger log = LoggerFactory.getLogger(AuthFile.class);
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** How often at most the file's size and time are looked at. */
-  private static final long CHECK_EVERY_MS = 1000;
 
   private final Path path;
+  private final FileWatch watch;
   private volatile Map<String, Identity> bySecretHash;
-  private volatile Object version;
-  private volatile long checkedAt;
 
-  private AuthFile(Path path, Map<String, Identity> bySecretHash, Object version) {
+  private AuthFile(Path path, Map<String, Identity> bySecretHash, FileWatch watch) {
     this.path = path;
     this.bySecretHash = bySecretHash;
-    this.version = version;
-    this.checkedAt = System.currentTimeMillis();
+    this.watch = watch;
   }
 
   /** Reads the file; a missing or broken file fails the node's start with the reason. */
   public static AuthFile load(Path path) {
     try {
-      Object version = version(path);
-      return new AuthFile(path, parse(Files.readString(path)), version);
+      FileWatch watch = new FileWatch(List.of(path));
+      return new AuthFile(path, parse(Files.readString(path)), watch);
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot read --auth-file " + path + ": " + e.getMessage());
     }
@@ -69,27 +65,10 @@ public final class AuthFile implements Authorizer {
   }
 
   private void reloadIfChanged() {
-    long now = System.currentTimeMillis();
-    if (now - checkedAt < CHECK_EVERY_MS) return;
-    synchronized (this) {
-      if (now - checkedAt < CHECK_EVERY_MS) return;
-      checkedAt = now;
-      try {
-        Object current = version(path);
-        if (current.equals(version)) return;
-        bySecretHash = parse(Files.readString(path));
-        version = current;
-        log.info("auth file {} reloaded: {} identities", path, bySecretHash.size());
-      } catch (IOException | IllegalArgumentException e) {
-        log.error("auth file {} not reloaded, the previous one stays in force: {}", path, e.getMessage());
-      }
-    }
-  }
-
-  /** Size and modification time: a rewrite in place and a rename over the file both change it. */
-  private static Object version(Path path) throws IOException {
-    BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class);
-    return a.lastModifiedTime().toMillis() + "/" + a.size() + "/" + a.fileKey();
+    watch.ifChanged(() -> {
+      bySecretHash = parse(Files.readString(path));
+      log.info("auth file {} reloaded: {} identities", path, bySecretHash.size());
+    }, e -> log.error("auth file {} not reloaded, the previous one stays in force: {}", path, e.getMessage()));
   }
 
   static Map<String, Identity> parse(String text) {

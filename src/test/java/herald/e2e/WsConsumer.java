@@ -51,6 +51,17 @@ public final class WsConsumer implements AutoCloseable {
     return c;
   }
 
+  /** The HTTP status of a refused handshake; fails if the handshake is accepted or fails otherwise. */
+  public static int refusal(HttpClient client, String url, java.util.Map<String, String> headers) throws Exception {
+    try {
+      new WsConsumer(client, url, headers).close();
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof java.net.http.WebSocketHandshakeException refused) return refused.getResponse().statusCode();
+      throw e;
+    }
+    throw new AssertionError("the WebSocket handshake to " + url + " was accepted");
+  }
+
   public void send(String text) {
     socket.sendText(text, true).join();
   }
