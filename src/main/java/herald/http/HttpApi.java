@@ -222,13 +222,15 @@ public final class HttpApi extends AllDirectives {
 
   private CompletionStage<HttpResponse> mpub(HttpRequest request) {
     Query q = request.getUri().query();
+    // As nsqd: a declared length over the limit is refused first, then the topic is checked.
+    CompletionStage<ByteString> whole = body(request, settings.maxBodySize(), "BODY_TOO_BIG");
     String topic = topic(q);
     // As nsqd: any value but false and 0 (true, 1 or an old-style one) means binary.
     boolean binary = q.get("binary").map(v -> !v.equals("false") && !v.equals("0")).orElse(false);
     // Herald's variant of the binary body with a dedup id before each message (docs/protocol.md).
     boolean withIds = q.get("msg_ids").map(v -> v.equals("true") || v.equals("1")).orElse(false);
     if (withIds && !binary) throw ApiError.badRequest("MSG_IDS_NEED_BINARY");
-    return body(request, settings.maxBodySize(), "BODY_TOO_BIG").thenCompose(body -> {
+    return whole.thenCompose(body -> {
       List<MessageBodies.Body> bodies = binary
           ? MessageBodies.binary(body, settings.maxMsgSize(), settings.maxBodySize(), withIds)
           : MessageBodies.text(body, settings.maxMsgSize()).stream().map(b -> new MessageBodies.Body(null, b)).toList();

@@ -102,12 +102,13 @@ class NsqdCompatTest extends SharedNode {
         new Case("POST", "/pub?topic=" + t + "&defer=abc", "x", 400, error("INVALID_DEFER")),
         new Case("POST", "/pub?topic=" + t + "&defer=-1", "x", 400, error("INVALID_DEFER")),
         new Case("POST", "/pub?topic=" + t, "x", 200, "OK"),
-        // doMPUB checks the topic before the body; binary framing errors are 413.
+        // doMPUB checks a declared length, then the topic, then the body; binary framing errors are 413.
         new Case("POST", "/mpub", "a", 400, error("MISSING_ARG_TOPIC")),
         new Case("POST", "/mpub?topic=", "a", 400, error("INVALID_TOPIC")),
         new Case("POST", "/mpub?topic=" + t, "\n\n", 200, "OK"),
         new Case("POST", "/mpub?topic=" + t, "ok\n" + "x".repeat(101), 413, error("MSG_TOO_BIG")),
         new Case("POST", "/mpub?topic=" + t, "y\n".repeat(600), 413, error("BODY_TOO_BIG")),
+        new Case("POST", "/mpub", "y\n".repeat(600), 413, error("BODY_TOO_BIG")),
         new Case("POST", "/mpub?topic=" + t + "&binary=true", new byte[0], 413, error("BAD_BODY")),
         new Case("POST", "/mpub?topic=" + t + "&binary=true", binary(0), 413, error("BAD_BODY")),
         new Case("POST", "/mpub?topic=" + t + "&binary=true", binary(-1), 413, error("BAD_BODY")),
