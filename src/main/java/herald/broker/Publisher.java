@@ -21,6 +21,18 @@ public final class Publisher {
   private final MeterRegistry metrics;
   private final ConcurrentHashMap<String, Counter> published = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Counter> duplicates = new ConcurrentHashMap<>();
+  private final DiskSpace disk;
+  private final Counter refused;
+
+  /**
+   * A publish refused before it reached the journal, with the reason; nothing of it is stored.
+   * HTTP answers 507 E_DISK_FULL; NSQ's TCP protocol answers E_PUB_FAILED with the reason.
+   */
+  public static final class Refused extends RuntimeException {
+    public Refused(String reason) {
+      super(reason, null, false, false);
+    }
+  }
 
   public Publisher(ActorSystem<?> system) {
     this(system, new SimpleMeterRegistry());
@@ -28,8 +40,17 @@ public final class Publisher {
 
   /** Counts the messages published through this node, per topic, and times journal writes, in metrics. */
   public Publisher(ActorSystem<?> system, MeterRegistry metrics) {
+    this(system, metrics, null);
+  }
+
+  /** Refuses publishes while {@code disk} (null: never) says space is low. */
+  public Publisher(ActorSystem<?> system, MeterRegistry metrics, DiskSpace disk) {
     this.system = system;
     this.metrics = metrics;
+    this.disk = disk;
+    this.refused = Counter.builder("herald.messages.refused")
+        .description("messages refused before the journal because free disk space was below --min-free-space")
+        .register(metrics);
   }
 
   /**
@@ -37,6 +58,14 @@ public final class Publisher {
    * already stored within its window is not stored again; the answer lists it as a duplicate.
    */
   public CompletionStage<Topic.Appended> publish(String topic, List<Published> messages) {
+    if (disk != null) {
+      long bytes = 0;
+      for (Published p : messages) bytes += p.body().length();
+      if (!disk.admits(bytes, messages.size())) {
+        refused.increment(messages.size());
+        return CompletableFuture.failedFuture(new Refused(disk.problem()));
+      }
+    }
     CompletableFuture<Topic.Appended> result = new CompletableFuture<>();
     batchers.computeIfAbsent(topic, t ->
             system.systemActorOf(PublishBatcher.create(t, metrics), "publish-" + names.incrementAndGet(), Props.empty()))

@@ -43,6 +43,8 @@ public final class ApiError extends RuntimeException {
   public static HttpResponse toResponse(Throwable failure) {
     Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     if (t instanceof ApiError e) return e.response();
+    // Nothing was stored; the reason is in /stats health and the log.
+    if (t instanceof herald.broker.Publisher.Refused) return response(StatusCodes.INSUFFICIENT_STORAGE, "E_DISK_FULL");
     if (t instanceof StatusReply.ErrorMessage e) {
       String code = e.getMessage();
       return response(code.endsWith("_NOT_FOUND") ? StatusCodes.NOT_FOUND : StatusCodes.INTERNAL_SERVER_ERROR, code);

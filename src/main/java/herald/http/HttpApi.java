@@ -74,11 +74,18 @@ public final class HttpApi extends AllDirectives {
   private final Settings settings;
   private final Publisher publisher;
   private final herald.stats.NodeMetrics metrics;
+  private final herald.node.Health health;
   private final Materializer materializer;
   private final long startTime = System.currentTimeMillis() / 1000;
   private final AtomicLong consumers = new AtomicLong();
 
   public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics) {
+    this(system, settings, publisher, metrics, herald.node.Health.ok());
+  }
+
+  public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics,
+      herald.node.Health health) {
+    this.health = health;
     this.system = system;
     this.settings = settings;
     this.publisher = publisher;
@@ -309,9 +316,9 @@ public final class HttpApi extends AllDirectives {
     Optional<String> channel = q.get("channel").filter(s -> !s.isEmpty());
     return StatsCollector.collect(system, topic, channel)
         .thenApply(reports -> json
-            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, startTime,
+            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, health.status(), startTime,
                 new StatsFormat.Options(topic.isPresent(), channel.isPresent(), clients, memory), reports))
-            : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, reports)));
+            : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, health.status(), reports)));
   }
 
   /** Prometheus text format; see NodeMetrics. */

@@ -25,9 +25,14 @@ public final class StatsFormat {
   public record Options(boolean topicFiltered, boolean channelFiltered, boolean includeClients, boolean includeMem) {}
 
   public static String json(String version, long startTime, Options options, List<TopicReport> reports) {
+    return json(version, "OK", startTime, options, reports);
+  }
+
+  /** {@code health}: "OK", or nsqd's "NOK - " and why (see herald.node.Health). */
+  public static String json(String version, String health, long startTime, Options options, List<TopicReport> reports) {
     ObjectNode root = JSON.createObjectNode();
     root.put("version", version);
-    root.put("health", "OK");
+    root.put("health", health);
     root.put("start_time", startTime);
     if (options.topicFiltered() && reports.isEmpty()) {
       root.putNull("topics");
@@ -187,7 +192,11 @@ public final class StatsFormat {
   }
 
   public static String text(String version, List<TopicReport> reports) {
-    StringBuilder out = new StringBuilder("herald " + version + "\nhealth: OK\n");
+    return text(version, "OK", reports);
+  }
+
+  public static String text(String version, String health, List<TopicReport> reports) {
+    StringBuilder out = new StringBuilder("herald " + version + "\nhealth: " + health + "\n");
     if (reports.isEmpty()) out.append("\n   NO_TOPICS\n");
     for (TopicReport r : reports) {
       Topic.TopicStats t = r.topic();

@@ -97,6 +97,14 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--dedup-max-ids", paramLabel = "N", description = "most message ids a topic remembers; past it the oldest go first (default: ${DEFAULT-VALUE})")
   String dedupMaxIds;
 
+  @Option(names = "--min-free-space", paramLabel = "N%|BYTES", description = "below this much free space on --data-path "
+      + "publishes are refused (507 E_DISK_FULL) so the disk never fills; FINs and consumers go on (default: ${DEFAULT-VALUE})")
+  String minFreeSpace;
+
+  @Option(names = "--journal-repair", description = "start on a damaged LevelDB journal: keep what is readable, "
+      + "report what was lost (log, /stats health, a file next to the journal); without it a damaged journal stops the start")
+  boolean journalRepair;
+
   public static void main(String[] args) {
     // With fewer than 3 cores the common pool has parallelism 1, and the JDK then runs every async
     // CompletableFuture stage (Pekko's asks and futures end up there) on a new thread: a thread per
@@ -174,6 +182,8 @@ public final class Main implements Callable<Integer> {
       throw new IllegalArgumentException("--journal must be leveldb or postgres, got '" + journal + "'");
     }
     o.put("herald.journal", journal);
+    o.put("herald.min-free-space", minFreeSpace);
+    if (journalRepair) o.put("herald.journal-repair", true);
     o.put("herald.join", join);
     o.put("herald.postgres.url", postgresUrl);
     o.put("herald.postgres.user", postgresUser);

@@ -68,6 +68,8 @@ public final class Node {
     }
     if (settings.journal().equals("postgres")) config = preparePostgres(config);
     FileLock lock = lockDataPath(Path.of(settings.dataPath()));
+    herald.broker.DiskSpace disk = diskSpace(config, settings);
+    String journalReport = settings.journal().equals("leveldb") ? checkLevelDb(config) : null;
     ActorSystem<Void> system;
     try {
       system = ActorSystem.create(Behaviors.empty(), "herald", config);
@@ -84,7 +86,15 @@ public final class Node {
       checkJournal(system);
       herald.stats.NodeMetrics metrics = new herald.stats.NodeMetrics(settings.advertisedHttp());
       system.getWhenTerminated().thenRun(metrics::close);
-      HttpApi api = new HttpApi(system, settings, new Publisher(system, metrics.registry()), metrics);
+      system.scheduler().scheduleAtFixedRate(Duration.ofMillis(250), Duration.ofMillis(250), disk::measure, system.executionContext());
+      io.micrometer.core.instrument.Gauge.builder("herald.disk.free.bytes", disk, herald.broker.DiskSpace::freeBytes)
+          .description("usable bytes on the file system of --data-path").register(metrics.registry());
+      io.micrometer.core.instrument.Gauge.builder("herald.disk.min.free.bytes", disk, herald.broker.DiskSpace::minFreeBytes)
+          .description("--min-free-space in bytes: below it publishes are refused").register(metrics.registry());
+      io.micrometer.core.instrument.Gauge.builder("herald.publishes.refused", disk, d -> d.low() ? 1 : 0)
+          .description("1 while publishes are refused for lack of disk space, else 0").register(metrics.registry());
+      Health health = new Health(journalReport, disk::problem);
+      HttpApi api = new HttpApi(system, settings, new Publisher(system, metrics.registry(), disk), metrics, health);
       Route routes = api.routes();
       Optional<ServerBinding> https = Optional.empty();
       if (security.https().isPresent()) {
@@ -131,6 +141,60 @@ public final class Node {
     } catch (Exception e) {
       throw new StartException("cannot use PostgreSQL at " + url + ": " + rootMessage(e));
     }
+  }
+
+  /**
+   * Reads the LevelDB journal whole before Pekko opens it (JournalCheck): damage stops the start
+   * with one line, unless herald.journal-repair; a repair that lost messages is reported in the log,
+   * in a file next to the journal and, for this run, in /stats health.
+   */
+  private static String checkLevelDb(Config config) throws StartException {
+    Path journal = Path.of(config.getString("pekko.persistence.journal.leveldb.dir"));
+    Path snapshots = Path.of(config.getString("pekko.persistence.snapshot-store.local.dir"));
+    JournalCheck.Outcome outcome = JournalCheck.run(journal, snapshots, config.getBoolean("herald.journal-repair"));
+    if (!outcome.repaired()) return null;
+    String report = "journal repaired at " + java.time.Instant.now() + " (" + String.join("; ", outcome.causes())
+        + "; the damaged journal is kept beside it as " + journal.getFileName() + ".damaged-*): " + outcome.lossSummary();
+    Path file = journal.resolveSibling("journal-repair-" + System.currentTimeMillis() + ".txt");
+    try {
+      Files.writeString(file, report + "\n");
+    } catch (IOException e) {
+      org.slf4j.LoggerFactory.getLogger(Node.class).error("cannot write {}: {}", file, e.toString());
+    }
+    return report;
+  }
+
+  /**
+   * The free-space guard on --data-path. LevelDB turns its log into a table when it opens, so a
+   * node that could not even do that is refused with the figures instead of dying of SIGBUS.
+   */
+  private static herald.broker.DiskSpace diskSpace(Config config, Settings settings) throws StartException {
+    Path data = Path.of(settings.dataPath());
+    herald.broker.DiskSpace disk;
+    try {
+      // A cluster's journal is PostgreSQL's disk, not this one.
+      disk = herald.broker.DiskSpace.of(data, settings.journal().equals("leveldb") ? config.getString("herald.min-free-space") : "0");
+    } catch (IOException e) {
+      throw new StartException("data path " + data + " is unusable: " + rootMessage(e));
+    } catch (IllegalArgumentException e) {
+      throw new StartException(e.getMessage());
+    }
+    if (!settings.journal().equals("leveldb")) return disk;
+    long logs = 0;
+    Path journal = Path.of(config.getString("pekko.persistence.journal.leveldb.dir"));
+    if (Files.isDirectory(journal)) {
+      try (var files = Files.list(journal)) {
+        for (Path f : files.toList()) if (f.toString().endsWith(".log")) logs += Files.size(f);
+      } catch (IOException e) {
+        throw new StartException("journal " + journal + " is unusable: " + rootMessage(e));
+      }
+    }
+    long needed = 2 * logs + (16L << 20);
+    if (disk.freeBytes() < needed) {
+      throw new StartException("not enough free space to open the journal: " + disk.freeBytes() + " bytes free in "
+          + data.toAbsolutePath() + ", LevelDB needs about " + needed + " to turn its log (" + logs + " bytes) into a table; free some space");
+    }
+    return disk;
   }
 
   /** Two nodes on one LevelDB directory would corrupt it: refuse, and say so. */

@@ -1,0 +1,32 @@
+package herald.node;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Why a node is not fully well, in nsqd's words for /stats: "OK", or "NOK - " and the reasons
+ * (publishes refused for lack of disk space, a journal repaired with messages lost).
+ */
+public final class Health {
+  private final String journalReport;
+  private final Supplier<String> disk;
+
+  Health(String journalReport, Supplier<String> disk) {
+    this.journalReport = journalReport;
+    this.disk = disk;
+  }
+
+  /** A node with nothing to report (tests, tools). */
+  public static Health ok() {
+    return new Health(null, () -> null);
+  }
+
+  public String status() {
+    List<String> problems = new ArrayList<>();
+    String d = disk.get();
+    if (d != null) problems.add(d);
+    if (journalReport != null) problems.add(journalReport);
+    return problems.isEmpty() ? "OK" : "NOK - " + String.join("; ", problems);
+  }
+}
