@@ -19,6 +19,38 @@ const state = {
   history: new Map(), // topic -> [{t, in, out}] over HISTORY_MS
 };
 
+// ---- who is using the console ----------------------------------------------------------------------
+// The secret lives in this tab's sessionStorage and goes out as a header, never as a cookie: a page
+// on another site cannot make the browser send it.
+const auth = {
+  secret: sessionStorage.getItem('herald-secret'),
+  me: null, // GET /identity: {auth_required, identity, authorizations}
+};
+
+const authHeaders = () => (auth.secret ? { Authorization: 'Bearer ' + auth.secret } : {});
+
+/** The node's own rule (Identity.allows): stats is node-wide; else right, topic and one channel pattern. */
+function can(permission, topic, channel) {
+  if (!auth.me) return false;
+  return (auth.me.authorizations || []).some((a) => {
+    if (!(a.permissions || []).includes(permission)) return false;
+    if (permission === 'stats') return true;
+    return new RegExp(a.topic).test(topic) && (a.channels || []).some((c) => new RegExp(c).test(channel || ''));
+  });
+}
+
+/** Any admin right on this topic (for any channel), or on any topic when none is given. */
+const canAdminSome = (topic) => (auth.me ? (auth.me.authorizations || []).some((a) =>
+  (a.permissions || []).includes('admin') && (topic === undefined || new RegExp(a.topic).test(topic))) : false);
+
+/** A browser WebSocket cannot send headers: the secret rides as a subprotocol (docs/security.md). */
+function wsProtocols() {
+  if (!auth.secret) return [];
+  const bytes = new TextEncoder().encode(auth.secret);
+  const b64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return ['herald', 'base64url.bearer.herald.' + b64];
+}
+
 // ---- DOM helpers ---------------------------------------------------------------------------------
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const SVG_TAGS = new Set(['svg', 'polyline', 'line', 'text', 'rect']);
@@ -170,14 +202,15 @@ async function errorOf(response) {
 }
 
 async function getJson(path) {
-  const r = await fetch(path, { cache: 'no-store' });
+  const r = await fetch(path, { cache: 'no-store', headers: authHeaders() });
+  if (r.status === 401) loggedOut();
   if (!r.ok) throw new Error(`${path}: ${await errorOf(r)}`);
   return r.json();
 }
 
 async function post(path) {
   try {
-    const r = await fetch(path, { method: 'POST' });
+    const r = await fetch(path, { method: 'POST', headers: authHeaders() });
     return r.ok ? { ok: true } : { ok: false, error: await errorOf(r) };
   } catch (e) {
     return { ok: false, error: 'network error: ' + e.message };
@@ -197,6 +230,8 @@ async function refresh() {
   running = true;
   clearTimeout(timer);
   const [stats, nodes] = await Promise.allSettled([getJson('/stats?format=json'), getJson('/cluster/nodes')]);
+  running = false;
+  if (!auth.me) return; // logged out meanwhile: the login form stays
   state.errors = [];
   if (stats.status === 'fulfilled') {
     const t = Date.now();
@@ -206,7 +241,6 @@ async function refresh() {
   } else state.errors.push(stats.reason.message);
   if (nodes.status === 'fulfilled') state.nodes = nodes.value;
   else state.errors.push(nodes.reason.message);
-  running = false;
   paint();
   if (again) {
     again = false;
@@ -249,11 +283,13 @@ async function act(kind, op, topic, channel) {
 }
 
 function actionButtons(kind, topic, channel, paused) {
+  if (!can('admin', topic, kind === 'channel' ? channel : '')) return null;
   const b = (op, cls) => h('button', { type: 'button', class: cls, 'data-act': op, 'data-kind': kind, 'data-topic': topic, 'data-channel': channel }, op);
   return h('span', { class: 'actions' }, paused ? b('unpause') : b('pause'), b('empty', 'warn'), b('delete', 'danger'));
 }
 
 function createForm(kind, topic) {
+  if (!canAdminSome(topic)) return null;
   const input = h('input', { id: `create-${kind}-name`, placeholder: `new ${kind} name`, required: true, autocomplete: 'off', spellcheck: 'false' });
   const form = h('form', { class: 'create', id: `create-${kind}` }, input, h('button', { type: 'submit' }, `create ${kind}`));
   form.addEventListener('submit', async (e) => {
@@ -439,7 +475,7 @@ function startTail(topic, ui) {
       `the ${fmtInt(tp.depth)} messages kept for a first channel, and they would be gone. Tail anyway?`)) return;
   const channel = 'tail-' + Math.random().toString(16).slice(2, 10) + '#ephemeral';
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}/sub?topic=${enc(topic)}&channel=${enc(channel)}&client_id=console-tail`);
+  const ws = new WebSocket(`${scheme}//${location.host}/sub?topic=${enc(topic)}&channel=${enc(channel)}&client_id=console-tail`, wsProtocols());
   tail = { ws, ui };
   const status = (text, s) => {
     ui.status.textContent = text;
@@ -479,6 +515,7 @@ function addTailMessage(list, f) {
 }
 
 function tailPanel(topic) {
+  if (!can('subscribe', topic, 'tail-00000000#ephemeral')) return null;
   const ui = {
     button: h('button', { type: 'button', id: 'tail-toggle' }, 'tail'),
     status: h('span', { id: 'tail-status', class: 'muted', 'data-state': 'stopped' }, 'not tailing'),
@@ -613,7 +650,61 @@ function paint() {
   for (const { el, render } of current.regions) morphChildren(el, render());
 }
 
-window.addEventListener('hashchange', show);
+// ---- login ----------------------------------------------------------------------------------------
+function showWho() {
+  const who = document.getElementById('who');
+  if (!auth.me || !auth.me.auth_required) return who.replaceChildren();
+  const out = h('button', { type: 'button', class: 'link', id: 'logout' }, 'log out');
+  out.addEventListener('click', () => {
+    sessionStorage.removeItem('herald-secret');
+    auth.secret = null;
+    loggedOut();
+  });
+  who.replaceChildren(h('span', { id: 'identity' }, auth.me.identity), ' ', out);
+}
+
+/** The secret is missing, wrong or revoked: stop refreshing and ask for one. */
+function loggedOut() {
+  if (!auth.me && document.getElementById('login')) return;
+  auth.me = null;
+  clearTimeout(timer);
+  stopTail();
+  current = null;
+  showWho();
+  const input = h('input', { id: 'login-secret', type: 'password', placeholder: 'secret', required: true, autocomplete: 'current-password' });
+  const form = h('form', { id: 'login', class: 'create' }, input, h('button', { type: 'submit' }, 'log in'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    auth.secret = input.value;
+    const result = await identify();
+    if (result === true) {
+      sessionStorage.setItem('herald-secret', auth.secret);
+      document.getElementById('notice').hidden = true;
+      start();
+    } else notice(`log in failed: ${result}`, 'error');
+  });
+  document.getElementById('view').replaceChildren(h('section', {}, h('h1', {}, 'Log in'),
+    h('p', { class: 'muted' }, 'This node asks who you are. Enter your secret (from the node’s auth file or auth server).'), form));
+}
+
+/** Asks the node who the secret belongs to: true, or the error to show. */
+async function identify() {
+  try {
+    const r = await fetch('/identity', { cache: 'no-store', headers: authHeaders() });
+    if (!r.ok) return errorOf(r);
+    auth.me = await r.json();
+    return true;
+  } catch (e) {
+    return 'network error: ' + e.message;
+  }
+}
+
+function start() {
+  showWho();
+  show();
+  refresh();
+}
+
+window.addEventListener('hashchange', () => auth.me && show());
 window.addEventListener('pagehide', stopTail);
-show();
-refresh();
+identify().then((result) => (result === true ? start() : loggedOut()));

@@ -5,73 +5,43 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
-import org.openqa.selenium.OutputType;
-import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebDriver;
-import org.openqa.selenium.WebElement;
-import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
+import com.sun.net.httpserver.HttpServer;
+
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 
+import static herald.e2e.Browser.click;
+import static herald.e2e.Browser.text;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /** The operator console (GET /) in a real headless Chromium against a real node. */
 class ConsoleTest extends SharedNode {
-  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-  private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
   private static final Duration WAIT = Duration.ofSeconds(20);
-  private static ChromeDriverService service;
+  private static Browser browser;
   private static WebDriver driver;
-  private static Path profile;
 
   @BeforeAll
   static void start() throws Exception {
-    for (Path p : List.of(CHROMIUM, CHROMEDRIVER)) {
-      if (!Files.isExecutable(p)) {
-        fail(p + " is missing: the console test needs Debian's chromium and chromium-driver "
-            + "(apt-get install -y chromium chromium-driver; .ci/run installs them)");
-      }
-    }
     startNode();
-    profile = Files.createTempDirectory("herald-chromium-");
-    // The driver executable is given, so Selenium Manager never runs (it would try to download).
-    service = new ChromeDriverService.Builder()
-        .usingDriverExecutable(CHROMEDRIVER.toFile())
-        .usingAnyFreePort()
-        .build();
-    ChromeOptions options = new ChromeOptions();
-    options.setBinary(CHROMIUM.toFile());
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--no-first-run",
-        "--user-data-dir=" + profile, "--window-size=1280,1600");
-    driver = new ChromeDriver(service, options);
+    browser = Browser.start();
+    driver = browser.driver;
   }
 
   @AfterAll
   static void stopBrowser() throws Exception {
-    if (driver != null) driver.quit();
-    if (service != null) service.stop();
-    if (profile != null) {
-      try (var files = Files.walk(profile)) {
-        files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-      }
-    }
+    if (browser != null) browser.close();
   }
 
   @Test
@@ -183,11 +153,48 @@ class ConsoleTest extends SharedNode {
     }
   }
 
-  /** For a person to look at: target/NAME. */
+  @Test
+  void aPageOnAnotherOriginCannotDriveTheNode() throws Exception {
+    String topic = unique("console-victim");
+    http.createChannel(topic, "keep");
+    // What any site the operator visits could serve: a "simple" cross-origin POST and a WebSocket.
+    String page = """
+        <!doctype html><html><body><pre id="out">running</pre><script>
+        const out = document.getElementById('out');
+        fetch('%1$s/topic/delete?topic=%2$s', {method: 'POST', mode: 'no-cors', headers: {'Content-Type': 'text/plain'}, body: 'x'})
+          .then(() => out.dataset.post = 'sent', () => out.dataset.post = 'failed');
+        const ws = new WebSocket('%3$s/sub?topic=%2$s&channel=evil');
+        ws.onopen = () => out.dataset.ws = 'open';
+        ws.onclose = () => { if (out.dataset.ws !== 'open') out.dataset.ws = 'refused'; };
+        </script></body></html>
+        """.formatted(node.baseUrl(), topic, node.wsUrl());
+    HttpServer evil = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    evil.createContext("/", exchange -> {
+      byte[] body = page.getBytes(StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", "text/html; charset=utf-8");
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    evil.start();
+    try {
+      // localhost:P is another origin than the node's 127.0.0.1:Q (host and port differ).
+      driver.get("http://localhost:" + evil.getAddress().getPort() + "/");
+      WebDriverWait wait = new WebDriverWait(driver, WAIT);
+      wait.until(d -> d.findElement(By.id("out")).getAttribute("data-post") != null
+          && d.findElement(By.id("out")).getAttribute("data-ws") != null);
+      assertEquals("refused", driver.findElement(By.id("out")).getAttribute("data-ws"));
+      assertEquals("sent", driver.findElement(By.id("out")).getAttribute("data-post"), "the browser did send the POST");
+    } finally {
+      evil.stop(0);
+    }
+    JsonNode stats = http.stats(topic, null).path("topics").path(0);
+    assertEquals(topic, stats.path("topic_name").asText(), "the topic survives the foreign page");
+    assertEquals(1, stats.path("channels").size(), "the foreign WebSocket created no channel: " + stats);
+  }
+
   private static void screenshot(String name) throws Exception {
-    Path shot = Path.of("target", name);
-    Files.createDirectories(shot.getParent());
-    Files.write(shot, ((ChromeDriver) driver).getScreenshotAs(OutputType.BYTES));
+    browser.screenshot(name);
   }
 
   private static JsonNode tailChannel(String topic) throws Exception {
@@ -195,27 +202,6 @@ class ConsoleTest extends SharedNode {
       if (c.path("channel_name").asText().startsWith("tail-")) return c;
     }
     return null;
-  }
-
-  /** The text of the first match, or "" while there is none. */
-  private static String text(WebDriver d, String css) {
-    List<WebElement> found = d.findElements(By.cssSelector(css));
-    try {
-      return found.isEmpty() ? "" : found.get(0).getText().trim();
-    } catch (StaleElementReferenceException e) {
-      return "";
-    }
-  }
-
-  /** Clicks once the element is there; a refresh that replaced it in between is retried. */
-  private static void click(WebDriverWait wait, By by) {
-    wait.ignoring(StaleElementReferenceException.class)
-        .until((Function<WebDriver, Boolean>) d -> {
-          List<WebElement> found = d.findElements(by);
-          if (found.isEmpty() || !found.get(0).isDisplayed()) return false;
-          found.get(0).click();
-          return true;
-        });
   }
 
   private static HttpResponse<String> get(String path) throws Exception {
