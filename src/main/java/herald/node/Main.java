@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import herald.cluster.ClusterTls;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -42,6 +43,21 @@ public final class Main implements Callable<Integer> {
 
   @Option(names = "--postgres-user", paramLabel = "USER", description = "PostgreSQL user (default: ${DEFAULT-VALUE})")
   String postgresUser;
+
+  @Option(names = "--cluster-tls-cert", paramLabel = "PEM", description = "this node's cluster certificate: cluster traffic over TLS, peers must prove they hold a certificate from --cluster-tls-ca (default: none)")
+  String clusterTlsCert;
+
+  @Option(names = "--cluster-tls-key", paramLabel = "PEM", description = "its private key (RSA, PKCS#8 or PKCS#1, not encrypted) (default: none)")
+  String clusterTlsKey;
+
+  @Option(names = "--cluster-tls-ca", paramLabel = "PEM", description = "the CA that signs every node's cluster certificate (default: none)")
+  String clusterTlsCa;
+
+  @Option(names = "--cluster-tls-keystore", paramLabel = "FILE", description = "instead of the PEM files: PKCS#12 store with this node's key and certificate; password from HERALD_CLUSTER_TLS_PASSWORD (default: none)")
+  String clusterTlsKeystore;
+
+  @Option(names = "--cluster-tls-truststore", paramLabel = "FILE", description = "PKCS#12 store with the cluster's CA certificate (default: none)")
+  String clusterTlsTruststore;
 
   @Option(names = "--msg-timeout", paramLabel = "DURATION", description = "default time a consumer has to FIN a message (default: ${DEFAULT-VALUE})")
   String msgTimeout;
@@ -177,6 +193,12 @@ public final class Main implements Callable<Integer> {
     Settings.HostPort cluster = Settings.HostPort.parse(clusterAddress, "--cluster-address");
     o.put("pekko.remote.artery.canonical.hostname", cluster.host());
     o.put("pekko.remote.artery.canonical.port", cluster.port());
+    o.put("herald.cluster-tls-cert", clusterTlsCert);
+    o.put("herald.cluster-tls-key", clusterTlsKey);
+    o.put("herald.cluster-tls-ca", clusterTlsCa);
+    o.put("herald.cluster-tls-keystore", clusterTlsKeystore);
+    o.put("herald.cluster-tls-truststore", clusterTlsTruststore);
+    o.putAll(ClusterTls.settings(clusterTlsCert, clusterTlsKey, clusterTlsCa, clusterTlsKeystore, clusterTlsTruststore));
     if (http.port() == 0) throw new IllegalArgumentException("--http-address needs a fixed port");
     if (!journal.equals("leveldb") && !journal.equals("postgres")) {
       throw new IllegalArgumentException("--journal must be leveldb or postgres, got '" + journal + "'");

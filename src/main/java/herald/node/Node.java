@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import herald.broker.BrokerEntity;
 import herald.broker.Publisher;
 import herald.broker.TopicRegistry;
+import herald.cluster.ClusterTls;
 import herald.cluster.JournalCompatibility;
 import herald.cluster.JournalIdentity;
 import herald.cluster.PostgresSchema;
@@ -11,6 +12,7 @@ import herald.http.HttpApi;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.ConnectionContext;
@@ -67,6 +69,11 @@ public final class Node {
       throw new StartException(e.getMessage());
     }
     if (settings.journal().equals("postgres")) config = preparePostgres(config);
+    try {
+      ClusterTls.check(config);
+    } catch (RuntimeException e) {
+      throw new StartException("cannot use the cluster TLS files: " + rootMessage(e));
+    }
     FileLock lock = lockDataPath(Path.of(settings.dataPath()));
     herald.broker.DiskSpace disk = diskSpace(config, settings);
     String journalReport = settings.journal().equals("leveldb") ? checkLevelDb(config) : null;
@@ -83,7 +90,7 @@ public final class Node {
       if (!settings.clustered()) cluster.manager().tell(Join.create(cluster.selfMember().address()));
       BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"));
       TopicRegistry.init(system);
-      checkJournal(system);
+      checkJournal(system, settings);
       herald.stats.NodeMetrics metrics = new herald.stats.NodeMetrics(settings.advertisedHttp());
       system.getWhenTerminated().thenRun(metrics::close);
       system.scheduler().scheduleAtFixedRate(Duration.ofMillis(250), Duration.ofMillis(250), disk::measure, system.executionContext());
@@ -225,7 +232,7 @@ public final class Node {
    * Touches the journal once (through the registry, wherever it lives) so a broken journal, or a
    * cluster that cannot be joined, fails the start rather than the first publish.
    */
-  private static void checkJournal(ActorSystem<?> system) throws StartException {
+  private static void checkJournal(ActorSystem<?> system, Settings settings) throws StartException {
     try {
       var answered = TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, Duration.ofSeconds(60)).toCompletableFuture();
       // A node the cluster refuses shuts itself down: stop waiting then.
@@ -241,6 +248,12 @@ public final class Node {
       }
       if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.clusterJoinUnsuccessfulReason())) {
         throw new StartException("could not join the cluster at " + system.settings().config().getStringList("pekko.cluster.seed-nodes"));
+      }
+      if (settings.clustered() && Cluster.get(system).selfMember().status() != MemberStatus.up()) {
+        throw new StartException("could not join the cluster at " + settings.join() + " within 60 s: are its nodes up, "
+            + (ClusterTls.enabled(system.settings().config())
+                ? "on TLS, and is this node's --cluster-tls certificate signed by their CA? (see the log)"
+                : "and on plain TCP (no --cluster-tls)? (see the log)"));
       }
       throw new StartException("the journal did not start: " + rootMessage(e));
     }

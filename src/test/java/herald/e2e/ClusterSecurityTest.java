@@ -27,8 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Who may join a cluster: three nodes on one PostgreSQL journal, and strangers that try to join
- * them. Run in this order; each step uses the cluster the first one checks.
+ * Who may join a cluster: three nodes on one PostgreSQL journal, talking over mutual TLS (two with
+ * PEM files, one with PKCS#12 stores, each its own certificate from the cluster's CA), and
+ * strangers that try to join them. Run in this order; each step uses the cluster the first checks.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterSecurityTest {
@@ -38,6 +39,9 @@ class ClusterSecurityTest {
   static PostgresServer pg;
   static Path data;
   static String seeds;
+  static Certificates.Authority clusterCa;
+  /** The TLS flags of nodes 1 and 2: a certificate from the cluster's CA, as PEM files. */
+  static String[] memberTls;
   static final List<NodeProcess> nodes = new ArrayList<>();
 
   @BeforeAll
@@ -46,9 +50,20 @@ class ClusterSecurityTest {
     data = Files.createTempDirectory("herald-cluster-security-");
     List<Integer> ports = List.of(NodeProcess.freePort(), NodeProcess.freePort(), NodeProcess.freePort());
     seeds = "127.0.0.1:" + ports.get(0) + ",127.0.0.1:" + ports.get(1) + ",127.0.0.1:" + ports.get(2);
-    for (int i = 0; i < 3; i++) {
-      nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), flags("herald", ports.get(i))));
+    Path certs = data.resolve("certs");
+    clusterCa = Certificates.authority(certs, "cluster");
+    // Nodes 1 and 2 share a certificate as PEM files; node 3 has its own, in stores. Each keytool
+    // run is a JVM start, so the test makes no more certificates than it needs.
+    Certificates.Issued pem = Certificates.issue(clusterCa, certs, "node", "herald-cluster", false);
+    memberTls = new String[] {"--cluster-tls-cert", pem.cert().toString(), "--cluster-tls-key", pem.key().toString(),
+        "--cluster-tls-ca", pem.ca().toString()};
+    for (int i = 0; i < 2; i++) {
+      nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), flags("herald", ports.get(i), memberTls)));
     }
+    Certificates.Issued third = Certificates.issue(clusterCa, certs, "node3", "herald-cluster", true);
+    nodes.add(NodeProcess.prepare(data.resolve("node3"), flags("herald", ports.get(2),
+            "--cluster-tls-keystore", third.keystore().toString(), "--cluster-tls-truststore", Certificates.truststore(clusterCa).toString()))
+        .withEnv("HERALD_CLUSTER_TLS_PASSWORD", Certificates.PASSWORD));
     nodes.get(0).launch();
     nodes.get(1).spawn();
     nodes.get(2).spawn();
@@ -63,10 +78,11 @@ class ClusterSecurityTest {
     if (pg != null) pg.close();
   }
 
-  /** A cluster node's flags: its journal database and cluster port, the cluster's seeds. */
-  static String[] flags(String database, int clusterPort) {
+  /** A cluster node's flags: its journal database and cluster port, the cluster's seeds, then more. */
+  static String[] flags(String database, int clusterPort, String... more) {
     List<String> flags = new ArrayList<>(List.of(pg.nodeFlags(database)));
     flags.addAll(List.of("--cluster-address", "127.0.0.1:" + clusterPort, "--join", seeds));
+    flags.addAll(List.of(more));
     return flags.toArray(String[]::new);
   }
 
@@ -92,6 +108,42 @@ class ClusterSecurityTest {
       c.send("RDY 1");
       assertEquals("over the cluster", c.messages(1, WAIT).get(0).json().path("body").asText());
     }
+  }
+
+  @Test
+  @Order(2)
+  void aNodeWithoutTheClusterCertificateNeverJoins() throws Exception {
+    NodeProcess entry = nodes.get(0);
+    Path certs = data.resolve("certs");
+    // A certificate from another CA, with the cluster's subject name; the node trusts the cluster's
+    // CA (a CA certificate is public) and uses the cluster's own database: only its own
+    // certificate gives it away, so the cluster's side of mutual TLS is what refuses it.
+    Certificates.Issued forged = Certificates.issue(Certificates.authority(certs, "rogue"), certs, "rogue", "herald-cluster", false);
+    int forgedPort = NodeProcess.freePort();
+    int plainPort = NodeProcess.freePort();
+    NodeProcess withForged = NodeProcess.prepare(data.resolve("forged"), flags("herald", forgedPort,
+        "--cluster-tls-cert", forged.cert().toString(), "--cluster-tls-key", forged.key().toString(),
+        "--cluster-tls-ca", clusterCa.cert().toString()));
+    NodeProcess withNone = NodeProcess.prepare(data.resolve("plain"), flags("herald", plainPort));
+    Set<String> strangers = Set.of("pekko://herald@127.0.0.1:" + forgedPort, "pekko://herald@127.0.0.1:" + plainPort);
+    withForged.spawn();
+    withNone.spawn();
+    // Each tries the seeds for its whole start (60 s) and gives up; the cluster must never list
+    // either, in any status.
+    Set<String> seen = new HashSet<>();
+    Await.until(WAIT.plusSeconds(60), "both strangers give up", () -> {
+      for (Map.Entry<String, String> m : members(entry).entrySet()) {
+        if (strangers.contains(m.getKey())) seen.add(m.getKey() + " " + m.getValue());
+      }
+      return !withForged.isAlive() && !withNone.isAlive();
+    });
+    for (NodeProcess stranger : List.of(withForged, withNone)) {
+      String output = stranger.log();
+      assertEquals(1, stranger.terminate(), output);
+      assertTrue(output.contains("herald: could not join the cluster at " + seeds), output);
+    }
+    assertEquals(Set.of(), seen, "strangers listed as members");
+    assertEquals(3, members(entry).values().stream().filter("up"::equals).count(), "the cluster is whole");
   }
 
   @Test
@@ -121,7 +173,8 @@ class ClusterSecurityTest {
 
     int strangerPort = NodeProcess.freePort();
     String strangerAddress = "pekko://herald@127.0.0.1:" + strangerPort;
-    NodeProcess stranger = NodeProcess.prepare(data.resolve("stranger"), flags("stranger", strangerPort));
+    // It holds a cluster certificate: only its journal gives it away.
+    NodeProcess stranger = NodeProcess.prepare(data.resolve("stranger"), flags("stranger", strangerPort, memberTls));
     stranger.spawn();
     // While it tries, the cluster must never list it, in any status (joining, up, ...).
     Set<String> strangerSeenAs = new HashSet<>();
@@ -136,10 +189,11 @@ class ClusterSecurityTest {
     assertTrue(output.contains("the cluster refused this node: " + JournalCompatibility.REFUSAL
         + " (this node uses database stranger"), output);
     assertEquals(Set.of(), strangerSeenAs, "the stranger was never a member");
-    // The seeds say why, naming both journals.
-    String seedLog = entry.log();
-    assertTrue(seedLog.contains(JournalCompatibility.REFUSAL + ": this node uses database herald")
-        && seedLog.contains("the other database stranger"), seedLog);
+    // The seed that answered says why, naming both journals (the stranger stops at the first answer,
+    // so the other seeds may never have read its request).
+    assertTrue(nodes.stream().map(NodeProcess::log).anyMatch(log -> log.contains("tried to join: "
+            + JournalCompatibility.REFUSAL + ": this node uses database herald") && log.contains("the other database stranger")),
+        "no seed logged the refusal");
 
     Await.until(WAIT, "more publishes after the attempt", () -> count(acknowledged) >= acknowledgedDuringAttempt + 50);
     stop.set(true);

@@ -6,12 +6,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /** A real Herald node in its own JVM, started from the test class path, killable with SIGKILL. */
 public final class NodeProcess implements AutoCloseable {
   private final Path dataPath;
   private final List<String> extraFlags;
+  private final Map<String, String> environment = new HashMap<>();
   private final int httpPort;
   private Process process;
   private Path log;
@@ -33,6 +36,12 @@ public final class NodeProcess implements AutoCloseable {
     return new NodeProcess(dataPath, freePort(), List.of(extraFlags));
   }
 
+  /** Sets an environment variable of the node's process (for secrets, which are not flags). */
+  public NodeProcess withEnv(String name, String value) {
+    environment.put(name, value);
+    return this;
+  }
+
   public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
@@ -52,7 +61,9 @@ public final class NodeProcess implements AutoCloseable {
     cmd.addAll(extraFlags);
     Files.createDirectories(dataPath);
     log = Files.createTempFile("herald-node-", ".log");
-    process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    ProcessBuilder builder = new ProcessBuilder(cmd);
+    builder.environment().putAll(environment);
+    process = builder.redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }
 
   public void awaitReady() throws Exception {
