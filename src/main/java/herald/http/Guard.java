@@ -14,6 +14,7 @@ import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.NotUsed;
@@ -89,10 +90,10 @@ public final class Guard extends AllDirectives {
   public Route wrap(Route inner) {
     return respondWithDefaultHeaders(BROWSER_HEADERS, () -> extractRequest(request -> {
       if (!tls && tlsRequired && !request.getUri().path().equals("/ping")) {
-        return complete(HttpResponse.create().withStatus(StatusCodes.FORBIDDEN).withEntity(ContentTypes.APPLICATION_JSON,
-            "{\"message\":\"TLS_REQUIRED\",\"https_port\":" + httpsPort + "}"));
+        return complete(HttpApi.nsqV1(HttpResponse.create().withStatus(StatusCodes.FORBIDDEN).withEntity(ContentTypes.APPLICATION_JSON,
+            "{\"message\":\"TLS_REQUIRED\",\"https_port\":" + httpsPort + "}")));
       }
-      if (!originAllowed(request)) return complete(ApiError.response(StatusCodes.FORBIDDEN, "FORBIDDEN_ORIGIN"));
+      if (!originAllowed(request)) return complete(refused(StatusCodes.FORBIDDEN, "FORBIDDEN_ORIGIN"));
       Optional<Access> access = Access.of(request);
       if (access.isEmpty()) return inner;
       if (authorizer.isEmpty()) return admitted(request, Identity.ANYONE, access.get(), inner);
@@ -108,11 +109,11 @@ public final class Guard extends AllDirectives {
 
   private Route admitted(HttpRequest request, Identity identity, Access access, Route inner) {
     if (access.right() != null && !identity.allows(access.right(), access.topic(), access.channel())) {
-      return complete(ApiError.response(StatusCodes.FORBIDDEN, "UNAUTHORIZED"));
+      return complete(refused(StatusCodes.FORBIDDEN, "UNAUTHORIZED"));
     }
     if (request.getUri().path().equals(IDENTITY_PATH)) {
-      if (!request.method().equals(HttpMethods.GET)) return complete(ApiError.response(StatusCodes.METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"));
-      return complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, describe(identity)));
+      if (!request.method().equals(HttpMethods.GET)) return complete(refused(StatusCodes.METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"));
+      return complete(HttpApi.nsqV1(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, describe(identity))));
     }
     return inner;
   }
@@ -126,8 +127,12 @@ public final class Guard extends AllDirectives {
   }
 
   private static HttpResponse unauthenticated(String code) {
-    return ApiError.response(StatusCodes.UNAUTHORIZED, code)
-        .addHeader(RawHeader.create("WWW-Authenticate", "Bearer realm=\"herald\""));
+    return refused(StatusCodes.UNAUTHORIZED, code).addHeader(RawHeader.create("WWW-Authenticate", "Bearer realm=\"herald\""));
+  }
+
+  /** An API error as the routes answer it, nsqd's content-type mark included. */
+  private static HttpResponse refused(StatusCode status, String code) {
+    return HttpApi.nsqV1(ApiError.response(status, code));
   }
 
   private String describe(Identity identity) {

@@ -137,7 +137,7 @@ public final class HttpApi extends AllDirectives {
   }
 
   /** nsqd's and nsqlookupd's mark on every API answer, which go-nsq's lookupd client asks for. */
-  private static HttpResponse nsqV1(HttpResponse response) {
+  static HttpResponse nsqV1(HttpResponse response) {
     return response.addHeader(RawHeader.create("X-NSQ-Content-Type", "nsq; version=1.0"));
   }
 

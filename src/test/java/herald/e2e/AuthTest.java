@@ -94,6 +94,7 @@ class AuthTest extends SharedNode {
       assertEquals(401, none.statusCode(), what);
       assertEquals("AUTH_REQUIRED", code(none), what);
       assertEquals("Bearer realm=\"herald\"", none.headers().firstValue("WWW-Authenticate").orElse(""), what);
+      assertEquals("nsq; version=1.0", none.headers().firstValue("X-NSQ-Content-Type").orElse(""), what);
       HttpResponse<String> wrong = call(e.method(), e.path(), "no-such-secret");
       assertEquals(401, wrong.statusCode(), what);
       assertEquals("AUTH_FAILED", code(wrong), what);
