@@ -497,6 +497,7 @@ final class JournalCheck {
         lost.put(id, gone);
         long cursor = Math.max(channelCursor(id), before.channelCursor(id));
         for (long[] g : gone) {
+          if (now.isAccepted(g[0], g[1])) continue;  // reported by an earlier repair
           Map.Entry<Long, long[]> prev = appends.lowerEntry(g[0]);
           Map.Entry<Long, long[]> next = appends.higherEntry(g[1]);
           long from = prev == null ? 0 : prev.getValue()[0] + prev.getValue()[1];

@@ -117,6 +117,12 @@ public final class NodeProcess implements AutoCloseable {
     process.waitFor();
   }
 
+  /** Sends a signal by name (STOP, CONT) to the node's process. */
+  public void signal(String name) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + name, String.valueOf(process.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+  }
+
   /** SIGTERM: CoordinatedShutdown runs. Returns the exit code. */
   public int terminate() throws InterruptedException {
     process.destroy();

@@ -39,10 +39,23 @@ public final class PostgresServer implements AutoCloseable {
     }
     PostgresServer pg = new PostgresServer(bin, dir, NodeProcess.freePort(), root);
     pg.run("initdb", "-D", dir.resolve("data").toString(), "-U", "herald", "-A", "trust", "--no-sync", "-E", "UTF8");
-    pg.run("pg_ctl", "-D", dir.resolve("data").toString(), "-l", dir.resolve("log").toString(), "-w", "-t", "60",
-        "-o", "-p " + pg.port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c max_connections=200", "start");
+    pg.startServer();
     pg.run("createdb", "-h", "127.0.0.1", "-p", String.valueOf(pg.port), "-U", "herald", "herald");
     return pg;
+  }
+
+  private void startServer() throws Exception {
+    run("pg_ctl", "-D", dir.resolve("data").toString(), "-l", dir.resolve("log").toString(), "-w", "-t", "60",
+        "-o", "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c max_connections=200", "start");
+  }
+
+  /** Stops the server as an outage would (fast: open transactions are cut); startAgain() brings it back. */
+  public void stop() throws Exception {
+    run("pg_ctl", "-D", dir.resolve("data").toString(), "-m", "fast", "-w", "stop");
+  }
+
+  public void startAgain() throws Exception {
+    startServer();
   }
 
   private static Path findBin() throws IOException {
