@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A three-node Herald cluster on this machine, on a PostgreSQL of its own (Debian's postgresql).
-#   deploy/local-cluster.sh start    # build if needed, start PostgreSQL and nodes on :4151 :4152 :4153
+#   deploy/local-cluster.sh start    # build if needed, start PostgreSQL and nodes on :4151 :4152 :4153 (NSQ TCP :4141 :4142 :4143)
 #   deploy/local-cluster.sh status   # /nodes as the cluster sees itself
 #   deploy/local-cluster.sh stop     # SIGTERM the nodes (graceful leave), stop PostgreSQL
 # Files (data, logs, pids) live in $HERALD_LOCAL (default /tmp/herald-local-cluster).
@@ -37,7 +37,7 @@ start() {
 
   for i in 1 2 3; do
     java -jar target/herald.jar \
-      --http-address "127.0.0.1:415$i" --cluster-address "127.0.0.1:2552$i" --join "$SEEDS" \
+      --http-address "127.0.0.1:415$i" --tcp-address "127.0.0.1:414$i" --cluster-address "127.0.0.1:2552$i" --join "$SEEDS" \
       --journal postgres --postgres-url "jdbc:postgresql://127.0.0.1:$PGPORT/herald" --postgres-user herald \
       --data-path "$DIR/node$i" > "$DIR/node$i.log" 2>&1 &
     echo $! > "$DIR/node$i.pid"

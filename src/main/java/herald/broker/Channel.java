@@ -64,8 +64,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public record Delete(ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
   public record Subscribe(
-      ActorRef<ConsumerProtocol> consumer, String clientId, String remoteAddress, long msgTimeoutMs)
-      implements Command {}
+      ActorRef<ConsumerProtocol> consumer, String clientId, String remoteAddress, long msgTimeoutMs, ClientInfo client)
+      implements Command {
+    public Subscribe(ActorRef<ConsumerProtocol> consumer, String clientId, String remoteAddress, long msgTimeoutMs) {
+      this(consumer, clientId, remoteAddress, msgTimeoutMs, ClientInfo.webSocket(remoteAddress));
+    }
+  }
 
   public record Ready(ActorRef<ConsumerProtocol> consumer, long count) implements Command {}
 
@@ -82,7 +86,13 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   public record ClientStats(
       String clientId, String remoteAddress, long readyCount, long inFlightCount, long messageCount,
-      long finishCount, long requeueCount, long timeoutCount, long connectTs) implements CborSerializable {}
+      long finishCount, long requeueCount, long timeoutCount, long connectTs, ClientInfo client) implements CborSerializable {
+    public ClientStats(String clientId, String remoteAddress, long readyCount, long inFlightCount, long messageCount,
+        long finishCount, long requeueCount, long timeoutCount, long connectTs) {
+      this(clientId, remoteAddress, readyCount, inFlightCount, messageCount, finishCount, requeueCount, timeoutCount,
+          connectTs, ClientInfo.webSocket(remoteAddress));
+    }
+  }
 
   public record ChannelStats(
       String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
@@ -155,6 +165,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     final ActorRef<ConsumerProtocol> ref;
     final String clientId;
     final String remoteAddress;
+    final ClientInfo client;
     final long msgTimeoutMs;
     final long connectTs = System.currentTimeMillis();
     long ready;
@@ -164,10 +175,11 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     long requeueCount;
     long timeoutCount;
 
-    Consumer(ActorRef<ConsumerProtocol> ref, String clientId, String remoteAddress, long msgTimeoutMs) {
+    Consumer(ActorRef<ConsumerProtocol> ref, String clientId, String remoteAddress, ClientInfo client, long msgTimeoutMs) {
       this.ref = ref;
       this.clientId = clientId;
       this.remoteAddress = remoteAddress;
+      this.client = client;
       this.msgTimeoutMs = msgTimeoutMs;
     }
   }
@@ -519,7 +531,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   private Effect<Event, State> onSubscribe(State state, Subscribe cmd) {
     if (!consumers.containsKey(cmd.consumer())) {
-      consumers.put(cmd.consumer(), new Consumer(cmd.consumer(), cmd.clientId(), cmd.remoteAddress(), cmd.msgTimeoutMs()));
+      consumers.put(cmd.consumer(), new Consumer(cmd.consumer(), cmd.clientId(), cmd.remoteAddress(), cmd.client(), cmd.msgTimeoutMs()));
       ctx.watchWith(cmd.consumer(), new Unsubscribe(cmd.consumer()));
       roundRobin = List.<Consumer>of().iterator();
     }
@@ -542,7 +554,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private InFlight owned(ActorRef<ConsumerProtocol> consumer, long offset, String verb) {
     InFlight f = inFlight.get(offset);
     if (f != null && f.consumer.ref.equals(consumer)) return f;
-    consumer.tell(new ConsumerProtocol.Failed("E_" + verb + "_FAILED", verb + " " + MessageId.of(offset) + " failed"));
+    // nsqd's texts, after its channel's errors.
+    String why = f == null ? "ID not in flight" : "client does not own message";
+    consumer.tell(new ConsumerProtocol.Failed("E_" + verb + "_FAILED", verb + " " + MessageId.of(offset) + " failed " + why));
     return null;
   }
 
@@ -713,7 +727,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     List<ClientStats> clients = new ArrayList<>();
     for (Consumer c : consumers.values()) {
       clients.add(new ClientStats(c.clientId, c.remoteAddress, c.ready, c.inFlight, c.messageCount,
-          c.finishCount, c.requeueCount, c.timeoutCount, c.connectTs));
+          c.finishCount, c.requeueCount, c.timeoutCount, c.connectTs, c.client));
     }
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), ready.size() + unread,
         inFlight.size(), deferred.size(), Math.max(0, topicNextOffset - state.startOffset()),

@@ -60,6 +60,11 @@ public final class Bench implements Callable<Integer> {
       description = "node HTTP address, host:port or a URL; repeat to spread publishers and consumers over several (default: 127.0.0.1:4151)")
   List<String> http;
 
+  @Option(names = "--tcp", paramLabel = "HOST:PORT",
+      description = "NSQ TCP address (--tcp-address of a node, or an nsqd); repeat for several: publishers send PUB/MPUB"
+          + " and consumers SUB over NSQ's TCP protocol there instead of HTTP and WebSocket")
+  List<String> tcp;
+
   @Option(names = "--topic", paramLabel = "NAME", defaultValue = "bench", description = "topic (default: ${DEFAULT-VALUE})")
   String topic;
 
@@ -111,6 +116,7 @@ public final class Bench implements Callable<Integer> {
   boolean json;
 
   private List<URI> bases;
+  private List<java.net.InetSocketAddress> tcpAddresses;
   private PrintWriter progressOut;
 
   @Override
@@ -121,7 +127,7 @@ public final class Bench implements Callable<Integer> {
     progressOut = json ? err : out;
 
     HttpClient pingClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT).build();
-    for (URI base : bases) {
+    for (URI base : tcpAddresses.isEmpty() ? bases : List.<URI>of()) {
       String problem = ping(pingClient, base);
       if (problem != null) {
         err.println("bench: cannot reach herald at " + base + " (GET /ping: " + problem + ")");
@@ -140,9 +146,11 @@ public final class Bench implements Callable<Integer> {
     }
 
     progress(String.format(Locale.ROOT, "bench: run %08x, topic %s, %d publisher(s) over %d address(es), %s%s, %d-byte messages, %s%s, %s",
-        run, topic, publishers, bases.size(), batch == 1 ? "/pub" : "/mpub batch " + batch,
+        run, topic, publishers, tcpAddresses.isEmpty() ? bases.size() : tcpAddresses.size(),
+        (tcpAddresses.isEmpty() ? "" : "tcp ") + (batch == 1 ? tcpAddresses.isEmpty() ? "/pub" : "PUB" : (tcpAddresses.isEmpty() ? "/mpub" : "MPUB") + " batch " + batch),
         msgIdFrom == null ? "" : " with ids from " + msgIdFrom + " (ambiguous answers retried)", size,
-        consumers == 0 ? "no consumers" : consumers + " " + format + " consumer(s) on channel " + channel + " with RDY " + rdy,
+        consumers == 0 ? "no consumers"
+            : consumers + " " + (tcpAddresses.isEmpty() ? format.toString() : "tcp") + " consumer(s) on channel " + channel + " with RDY " + rdy,
         rate > 0 ? ", rate " + rate + " msgs/s" : "", human(duration)));
 
     ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -159,11 +167,12 @@ public final class Bench implements Callable<Integer> {
       for (int i = 0; i < consumers; i++) {
         Histogram h = new Histogram(MAX_LATENCY_MICROS, 3);
         BenchConsumer c = new BenchConsumer(run, ledgers, stats, h);
-        URI uri = subUri(bases.get(i % bases.size()));
+        Object where = tcpAddresses.isEmpty() ? subUri(bases.get(i % bases.size())) : tcpAddresses.get(i % tcpAddresses.size());
         try {
-          c.connect(wsClient, uri, rdy, CONNECT_TIMEOUT.multipliedBy(2));
+          if (where instanceof URI uri) c.connect(wsClient, uri, rdy, CONNECT_TIMEOUT.multipliedBy(2));
+          else c.connectTcp((java.net.InetSocketAddress) where, topic, channel, rdy, CONNECT_TIMEOUT.multipliedBy(2));
         } catch (Exception e) {
-          err.println("bench: consumer " + (i + 1) + " could not subscribe at " + uri + " (" + BenchStats.describe(e) + ")");
+          err.println("bench: consumer " + (i + 1) + " could not subscribe at " + where + " (" + BenchStats.describe(e) + ")");
           err.flush();
           c.close();
           return 1;
@@ -220,6 +229,9 @@ public final class Bench implements Callable<Integer> {
   /** One publisher: a thread and a connection with one request in flight, until the end of the run. */
   private final class Publisher implements Runnable {
     private final BenchConnection connection;
+    /** With --tcp: NSQ's PUB/MPUB instead of HTTP. */
+    private final BenchNsqConnection nsq;
+    private final byte[] nsqLine;
     private final String path;
     private final long end;
     private final BenchLedger ledger;
@@ -236,6 +248,9 @@ public final class Bench implements Callable<Integer> {
       this.ack = ack;
       this.stats = stats;
       this.connection = new BenchConnection(bases.get(index % bases.size()), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
+      this.nsq = tcpAddresses.isEmpty() ? null
+          : new BenchNsqConnection(tcpAddresses.get(index % tcpAddresses.size()), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
+      this.nsqLine = ((batch == 1 ? "PUB " : "MPUB ") + topic + "\n").getBytes(StandardCharsets.UTF_8);
       this.path = (batch == 1 ? "/pub" : "/mpub") + "?topic=" + URLEncoder.encode(topic, StandardCharsets.UTF_8)
           + (msgIdFrom != null && batch > 1 ? "&binary=true&msg_ids=true" : "");
       this.template = BenchBody.template(size, (int) run, index);
@@ -249,6 +264,7 @@ public final class Bench implements Callable<Integer> {
         publish();
       } finally {
         connection.close();
+        if (nsq != null) nsq.close();
       }
     }
 
@@ -269,7 +285,8 @@ public final class Bench implements Callable<Integer> {
           scheduled = System.nanoTime();
           if (scheduled - end >= 0) return;
         }
-        byte[] body = msgIdFrom != null && batch > 1
+        byte[] body = nsq != null ? BenchBody.nsqCommand(nsqLine, template, seq, batch, stats.micros(scheduled))
+            : msgIdFrom != null && batch > 1
             ? BenchBody.requestWithIds(template, seq, batch, stats.micros(scheduled), msgIdFrom)
             : BenchBody.request(template, seq, batch, stats.micros(scheduled));
         String header = msgIdFrom != null && batch == 1
@@ -281,7 +298,8 @@ public final class Bench implements Callable<Integer> {
         while (true) {
           boolean ambiguous;
           try {
-            BenchConnection.Response response = connection.post(path, "application/octet-stream", body, header);
+            BenchConnection.Response response = nsq == null
+                ? connection.post(path, "application/octet-stream", body, header) : nsqPublish(body);
             long latency = (System.nanoTime() - scheduled) / 1000;
             if (response.status() == 200) {
               ledger.acked(seq, batch);
@@ -289,7 +307,7 @@ public final class Bench implements Callable<Integer> {
               ack.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
               break;
             }
-            stats.error("http " + response.status() + errorCode(response.body()));
+            stats.error((nsq == null ? "http " + response.status() : "tcp") + errorCode(response.body()));
             ambiguous = response.status() >= 500;
           } catch (IOException e) {
             stats.error(BenchStats.kind(e));
@@ -301,6 +319,12 @@ public final class Bench implements Callable<Integer> {
         }
         seq += batch;
       }
+    }
+
+    /** An NSQ answer as an HTTP one, so both count alike: 200 for OK, else the error code. */
+    private BenchConnection.Response nsqPublish(byte[] command) throws IOException {
+      String error = nsq.publish(command);
+      return error == null ? new BenchConnection.Response(200, "") : new BenchConnection.Response(0, "{\"message\":\"" + error + "\"}");
     }
   }
 
@@ -525,6 +549,17 @@ public final class Bench implements Callable<Integer> {
     if (duration.isZero()) throw new ParameterException(cl, "--duration must be above 0");
     if (topic.isBlank()) throw new ParameterException(cl, "--topic must not be empty");
     if (channel.isBlank()) throw new ParameterException(cl, "--channel must not be empty");
+    tcpAddresses = new ArrayList<>();
+    for (String a : tcp == null ? List.<String>of() : tcp) {
+      try {
+        tcpAddresses.add(BenchNsqConnection.address(a));
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(cl, "--tcp must be HOST:PORT, got '" + a + "'");
+      }
+    }
+    if (!tcpAddresses.isEmpty() && msgIdFrom != null) {
+      throw new ParameterException(cl, "--msg-id-from is for HTTP publishers: NSQ's TCP protocol has no message ids");
+    }
     List<String> addresses = http == null || http.isEmpty() ? List.of("127.0.0.1:4151") : http;
     bases = new ArrayList<>();
     for (String a : addresses) bases.add(NodeClient.baseUri(cl, a));

@@ -50,9 +50,7 @@ final class BenchBody {
     int at = 0;
     for (int i = 0; i < count; i++) {
       if (i > 0) body[at++] = '\n';
-      System.arraycopy(template, 0, body, at, size);
-      hex(body, at + SEQ, 12, firstSeq + i);
-      hex(body, at + TIME, 16, publishMicros);
+      fill(body, at, template, firstSeq + i, publishMicros);
       at += size;
     }
     return body;
@@ -81,6 +79,30 @@ final class BenchBody {
   /** The id of one message body (a whole array). */
   static byte[] id(byte[] message, MsgIds from) {
     return from == MsgIds.sequence ? Arrays.copyOf(message, NAME) : MsgIds.ofBytes(message, 0, message.length);
+  }
+
+  /**
+   * The same messages as NSQ's TCP protocol sends them: one PUB for a single message, otherwise
+   * one MPUB ([count] then [size][bytes] per message); each command whole, with its size.
+   */
+  static byte[] nsqCommand(byte[] topicLine, byte[] template, long firstSeq, int count, long publishMicros) {
+    int size = template.length;
+    int bodySize = count == 1 ? size : 4 + count * (4 + size);
+    ByteBuffer b = ByteBuffer.allocate(topicLine.length + 4 + bodySize);
+    b.put(topicLine).putInt(bodySize);
+    if (count > 1) b.putInt(count);
+    for (int i = 0; i < count; i++) {
+      if (count > 1) b.putInt(size);
+      fill(b.array(), b.position(), template, firstSeq + i, publishMicros);
+      b.position(b.position() + size);
+    }
+    return b.array();
+  }
+
+  private static void fill(byte[] dst, int at, byte[] template, long seq, long publishMicros) {
+    System.arraycopy(template, 0, dst, at, template.length);
+    hex(dst, at + SEQ, 12, seq);
+    hex(dst, at + TIME, 16, publishMicros);
   }
 
   private static void hex(byte[] dst, int at, int digits, long value) {

@@ -64,15 +64,7 @@ final class BenchConnection implements Closeable {
   }
 
   private void connect() throws IOException {
-    Socket s = new Socket();
-    try {
-      s.setTcpNoDelay(true);
-      s.connect(address, (int) connectTimeout.toMillis());
-      s.setSoTimeout((int) readTimeout.toMillis());
-    } catch (IOException e) {
-      s.close();
-      throw e;
-    }
+    Socket s = open(address, connectTimeout, readTimeout);
     socket = s;
     in = new BufferedInputStream(s.getInputStream(), 16 * 1024);
     out = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
@@ -146,6 +138,20 @@ final class BenchConnection implements Closeable {
       if (sb.length() > MAX_HEADER_LINE) throw new IOException("response header line too long");
     }
     return sb.toString();
+  }
+
+  /** A blocking socket for a bench connection, no Nagle delay: requests go out whole. */
+  static Socket open(InetSocketAddress address, Duration connectTimeout, Duration readTimeout) throws IOException {
+    Socket s = new Socket();
+    try {
+      s.setTcpNoDelay(true);
+      s.connect(address, (int) connectTimeout.toMillis());
+      s.setSoTimeout((int) readTimeout.toMillis());
+      return s;
+    } catch (IOException e) {
+      s.close();
+      throw e;
+    }
   }
 
   @Override

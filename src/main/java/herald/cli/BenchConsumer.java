@@ -4,8 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.HdrHistogram.Histogram;
 
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -42,6 +48,9 @@ final class BenchConsumer implements WebSocket.Listener {
   private volatile boolean closing;
   private volatile long lastDeliveryNanos;
   private volatile WebSocket socket;
+  /** Instead of the WebSocket: NSQ's TCP protocol, FINs written by the thread that reads. */
+  private volatile Socket tcp;
+  private OutputStream tcpOut;
 
   BenchConsumer(long run, BenchLedger[] ledgers, BenchStats stats, Histogram e2e) {
     this.run = run;
@@ -59,6 +68,75 @@ final class BenchConsumer implements WebSocket.Listener {
     send("RDY " + rdy);
   }
 
+  /** NSQ TCP instead of a WebSocket: SUB, waits for OK, sends RDY; a thread reads from then on. */
+  void connectTcp(InetSocketAddress address, String topic, String channel, int rdy, Duration timeout) throws Exception {
+    Socket s = new Socket();
+    s.setTcpNoDelay(true);
+    s.connect(address, (int) timeout.toMillis());
+    s.setSoTimeout((int) timeout.toMillis());
+    DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 256 * 1024));
+    tcpOut = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
+    tcp = s;
+    writeTcp("  V2SUB " + topic + " " + channel);
+    byte[] answer = readFrame(in);
+    String text = new String(answer, 4, answer.length - 4, StandardCharsets.UTF_8);
+    if (ByteBuffer.wrap(answer).getInt() != 0 || !text.equals("OK")) {
+      s.close();
+      throw new IOException("SUB answered " + text);
+    }
+    s.setSoTimeout(0); // heartbeats keep an idle connection alive; a dead node closes it
+    writeTcp("RDY " + rdy);
+    Thread reader = new Thread(() -> readTcp(in), "bench-consumer-tcp");
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  /** [type][data] of the next frame. */
+  private static byte[] readFrame(DataInputStream in) throws IOException {
+    int size = in.readInt();
+    byte[] frame = new byte[size];
+    in.readFully(frame);
+    return frame;
+  }
+
+  private void readTcp(DataInputStream in) {
+    ByteArrayOutputStream batch = new ByteArrayOutputStream();
+    try {
+      while (true) {
+        int size = in.readInt();
+        byte[] frame = new byte[size];
+        in.readFully(frame);
+        int type = ByteBuffer.wrap(frame).getInt();
+        if (type == 2) {
+          batch.writeBytes(ByteBuffer.allocate(4).putInt(size).array());
+          batch.writeBytes(frame);
+          // The messages that arrived together are FINed together (one write).
+          if (in.available() < 8 || batch.size() > 256 * 1024) {
+            byte[] all = batch.toByteArray();
+            batch.reset();
+            binaryMessage(ByteBuffer.wrap(all), 0, all.length);
+          }
+        } else {
+          String text = new String(frame, 4, size - 4, StandardCharsets.UTF_8);
+          if (type == 0 && text.equals("_heartbeat_")) writeTcp("NOP");
+          else if (type == 1) stats.error("tcp " + text.split(" ")[0]);
+        }
+      }
+    } catch (IOException e) {
+      if (!closing) stats.error("tcp " + BenchStats.kind(e));
+    } finally {
+      subscribed.completeExceptionally(new IOException("connection closed"));
+      closed.complete(null);
+    }
+  }
+
+  private void writeTcp(String command) throws IOException {
+    synchronized (tcpOut) {
+      tcpOut.write((command + "\n").getBytes(StandardCharsets.US_ASCII));
+      tcpOut.flush();
+    }
+  }
+
   long lastDeliveryNanos() {
     return lastDeliveryNanos;
   }
@@ -69,6 +147,17 @@ final class BenchConsumer implements WebSocket.Listener {
 
   /** Lets the FINs still queued go out, then a clean close; drops the connection after 5 s. */
   void close() {
+    Socket t = tcp;
+    if (t != null) {
+      closing = true;
+      try {
+        t.close();
+        closed.get(5, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        // closed either way
+      }
+      return;
+    }
     WebSocket ws = socket;
     if (ws == null) return;
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
@@ -210,6 +299,14 @@ final class BenchConsumer implements WebSocket.Listener {
   // ---- outgoing: the JDK client allows one outstanding send, so commands queue ------------------
 
   private void send(String command) {
+    if (tcp != null) {
+      try {
+        writeTcp(command);
+      } catch (IOException e) {
+        if (!closing) stats.error("tcp send " + BenchStats.kind(e));
+      }
+      return;
+    }
     outbox.add(command);
     pump();
   }

@@ -2,6 +2,7 @@ package herald.consumer;
 
 import herald.broker.BrokerEntity;
 import herald.broker.Channel;
+import herald.broker.ClientInfo;
 import herald.broker.ConsumerProtocol;
 import herald.broker.Topic;
 import org.apache.pekko.Done;
@@ -12,9 +13,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.apache.pekko.http.javadsl.model.ws.BinaryMessage;
 import org.apache.pekko.http.javadsl.model.ws.Message;
-import org.apache.pekko.http.javadsl.model.ws.TextMessage;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,22 +21,31 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * One WebSocket consumer on this node: turns client frames into channel commands and channel
- * deliveries into frames. The channel may live on any node. Once subscribed, both sides talk
- * directly and watch each other: when the socket goes away the channel takes back what this
- * consumer held; when the channel moves or restarts this session subscribes again.
+ * One consumer on this node, whatever its protocol (WebSocket, NSQ TCP): turns client commands
+ * into channel commands and channel deliveries into frames (through its {@link ConsumerOutput}).
+ * The channel may live on any node. Once subscribed, both sides talk directly and watch each
+ * other: when the connection goes away the channel takes back what this consumer held; when the
+ * channel moves or restarts this session subscribes again.
  */
 public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
 
+  /** {@code binary} is the WebSocket's message format; {@code client} what the client said of itself. */
   public record Params(
       String topic, String channel, String clientId, String remoteAddress, long msgTimeoutMs,
-      boolean binary, long maxRdyCount) {}
+      boolean binary, long maxRdyCount, ClientInfo client) {
+    public Params(String topic, String channel, String clientId, String remoteAddress, long msgTimeoutMs,
+        boolean binary, long maxRdyCount) {
+      this(topic, channel, clientId, remoteAddress, msgTimeoutMs, binary, maxRdyCount, ClientInfo.webSocket(remoteAddress));
+    }
+  }
 
-  /** A complete frame from the client (text, or binary which the protocol does not allow). */
+  /** A complete WebSocket frame from the client (text, or binary which the protocol does not allow). */
   public record FromClient(String text, boolean binary) implements ConsumerProtocol {}
 
   /** A client frame longer than {@code limit} characters: not read further. */
   public record FrameTooBig(long limit) implements ConsumerProtocol {}
+  /** Commands another protocol has parsed already (NSQ TCP), in the client's order. */
+  public record Commands(List<Frames.ClientCommand> commands) implements ConsumerProtocol {}
 
   /** The socket closed or failed. */
   public record ClientGone() implements ConsumerProtocol {}
@@ -54,9 +62,6 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
    */
   private static final Duration SUBSCRIBE_RETRY = Duration.ofSeconds(2);
 
-  /** A binary WebSocket message holds messages up to this size (or one bigger message). */
-  static final int BINARY_MESSAGE_BYTES = 256 * 1024;
-
   /**
    * The longest client frame read: room for a frame of FINs for every message a consumer may hold,
    * above max-msg-size. A longer frame is refused, never buffered whole.
@@ -64,24 +69,28 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   public static long maxFrameSize(int maxMsgSize, int maxRdyCount) {
     return maxMsgSize + 32L * maxRdyCount;
   }
-
   /** Sent to the outgoing source to complete it, which closes the socket. */
-  public static final Message END = TextMessage.create("");
+  public static final Message END = WebSocketOutput.END;
 
+  /** A WebSocket consumer. */
   public static Behavior<ConsumerProtocol> create(Params params, ActorRef<Message> out) {
+    return create(params, new WebSocketOutput(out, params.binary()));
+  }
+
+  public static Behavior<ConsumerProtocol> create(Params params, ConsumerOutput out) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ConsumerSession(ctx, timers, params, out)));
   }
 
   private final TimerScheduler<ConsumerProtocol> timers;
   private final Params params;
-  private final ActorRef<Message> out;
-  private final List<FromClient> early = new ArrayList<>();
+  private final ConsumerOutput out;
+  private final List<ConsumerProtocol> early = new ArrayList<>();
   private ActorRef<Channel.Command> channel;
   private long ready;
   private boolean greeted;
 
   private ConsumerSession(
-      ActorContext<ConsumerProtocol> ctx, TimerScheduler<ConsumerProtocol> timers, Params params, ActorRef<Message> out) {
+      ActorContext<ConsumerProtocol> ctx, TimerScheduler<ConsumerProtocol> timers, Params params, ConsumerOutput out) {
     super(ctx);
     this.timers = timers;
     this.params = params;
@@ -104,15 +113,19 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
         })
         .onMessage(FromClient.class, this::onFrame)
         .onMessage(FrameTooBig.class, f -> fatal("E_INVALID", "frame longer than " + f.limit() + " characters"))
-        .onMessage(ConsumerProtocol.Deliver.class, this::onDeliver)
+        .onMessage(Commands.class, this::onCommands)
+        .onMessage(ConsumerProtocol.Deliver.class, d -> {
+          out.deliver(d.messages());
+          return this;
+        })
         .onMessage(ConsumerProtocol.Failed.class, f -> {
-          out.tell(TextMessage.create(Frames.error(f.code(), f.message())));
+          out.failed(f.code(), f.message());
           return this;
         })
         .onMessage(ConsumerProtocol.Close.class, c -> fatal("E_CHANNEL_GONE", c.reason()))
         .onMessage(ClientGone.class, g -> {
           if (channel != null) channel.tell(new Channel.Unsubscribe(getContext().getSelf()));
-          out.tell(END);
+          out.end();
           return Behaviors.stopped();
         })
         .build();
@@ -131,7 +144,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
 
   private void sendSubscribe() {
     BrokerEntity.channel(getContext().getSystem(), params.topic(), params.channel()).tell(new Channel.Subscribe(
-        getContext().getSelf(), params.clientId(), params.remoteAddress(), params.msgTimeoutMs()));
+        getContext().getSelf(), params.clientId(), params.remoteAddress(), params.msgTimeoutMs(), params.client()));
   }
 
   private Behavior<ConsumerProtocol> onSubscribed(ConsumerProtocol.Subscribed s) {
@@ -140,11 +153,11 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
     if (channel != null && channel.equals(s.channel())) return this;
     channel = s.channel();
     getContext().watchWith(channel, new ChannelLost(channel));
-    if (!greeted) out.tell(TextMessage.create(Frames.subscribed(params.topic(), params.channel())));
+    if (!greeted) out.subscribed(params.topic(), params.channel());
     greeted = true;
     if (ready > 0) channel.tell(new Channel.Ready(getContext().getSelf(), ready));
-    for (FromClient f : early) {
-      Behavior<ConsumerProtocol> next = onFrame(f);
+    for (ConsumerProtocol f : early) {
+      Behavior<ConsumerProtocol> next = f instanceof FromClient text ? onFrame(text) : onCommands((Commands) f);
       if (next != this) return next;
     }
     early.clear();
@@ -166,12 +179,19 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
       return this;
     }
     if (frame.binary()) return fatal("E_INVALID", "binary frames are not commands");
-    List<Frames.ClientCommand> commands;
     try {
-      commands = Frames.parseAll(frame.text());
+      return onCommands(new Commands(Frames.parseAll(frame.text())));
     } catch (Frames.InvalidFrame e) {
       return fatal("E_INVALID", e.getMessage());
     }
+  }
+
+  private Behavior<ConsumerProtocol> onCommands(Commands received) {
+    if (channel == null) {
+      early.add(received);
+      return this;
+    }
+    List<Frames.ClientCommand> commands = received.commands();
     // The FINs of a frame travel to the channel as one message; other commands keep their order.
     long[] fins = new long[commands.size()];
     int finCount = 0;
@@ -209,37 +229,14 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
       // As nsqd: no new messages; the client finishes what it holds and closes.
       ready = 0;
       channel.tell(new Channel.Ready(self, 0));
-      out.tell(TextMessage.create(Frames.closeWait()));
+      out.closeWait();
     }
-    return this;
-  }
-
-  private Behavior<ConsumerProtocol> onDeliver(ConsumerProtocol.Deliver d) {
-    if (!params.binary()) {
-      for (ConsumerProtocol.Delivery m : d.messages()) out.tell(TextMessage.create(Frames.message(m)));
-      return this;
-    }
-    // Binary: NSQ frames back to back, as many per WebSocket message as fit in BINARY_MESSAGE_BYTES.
-    List<ConsumerProtocol.Delivery> part = new ArrayList<>();
-    long bytes = 0;
-    for (ConsumerProtocol.Delivery m : d.messages()) {
-      long size = Frames.FRAME_OVERHEAD + m.body().length();
-      if (!part.isEmpty() && bytes + size > BINARY_MESSAGE_BYTES) {
-        out.tell(BinaryMessage.create(Frames.binaryFrames(part)));
-        part = new ArrayList<>();
-        bytes = 0;
-      }
-      part.add(m);
-      bytes += size;
-    }
-    if (!part.isEmpty()) out.tell(BinaryMessage.create(Frames.binaryFrames(part)));
     return this;
   }
 
   private Behavior<ConsumerProtocol> fatal(String code, String message) {
     getContext().getLog().debug("closing consumer of {}/{}: {} {}", params.topic(), params.channel(), code, message);
-    out.tell(TextMessage.create(Frames.error(code, message)));
-    out.tell(END);
+    out.fatal(code, message);
     if (channel != null) channel.tell(new Channel.Unsubscribe(getContext().getSelf()));
     return Behaviors.stopped();
   }

@@ -95,9 +95,10 @@ public final class StatsFormat {
         for (Channel.ClientStats cl : c.clients()) {
           ObjectNode client = clients.addObject();
           client.put("client_id", cl.clientId());
-          client.put("hostname", host(cl.remoteAddress()));
-          // nsqd's names for a WebSocket consumer: version is the protocol, state 3 is subscribed.
-          client.put("version", "ws");
+          // What an NSQ TCP client sent in IDENTIFY ("V2"); a WebSocket client's host and "ws".
+          client.put("hostname", cl.client().hostname());
+          client.put("version", cl.client().version());
+          // nsqd's state 3: subscribed.
           client.put("remote_address", cl.remoteAddress());
           client.put("state", 3);
           client.put("ready_count", cl.readyCount());
@@ -107,11 +108,11 @@ public final class StatsFormat {
           client.put("requeue_count", cl.requeueCount());
           client.put("timeout_count", cl.timeoutCount());
           client.put("connect_ts", cl.connectTs() / 1000);
-          client.put("sample_rate", 0);
-          client.put("deflate", false);
-          client.put("snappy", false);
-          client.put("user_agent", "");
-          client.put("tls", false);
+          client.put("sample_rate", cl.client().sampleRate());
+          client.put("deflate", cl.client().deflate());
+          client.put("snappy", cl.client().snappy());
+          client.put("user_agent", cl.client().userAgent());
+          client.put("tls", cl.client().tls());
           client.put("tls_cipher_suite", "");
           client.put("tls_version", "");
           client.put("tls_negotiated_protocol", "");
@@ -165,11 +166,6 @@ public final class StatsFormat {
     memory.put("gc_pause_usec_95", 0);
     memory.put("next_gc_bytes", 0);
     memory.put("gc_total_runs", runs);
-  }
-
-  private static String host(String remoteAddress) {
-    int colon = remoteAddress.lastIndexOf(':');
-    return colon > 0 ? remoteAddress.substring(0, colon) : remoteAddress;
   }
 
   /**

@@ -23,8 +23,14 @@ import java.util.concurrent.Callable;
     description = "Runs a Herald node: NSQ's topics and channels, durable, on a Pekko cluster.")
 public final class Main implements Callable<Integer> {
 
-  @Option(names = "--http-address", paramLabel = "HOST:PORT", description = "HTTP API and WebSocket address (default: ${DEFAULT-VALUE})")
+  @Option(names = "--http-address", paramLabel = "HOST:PORT", description = "HTTP API and WebSocket address; port 0 = any free port (default: ${DEFAULT-VALUE})")
   String httpAddress;
+
+  @Option(names = "--tcp-address", paramLabel = "HOST:PORT", description = "NSQ TCP protocol (V2) address; port 0 = any free port (default: ${DEFAULT-VALUE})")
+  String tcpAddress;
+
+  @Option(names = "--broadcast-address", paramLabel = "HOST", description = "address clients are told to use (/info, /lookup); empty: the host name (default: ${DEFAULT-VALUE})")
+  String broadcastAddress;
 
   @Option(names = "--cluster-address", paramLabel = "HOST:PORT", description = "Pekko remoting address; port 0 = any free port (default: ${DEFAULT-VALUE})")
   String clusterAddress;
@@ -144,6 +150,8 @@ public final class Main implements Callable<Integer> {
   public Integer call() {
     Config config;
     try {
+      http = PortReservation.of(Settings.HostPort.parse(httpAddress, "--http-address"), "--http-address");
+      tcp = PortReservation.of(Settings.HostPort.parse(tcpAddress, "--tcp-address"), "--tcp-address");
       config = load(overrides());
     } catch (IllegalArgumentException | ConfigException e) {
       System.err.println("herald: " + e.getMessage());
@@ -151,21 +159,32 @@ public final class Main implements Callable<Integer> {
     }
     Node node;
     try {
-      node = Node.start(config);
+      node = Node.start(config, http, tcp);
     } catch (Node.StartException e) {
       System.err.println("herald: " + e.getMessage());
       return 1;
+    } finally {
+      http.close();
+      tcp.close();
     }
-    System.out.println("herald " + Node.VERSION + " listening on http://" + node.httpAddress()
+    // Tests read the bound ports from this line (they start nodes with port 0).
+    System.out.println("herald " + Node.VERSION + " listening on http://" + node.httpAddress() + " tcp://" + node.tcpAddress()
         + node.httpsAddress().map(a -> " and https://" + a).orElse("")
         + " (cluster " + node.clusterAddress() + ", data " + Path.of(node.settings().dataPath()).toAbsolutePath().normalize() + ")");
     node.system().getWhenTerminated().toCompletableFuture().join();
     return 0;
   }
 
+  private PortReservation http;
+  private PortReservation tcp;
+
   private Map<String, Object> overrides() {
+    Settings.HostPort http = new Settings.HostPort(Settings.HostPort.parse(httpAddress, "--http-address").host(), this.http.port());
+    Settings.HostPort tcp = new Settings.HostPort(Settings.HostPort.parse(tcpAddress, "--tcp-address").host(), this.tcp.port());
     Map<String, Object> o = new LinkedHashMap<>();
-    o.put("herald.http-address", httpAddress);
+    o.put("herald.http-address", http.host() + ":" + http.port());
+    o.put("herald.tcp-address", tcp.host() + ":" + tcp.port());
+    o.put("herald.broadcast-address", broadcastAddress);
     o.put("herald.cluster-address", clusterAddress);
     o.put("herald.data-path", dataPath);
     o.put("herald.msg-timeout", duration("--msg-timeout", msgTimeout));
@@ -189,7 +208,6 @@ public final class Main implements Callable<Integer> {
     o.put("herald.tls-root-ca-file", tlsRootCaFile);
     o.put("herald.dedup-window", duration("--dedup-window", dedupWindow));
     o.put("herald.dedup-max-ids", positive("--dedup-max-ids", dedupMaxIds));
-    Settings.HostPort http = Settings.HostPort.parse(httpAddress, "--http-address");
     Settings.HostPort cluster = Settings.HostPort.parse(clusterAddress, "--cluster-address");
     o.put("pekko.remote.artery.canonical.hostname", cluster.host());
     o.put("pekko.remote.artery.canonical.port", cluster.port());
@@ -199,7 +217,6 @@ public final class Main implements Callable<Integer> {
     o.put("herald.cluster-tls-keystore", clusterTlsKeystore);
     o.put("herald.cluster-tls-truststore", clusterTlsTruststore);
     o.putAll(ClusterTls.settings(clusterTlsCert, clusterTlsKey, clusterTlsCa, clusterTlsKeystore, clusterTlsTruststore));
-    if (http.port() == 0) throw new IllegalArgumentException("--http-address needs a fixed port");
     if (!journal.equals("leveldb") && !journal.equals("postgres")) {
       throw new IllegalArgumentException("--journal must be leveldb or postgres, got '" + journal + "'");
     }
@@ -217,7 +234,9 @@ public final class Main implements Callable<Integer> {
     }
     o.put("pekko.cluster.seed-nodes", seeds);
     // Every member tells the others where its HTTP API is (for /nodes and /lookup).
-    o.put("pekko.cluster.roles", List.of(Settings.HTTP_ROLE_PREFIX + Settings.advertised(http, cluster.host())));
+    // ... and its NSQ TCP listener (for /lookup's producers).
+    o.put("pekko.cluster.roles", List.of(Settings.HTTP_ROLE_PREFIX + Settings.advertised(http, cluster.host()),
+        Settings.TCP_ROLE_PREFIX + Settings.broadcastAddress(broadcastAddress) + ":" + tcp.port()));
     return o;
   }
 

@@ -9,6 +9,7 @@ import herald.cluster.JournalCompatibility;
 import herald.cluster.JournalIdentity;
 import herald.cluster.PostgresSchema;
 import herald.http.HttpApi;
+import herald.protocols.nsq.NsqServer;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -19,6 +20,7 @@ import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.javadsl.Tcp;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -47,16 +49,31 @@ public final class Node {
   private final ActorSystem<Void> system;
   private final ServerBinding binding;
   private final Optional<ServerBinding> https;
+  private final Tcp.ServerBinding tcpBinding;
   private final Settings settings;
 
-  private Node(ActorSystem<Void> system, ServerBinding binding, Optional<ServerBinding> https, Settings settings) {
+  private Node(ActorSystem<Void> system, ServerBinding binding, Optional<ServerBinding> https, Tcp.ServerBinding tcpBinding,
+      Settings settings) {
     this.system = system;
     this.binding = binding;
     this.https = https;
+    this.tcpBinding = tcpBinding;
     this.settings = settings;
   }
 
-  public static Node start(Config config) throws StartException {
+  private static Tcp.ServerBinding bindTcp(ActorSystem<?> system, Settings settings, Publisher publisher,
+      PortReservation port, herald.stats.NodeMetrics metrics, ClientSecurity security) throws StartException {
+    try {
+      return NsqServer.bind(system, settings, publisher, port.listenerOptions(), VERSION, metrics.registry(),
+              security.authorizer(), security.tlsRequired())
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new StartException("cannot listen on tcp address " + settings.tcpHost() + ":" + settings.tcpPort() + ": " + rootMessage(e));
+    }
+  }
+
+  /** With the listeners' ports chosen already (see PortReservation); the caller closes the reservations. */
+  public static Node start(Config config, PortReservation httpPort, PortReservation tcpPort) throws StartException {
     Settings settings = Settings.from(config);
     if (settings.clustered() && settings.journal().equals("leveldb")) {
       throw new StartException("--join needs --journal postgres: in a cluster topics and channels move between "
@@ -101,7 +118,8 @@ public final class Node {
       io.micrometer.core.instrument.Gauge.builder("herald.publishes.refused", disk, d -> d.low() ? 1 : 0)
           .description("1 while publishes are refused for lack of disk space, else 0").register(metrics.registry());
       Health health = new Health(journalReport, disk::problem);
-      HttpApi api = new HttpApi(system, settings, new Publisher(system, metrics.registry(), disk), metrics, health);
+      Publisher publisher = new Publisher(system, metrics.registry(), disk);
+      HttpApi api = new HttpApi(system, settings, publisher, metrics, health);
       Route routes = api.routes();
       Optional<ServerBinding> https = Optional.empty();
       if (security.https().isPresent()) {
@@ -119,13 +137,15 @@ public final class Node {
       int httpsPort = https.map(b -> b.localAddress().getPort()).orElse(0);
       ServerBinding binding = Http.get(system)
           .newServerAt(settings.httpHost(), settings.httpPort())
+          .adaptSettings(s -> s.withSocketOptions(httpPort.listenerOptions()))
           .bind(security.guard(false, httpsPort).wrap(routes))
           .toCompletableFuture()
           .get(10, TimeUnit.SECONDS)
           .addToCoordinatedShutdown(Duration.ofSeconds(5), system);
+      Tcp.ServerBinding tcp = bindTcp(system, settings, publisher, tcpPort, metrics, security);
       system.getWhenTerminated().thenRun(() -> release(lock));
       security.openWarning("http://" + settings.httpHost() + ":" + binding.localAddress().getPort()).ifPresent(log::warn);
-      return new Node(system, binding, https, settings);
+      return new Node(system, binding, https, tcp, settings);
     } catch (StartException e) {
       system.terminate();
       throw e;
@@ -276,6 +296,10 @@ public final class Node {
   /** HOST:PORT of the HTTPS listener, when there is one. */
   public Optional<String> httpsAddress() {
     return https.map(b -> b.localAddress().getHostString() + ":" + b.localAddress().getPort());
+  }
+
+  public String tcpAddress() {
+    return settings.tcpHost() + ":" + tcpBinding.localAddress().getPort();
   }
 
   public String clusterAddress() {

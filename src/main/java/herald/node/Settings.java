@@ -23,15 +23,31 @@ public record Settings(
     String join,
     String advertisedHttp,
     Duration dedupWindow,
-    int dedupMaxIds) implements Serializable {
+    int dedupMaxIds,
+    String tcpHost,
+    int tcpPort,
+    String broadcastAddress) implements Serializable {
 
   /** A member's role "http=HOST:PORT" says where its HTTP API is. */
   public static final String HTTP_ROLE_PREFIX = "http=";
+  /** A member's role "tcp=BROADCAST-ADDRESS:PORT" says where its NSQ TCP listener is. */
+  public static final String TCP_ROLE_PREFIX = "tcp=";
+
+  /** Without the NSQ TCP listener's address: the node's defaults (tests of the broker alone). */
+  public Settings(String httpHost, int httpPort, String clusterHost, int clusterPort, String dataPath,
+      Duration msgTimeout, Duration maxMsgTimeout, Duration maxReqTimeout, int maxMsgSize, int maxBodySize,
+      int maxRdyCount, int memQueueSize, String journal, String join, String advertisedHttp, Duration dedupWindow,
+      int dedupMaxIds) {
+    this(httpHost, httpPort, clusterHost, clusterPort, dataPath, msgTimeout, maxMsgTimeout, maxReqTimeout, maxMsgSize,
+        maxBodySize, maxRdyCount, memQueueSize, journal, join, advertisedHttp, dedupWindow, dedupMaxIds,
+        "0.0.0.0", 4150, hostname());
+  }
 
   public static Settings from(Config root) {
     Config c = root.getConfig("herald");
     HostPort http = HostPort.parse(c.getString("http-address"), "http-address");
     HostPort cluster = HostPort.parse(c.getString("cluster-address"), "cluster-address");
+    HostPort tcp = HostPort.parse(c.getString("tcp-address"), "tcp-address");
     return new Settings(
         http.host(), http.port(), cluster.host(), cluster.port(),
         c.getString("data-path"),
@@ -46,7 +62,26 @@ public record Settings(
         c.getString("join"),
         advertised(http, cluster.host()),
         c.getDuration("dedup-window"),
-        c.getInt("dedup-max-ids"));
+        c.getInt("dedup-max-ids"),
+        tcp.host(), tcp.port(), broadcastAddress(c.getString("broadcast-address")));
+  }
+
+  /** As nsqd: the address clients are told to use for this node; the host name unless given. */
+  public static String broadcastAddress(String configured) {
+    return configured.isBlank() ? hostname() : configured;
+  }
+
+  public static String hostname() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      return "localhost";
+    }
+  }
+
+  /** Where NSQ clients reach this node's TCP listener, as /lookup advertises it. */
+  public String advertisedTcp() {
+    return broadcastAddress + ":" + tcpPort;
   }
 
   public boolean clustered() {

@@ -80,6 +80,22 @@ class BenchTest {
   }
 
   @Test
+  void overNsqTcpEveryAcknowledgedMessageIsConsumed() throws Exception {
+    for (String batch : new String[] {"1", "10"}) {
+      Result r = bench("--tcp", "127.0.0.1:" + node.tcpPort(), "--topic", "bench-tcp-" + batch, "--duration", "2s",
+          "--publishers", "2", "--batch", batch, "--consumers", "2", "--size", "100", "--json");
+      assertEquals(0, r.code(), () -> "exit code; stdout:\n" + r.out() + "\nstderr:\n" + r.err() + "\nnode:\n" + node.logTail());
+      JsonNode j = r.json();
+      long acked = j.path("acknowledged").asLong();
+      assertTrue(acked > 0, () -> "nothing acknowledged: " + j);
+      assertEquals(0, j.path("missing").asLong(), j::toString);
+      assertEquals(acked, j.path("consumed_distinct").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
+      assertEquals(0, j.path("duplicates").asLong(), j::toString);
+      assertTrue(r.err().contains("tcp " + (batch.equals("1") ? "PUB" : "MPUB")), r::err);
+    }
+  }
+
+  @Test
   void jsonFormatAndSinglePublishes() throws Exception {
     Result r = bench("--http", node.baseUrl(), "--topic", "bench-json", "--format", "json", "--duration", "1s",
         "--publishers", "2", "--batch", "1", "--consumers", "1", "--json");
@@ -135,8 +151,12 @@ class BenchTest {
 
   @Test
   void unreachableNodeFailsWithOneClearLine() throws Exception {
-    int port = NodeProcess.freePort();
-    Result r = bench("--http", "127.0.0.1:" + port, "--duration", "1s", "--json");
+    Result r;
+    int port;
+    try (java.net.Socket refusing = NodeProcess.refusingPort()) {
+      port = refusing.getLocalPort();
+      r = bench("--http", "127.0.0.1:" + port, "--duration", "1s", "--json");
+    }
     assertNotEquals(0, r.code());
     assertTrue(r.err().startsWith("bench: cannot reach herald at http://127.0.0.1:" + port), r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());

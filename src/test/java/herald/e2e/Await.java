@@ -15,4 +15,13 @@ public final class Await {
       Thread.sleep(20);
     }
   }
+
+  /** The first non-null value {@code value} gives, polled until the deadline. */
+  public static <T> T value(Duration timeout, String what, Callable<T> value) throws Exception {
+    Object[] found = new Object[1];
+    until(timeout, what, () -> (found[0] = value.call()) != null);
+    @SuppressWarnings("unchecked")
+    T t = (T) found[0];
+    return t;
+  }
 }

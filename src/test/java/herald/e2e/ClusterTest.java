@@ -40,21 +40,21 @@ class ClusterTest {
   static PostgresServer pg;
   static Path data;
   static final List<NodeProcess> nodes = new ArrayList<>();
-  static final List<Integer> clusterPorts = new ArrayList<>();
 
   @BeforeAll
   static void startCluster() throws Exception {
     pg = PostgresServer.start();
     data = Files.createTempDirectory("herald-cluster-");
-    for (int i = 0; i < 4; i++) clusterPorts.add(NodeProcess.freePort());
-    String seeds = "127.0.0.1:" + clusterPorts.get(0) + ",127.0.0.1:" + clusterPorts.get(1) + ",127.0.0.1:" + clusterPorts.get(2);
-    for (int i = 0; i < 4; i++) {
+    // The first node forms the cluster; the others join it. Every node's ports are the OS's choice.
+    List<String> first = new ArrayList<>(List.of(pg.nodeFlags()));
+    first.addAll(List.of("--cluster-address", "127.0.0.1:0"));
+    nodes.add(NodeProcess.prepare(data.resolve("node1"), first.toArray(String[]::new)));
+    nodes.get(0).launch();
+    for (int i = 1; i < 4; i++) {
       List<String> flags = new ArrayList<>(List.of(pg.nodeFlags()));
-      flags.addAll(List.of("--cluster-address", "127.0.0.1:" + clusterPorts.get(i), "--join", seeds));
+      flags.addAll(List.of("--cluster-address", "127.0.0.1:0", "--join", nodes.get(0).clusterAddress()));
       nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), flags.toArray(String[]::new)));
     }
-    // The first seed forms the cluster; the others join it.
-    nodes.get(0).launch();
     nodes.get(1).spawn();
     nodes.get(2).spawn();
     nodes.get(1).awaitReady();
@@ -270,11 +270,10 @@ class ClusterTest {
   @Test
   @Order(4)
   void aPostgresNodeCannotJoinASingleLevelDbNode() throws Exception {
-    int levelDbPort = NodeProcess.freePort();
-    try (NodeProcess single = NodeProcess.start(data.resolve("single"), "--cluster-address", "127.0.0.1:" + levelDbPort)) {
+    try (NodeProcess single = NodeProcess.start(data.resolve("single"), "--cluster-address", "127.0.0.1:0")) {
       List<String> flags = new ArrayList<>(List.of(pg.nodeFlags()));
-      flags.addAll(List.of("--join", "127.0.0.1:" + levelDbPort, "--data-path", data.resolve("refused").toString(),
-          "--http-address", "127.0.0.1:" + NodeProcess.freePort()));
+      flags.addAll(List.of("--join", single.clusterAddress(), "--data-path", data.resolve("refused").toString(),
+          "--http-address", "127.0.0.1:0", "--tcp-address", "127.0.0.1:0"));
       Process p = new ProcessBuilder(NodeProcess.command(flags.toArray(String[]::new))).redirectErrorStream(true).start();
       assertTrue(p.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the refused node exits");
       String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);

@@ -89,7 +89,7 @@ class JournalDamageTest {
 
   /** Starting without --journal-repair: the process exits with one line naming the damage. */
   private static String refused(Path dir, String... names) throws Exception {
-    NodeStartupTest.Run r = NodeStartupTest.run("--http-address", "127.0.0.1:" + NodeProcess.freePort(), "--data-path", dir.toString());
+    NodeStartupTest.Run r = NodeStartupTest.run("--http-address", "127.0.0.1:0", "--data-path", dir.toString());
     assertNotEquals(0, r.exit(), r.output());
     List<String> lines = NodeStartupTest.lines(r.output()).stream().filter(l -> !l.contains(" INFO ")).toList();
     assertEquals(1, lines.size(), r.output());

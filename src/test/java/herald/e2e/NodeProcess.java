@@ -1,6 +1,8 @@
 package herald.e2e;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,21 +11,29 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** A real Herald node in its own JVM, started from the test class path, killable with SIGKILL. */
 public final class NodeProcess implements AutoCloseable {
   private final Path dataPath;
   private final List<String> extraFlags;
   private final Map<String, String> environment = new HashMap<>();
-  private final int httpPort;
+  /** 0 until the first start has bound one; a restarted node keeps its ports. */
+  private int httpPort;
+  private int tcpPort;
+  private String clusterAddress;
   private Process process;
   private Path log;
 
-  private NodeProcess(Path dataPath, int httpPort, List<String> extraFlags) {
+  private NodeProcess(Path dataPath, List<String> extraFlags) {
     this.dataPath = dataPath;
-    this.httpPort = httpPort;
     this.extraFlags = extraFlags;
   }
+
+  /** The node prints the ports it bound (it was given port 0) in its start-up line. */
+  private static final Pattern LISTENING = Pattern.compile(
+      "listening on http://[^ ]*:(\\d+)(?: tcp://[^ ]*:(\\d+))?[^(]* \\(cluster pekko://herald@([^,]+),");
 
   public static NodeProcess start(Path dataPath, String... extraFlags) throws Exception {
     NodeProcess node = prepare(dataPath, extraFlags);
@@ -31,9 +41,9 @@ public final class NodeProcess implements AutoCloseable {
     return node;
   }
 
-  /** A node with its own free HTTP port, not started yet: spawn() then awaitReady(), or launch(). */
+  /** A node not started yet: spawn() then awaitReady(), or launch(). The OS picks its ports. */
   public static NodeProcess prepare(Path dataPath, String... extraFlags) throws IOException {
-    return new NodeProcess(dataPath, freePort(), List.of(extraFlags));
+    return new NodeProcess(dataPath, List.of(extraFlags));
   }
 
   /** Sets an environment variable of the node's process (for secrets, which are not flags). */
@@ -42,10 +52,24 @@ public final class NodeProcess implements AutoCloseable {
     return this;
   }
 
+  /**
+   * A port that was free a moment ago. Racy (another process may take it before it is used): do
+   * not use it for a node's listeners, which bind port 0 and report what they got.
+   */
   public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
+  }
+
+  /**
+   * A port held by a bound socket that never listens, until closed: connecting to it is refused,
+   * and no other process can take the port meanwhile (unlike a port found free and let go).
+   */
+  public static Socket refusingPort() throws IOException {
+    Socket s = new Socket();
+    s.bind(new InetSocketAddress("127.0.0.1", 0));
+    return s;
   }
 
   /** Starts the process and waits until /ping answers. */
@@ -57,6 +81,7 @@ public final class NodeProcess implements AutoCloseable {
   public void spawn() throws IOException {
     List<String> cmd = new ArrayList<>(command(
         "--http-address", "127.0.0.1:" + httpPort,
+        "--tcp-address", "127.0.0.1:" + tcpPort,
         "--data-path", dataPath.toString()));
     cmd.addAll(extraFlags);
     Files.createDirectories(dataPath);
@@ -67,15 +92,29 @@ public final class NodeProcess implements AutoCloseable {
   }
 
   public void awaitReady() throws Exception {
-    HttpClientHelper http = new HttpClientHelper(baseUrl());
-    Await.until(Duration.ofSeconds(60), "node on port " + httpPort + " answers /ping; log:\n" + logTail(), () -> {
-      if (!process.isAlive()) throw new IllegalStateException("node exited: " + logTail());
-      try {
-        return http.get("/ping").status() == 200;
-      } catch (IOException e) {
-        return false;
-      }
-    });
+    // A deadline, not a wait: with other builds on this machine a start has taken over a minute.
+    try {
+      Await.until(Duration.ofSeconds(120), "node prints its ports and answers /ping", () -> {
+        if (!process.isAlive()) throw new IllegalStateException("node exited: " + logTail());
+        if (!readPorts()) return false;
+        try {
+          return http().get("/ping").status() == 200;
+        } catch (IOException e) {
+          return false;
+        }
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "; log:\n" + logTail(), e);
+    }
+  }
+
+  private boolean readPorts() throws IOException {
+    Matcher m = LISTENING.matcher(Files.readString(log));
+    if (!m.find()) return false;
+    httpPort = Integer.parseInt(m.group(1));
+    if (m.group(2) != null) tcpPort = Integer.parseInt(m.group(2));
+    clusterAddress = m.group(3);
+    return true;
   }
 
   /** java -cp (this test's class path) herald.node.Main args... */
@@ -93,6 +132,16 @@ public final class NodeProcess implements AutoCloseable {
   /** The address other nodes and /stats use for this node's HTTP API. */
   public String httpAddress() {
     return "127.0.0.1:" + httpPort;
+  }
+
+  /** HOST:PORT of its cluster transport, for --join (known once the node has started). */
+  public String clusterAddress() {
+    return clusterAddress;
+  }
+
+  /** The NSQ TCP listener's port (known once the node has started). */
+  public int tcpPort() {
+    return tcpPort;
   }
 
   public boolean isAlive() {

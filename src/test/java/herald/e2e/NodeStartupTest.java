@@ -27,7 +27,10 @@ class NodeStartupTest {
   record Run(int exit, String output) {}
 
   static Run run(String... args) throws Exception {
-    Process p = new ProcessBuilder(NodeProcess.command(args)).redirectErrorStream(true).start();
+    List<String> all = new ArrayList<>(List.of(args));
+    // Not nsqd's fixed 4150: other nodes may run on this machine.
+    if (!all.contains("--tcp-address")) all.addAll(List.of("--tcp-address", "127.0.0.1:0"));
+    Process p = new ProcessBuilder(NodeProcess.command(all.toArray(String[]::new))).redirectErrorStream(true).start();
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       throw new AssertionError("herald " + String.join(" ", args) + " did not exit");
@@ -89,7 +92,7 @@ class NodeStartupTest {
   @Test
   void aClusterOnTheLevelDbJournalIsRefused() throws Exception {
     Run r = run("--journal", "leveldb", "--join", "127.0.0.1:25520", "--data-path", data.toString(),
-        "--http-address", "127.0.0.1:" + NodeProcess.freePort());
+        "--http-address", "127.0.0.1:0");
     assertEquals(1, r.exit(), r.output());
     List<String> lines = lines(r.output());
     assertEquals(1, lines.size(), r.output());
@@ -101,8 +104,11 @@ class NodeStartupTest {
 
   @Test
   void anUnreachablePostgresIsRefusedWithTheReason() throws Exception {
-    Run r = run("--journal", "postgres", "--postgres-url", "jdbc:postgresql://127.0.0.1:" + NodeProcess.freePort() + "/herald",
-        "--data-path", data.toString(), "--http-address", "127.0.0.1:" + NodeProcess.freePort());
+    Run r;
+    try (java.net.Socket refusing = NodeProcess.refusingPort()) {
+      r = run("--journal", "postgres", "--postgres-url", "jdbc:postgresql://127.0.0.1:" + refusing.getLocalPort() + "/herald",
+          "--data-path", data.toString(), "--http-address", "127.0.0.1:0");
+    }
     assertEquals(1, r.exit(), r.output());
     assertTrue(r.output().contains("cannot use PostgreSQL at jdbc:postgresql://127.0.0.1:"), r.output());
   }
@@ -110,7 +116,7 @@ class NodeStartupTest {
   @Test
   void unusableDataPathIsRefused() throws Exception {
     Path file = Files.writeString(data.resolve("a-file"), "not a directory");
-    Run r = run("--http-address", "127.0.0.1:" + NodeProcess.freePort(), "--data-path", file.toString());
+    Run r = run("--http-address", "127.0.0.1:0", "--data-path", file.toString());
     assertEquals(1, r.exit(), r.output());
     assertTrue(r.output().contains("data path"), r.output());
   }
@@ -118,7 +124,7 @@ class NodeStartupTest {
   @Test
   void aSecondNodeOnTheSameDataPathIsRefused() throws Exception {
     try (NodeProcess first = NodeProcess.start(data.resolve("shared"))) {
-      Run second = run("--http-address", "127.0.0.1:" + NodeProcess.freePort(), "--data-path", data.resolve("shared").toString());
+      Run second = run("--http-address", "127.0.0.1:0", "--data-path", data.resolve("shared").toString());
       assertEquals(1, second.exit(), second.output());
       assertTrue(second.output().contains("in use"), second.output());
       assertEquals(200, first.http().get("/ping").status(), "the first node is unharmed");

@@ -276,7 +276,12 @@ class ToolsTest extends SharedNode {
 
   @Test
   void everyToolSaysSoWhenTheNodeCannotBeReached() throws Exception {
-    String nowhere = "127.0.0.1:" + NodeProcess.freePort();
+    try (java.net.Socket refusing = NodeProcess.refusingPort()) {
+      everyToolSaysSoWhenTheNodeCannotBeReached("127.0.0.1:" + refusing.getLocalPort());
+    }
+  }
+
+  private void everyToolSaysSoWhenTheNodeCannotBeReached(String nowhere) throws Exception {
     String expected = "cannot reach herald at http://" + nowhere + " (connection refused)\n";
     Result pub = run(new Pub(), "x\n", "--http", nowhere, "--topic", "t");
     assertEquals(1, pub.code(), pub::toString);
@@ -303,9 +308,12 @@ class ToolsTest extends SharedNode {
     assertEquals(0, p.exitValue(), out + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
     assertEquals("published 2 messages to " + topic + "\n", out);
 
-    Process bad = new ProcessBuilder(NodeProcess.command("stat", "--http", "127.0.0.1:" + NodeProcess.freePort(), "--topic", topic))
-        .redirectErrorStream(true).start();
-    assertTrue(bad.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS));
+    Process bad;
+    try (java.net.Socket refusing = NodeProcess.refusingPort()) {
+      bad = new ProcessBuilder(NodeProcess.command("stat", "--http", "127.0.0.1:" + refusing.getLocalPort(), "--topic", topic))
+          .redirectErrorStream(true).start();
+      assertTrue(bad.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS));
+    }
     assertEquals(1, bad.exitValue());
     assertTrue(new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8).contains("stat: cannot reach herald at"));
   }
