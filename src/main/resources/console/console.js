@@ -132,7 +132,15 @@ function fmtDate(ms, withMs) {
 const fmtQuantile = (q) => 'p' + String(+(q * 100).toFixed(3));
 
 function pausedBadge(paused) {
+  // A state /stats does not know (a topic or channel not running whose figures are unknown) is shown as such.
+  if (paused === null || paused === undefined) return h('span', { class: 'badge' }, 'unknown');
   return paused ? h('span', { class: 'badge warn' }, 'paused') : h('span', { class: 'badge ok' }, 'active');
+}
+
+/** paused / active, marked idle when the entity stopped for idleness (its figures are the ones it left). */
+function stateBadges(x) {
+  if (x.state === 'unknown' || (x.running === false && x.state === undefined)) return h('span', { class: 'badge' }, 'unknown');
+  return x.state === 'idle' ? h('span', {}, pausedBadge(x.paused), ' ', h('span', { class: 'badge' }, 'idle')) : pausedBadge(x.paused);
 }
 
 function statusBadge(status, reachable) {
@@ -330,18 +338,18 @@ const TOPIC_COLS = [
 
 function topicRow(tp) {
   const r = state.rates.get(tp.topic_name) || {};
-  // A topic that is not running is listed by name only: /stats does not start it to count.
-  const stopped = tp.running === false;
+  // A topic whose figures are unknown is listed by name only: /stats does not start it to count.
+  const stopped = tp.state === 'unknown' || (tp.running === false && tp.state === undefined);
   return h('tr', { 'data-topic': tp.topic_name },
     h('td', {}, link(topicHref(tp.topic_name), tp.topic_name)),
     num('depth', stopped ? null : tp.depth + sumOver(tp, 'depth')),
-    num('in_flight', sumOver(tp, 'in_flight_count')),
-    num('deferred', sumOver(tp, 'deferred_count')),
+    num('in_flight', stopped ? null : sumOver(tp, 'in_flight_count')),
+    num('deferred', stopped ? null : sumOver(tp, 'deferred_count')),
     num('message_count', tp.message_count),
     num('channels', (tp.channels || []).length),
     cell('rate_in', fmtRate(r.in), 'num'),
     cell('rate_out', fmtRate(r.out), 'num'),
-    cell('paused', stopped ? 'not running' : pausedBadge(tp.paused)),
+    cell('paused', stateBadges(tp)),
     cell('node', tp.node || '—', 'mono'));
 }
 
@@ -374,7 +382,7 @@ function channelRow(tp, ch) {
     num('timeout_count', ch.timeout_count),
     num('client_count', ch.client_count),
     cell('rate_out', fmtRate(state.channelOut.get(t + '\u0000' + ch.channel_name)), 'num'),
-    cell('paused', pausedBadge(ch.paused)),
+    cell('paused', stateBadges(ch)),
     cell('node', ch.node || '—', 'mono'),
     h('td', {}, actionButtons('channel', t, ch.channel_name, ch.paused)));
 }
@@ -578,7 +586,7 @@ const PAGES = {
     return page(h('span', {}, link('#/topics', 'Topics'), ' / ', topic),
       region(withTopic((tp) => {
         const r = state.rates.get(topic) || {};
-        return [h('p', { class: 'summary' }, pausedBadge(tp.paused), ` ${fmtInt(tp.message_count)} messages published · `,
+        return [h('p', { class: 'summary' }, stateBadges(tp), ` ${fmtInt(tp.message_count)} messages published · `,
           `${fmtInt(tp.depth)} held for a first channel · in ${fmtRate(r.in)} msgs/s · out ${fmtRate(r.out)} FIN/s · node `,
           h('span', { class: 'mono' }, tp.node || '—'), ' ', actionButtons('topic', topic, null, tp.paused))];
       }, true)),

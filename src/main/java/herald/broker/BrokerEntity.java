@@ -1,6 +1,7 @@
 package herald.broker;
 
 import herald.node.Settings;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
@@ -47,18 +48,18 @@ public final class BrokerEntity {
 
   public static void init(ActorSystem<?> system, Settings settings, int numberOfShards) {
     ClusterSharding.get(system)
-        .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), settings))
+        .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), settings, ctx.getShard()))
             .withMessageExtractor(new TopicShards(numberOfShards))
             .withStopMessage(Stop.INSTANCE));
   }
 
   @SuppressWarnings("unchecked")
-  private static Behavior<Command> create(String entityId, Settings settings) {
+  private static Behavior<Command> create(String entityId, Settings settings, ActorRef<ClusterSharding.ShardCommand> shard) {
     String[] parts = entityId.split("\\|", 3);
     // Each behavior only ever receives its own commands: the id decides which one it is.
     return switch (parts[0]) {
-      case "t" -> Topic.create(parts[1], settings).unsafeCast();
-      case "c" -> Channel.create(parts[1], parts[2], settings).unsafeCast();
+      case "t" -> Topic.create(parts[1], settings, shard).unsafeCast();
+      case "c" -> Channel.create(parts[1], parts[2], settings, shard).unsafeCast();
       default -> throw new IllegalArgumentException("unknown entity id " + entityId);
     };
   }

@@ -4,10 +4,12 @@ import herald.node.Settings;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.query.EventEnvelope;
@@ -112,7 +114,10 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   static final double[] E2E_QUANTILES = {0.5, 0.95, 0.99, 0.999};
 
+  /** Runs only while something is timed: messages in flight or deferred, progress to write, a read to retry. */
   private enum Tick implements Command { INSTANCE }
+
+  private enum IdleCheck implements Command { INSTANCE }
 
   private record ReadDone(long generation, List<EventEnvelope> events, Throwable failure, boolean filled)
       implements Command {}
@@ -201,11 +206,18 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private static final Duration TICK = Duration.ofMillis(100);
 
   public static Behavior<Command> create(String topic, String name, Settings settings) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Channel(ctx, timers, topic, name, settings)));
+    return create(topic, name, settings, null);
+  }
+
+  /** {@code shard}: where to ask to be stopped when idle; null: never. */
+  public static Behavior<Command> create(
+      String topic, String name, Settings settings, ActorRef<ClusterSharding.ShardCommand> shard) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Channel(ctx, timers, topic, name, settings, shard)));
   }
 
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
+  private final Idleness idleness;
   private final String topic;
   private final String name;
   private final Settings settings;
@@ -240,11 +252,13 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private long timeoutCount;
   private Histogram e2eLatency; // FIN - publish time in ms; made on the first FIN
 
-  private Channel(ActorContext<Command> ctx, TimerScheduler<Command> timers, String topic, String name, Settings settings) {
+  private Channel(ActorContext<Command> ctx, TimerScheduler<Command> timers, String topic, String name, Settings settings,
+      ActorRef<ClusterSharding.ShardCommand> shard) {
     super(PersistenceId.ofUniqueId(BrokerEntity.channelId(topic, name)),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(5), 0.2));
     this.ctx = ctx;
     this.timers = timers;
+    this.idleness = new Idleness(shard, ctx.getSystem());
     this.topic = topic;
     this.name = name;
     this.settings = settings;
@@ -279,10 +293,18 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .onSignal(RecoveryCompleted.instance(), state -> {
           resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished());
           for (Deferral d : state.deferred()) recoveredDeferrals.put(d.offset(), d);
-          timers.startTimerAtFixedRate(Tick.INSTANCE, TICK);
           topicRef().tell(new Topic.Attach(name));
+          announce(true);
+          // An ephemeral channel lives in memory only: it never stops for idleness.
+          if (idleness.enabled() && !ephemeral) timers.startSingleTimer(IdleCheck.INSTANCE, idleness.nextCheck());
         })
+        .onSignal(PostStop.instance(), state -> announce(false))
         .build();
+  }
+
+  private void announce(boolean running) {
+    TopicRegistry.ref(ctx.getSystem()).tell(
+        new TopicRegistry.ChannelRunning(topic, name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), running));
   }
 
   private void resetRuntime(long cursor, long seqNr, long[] finishedRanges) {
@@ -310,6 +332,14 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   // ---- commands -------------------------------------------------------------------------------
   @Override
   public CommandHandler<Command, Event, State> commandHandler() {
+    CommandHandler<Command, Event, State> handler = commands();
+    return (state, command) -> {
+      if (!(command instanceof Tick || command instanceof GetStats || command instanceof IdleCheck)) idleness.active();
+      return handler.apply(state, command);
+    };
+  }
+
+  private CommandHandler<Command, Event, State> commands() {
     return newCommandHandlerBuilder()
         .forAnyState()
         .onCommand(Push.class, this::onPush)
@@ -333,10 +363,44 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .onCommand(EmptyUpTo.class, this::onEmpty)
         .onCommand(Delete.class, this::onDelete)
         .onCommand(GetStats.class, this::onGetStats)
-        .onCommand(BrokerEntity.Stop.class, (s, c) -> dirty
-            ? Effect().persist(progress()).thenStop()
-            : Effect().stop())
+        .onCommand(IdleCheck.class, this::onIdleCheck)
+        .onCommand(BrokerEntity.Stop.class, (s, c) -> {
+          if (s.exists() && !ephemeral) {
+            TopicRegistry.ref(ctx.getSystem()).tell(new TopicRegistry.Park(topic, name, new TopicRegistry.Summary(
+                s.paused(), depth(), inFlight.size(), deferred.size(), messageCount(s), 0)));
+          }
+          return dirty ? Effect().persist(progress()).thenStop() : Effect().stop();
+        })
         .build();
+  }
+
+  /**
+   * Stops once idle long enough: no consumer, nothing in flight or deferred, no progress to write,
+   * no read running. Messages waiting in the ready buffer do not keep it: they are its depth, and
+   * the topic's journal has them.
+   */
+  private Effect<Event, State> onIdleCheck(State state, IdleCheck check) {
+    boolean idle = consumers.isEmpty() && inFlight.isEmpty() && deferred.isEmpty() && !dirty && !reading;
+    if (idle && idleness.longEnough()) {
+      idleness.passivate(ctx.getSelf());
+      return Effect().none();
+    }
+    // Said again on every check: a registry that moved to another node learns it this way.
+    announce(true);
+    timers.startSingleTimer(IdleCheck.INSTANCE, idleness.nextCheck());
+    return Effect().none();
+  }
+
+  private boolean needsTick() {
+    return !inFlight.isEmpty() || !deferred.isEmpty() || dirty || readOnTick;
+  }
+
+  private void tickWhileNeeded() {
+    if (needsTick()) {
+      if (!timers.isTimerActive(Tick.INSTANCE)) timers.startTimerAtFixedRate(Tick.INSTANCE, TICK);
+    } else {
+      timers.cancel(Tick.INSTANCE);
+    }
   }
 
   private Effect<Event, State> onAttached(State state, Attached cmd) {
@@ -516,6 +580,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       out.forEach((c, list) -> c.ref.tell(new ConsumerProtocol.Deliver(list)));
     }
     maybeRead(state);
+    tickWhileNeeded();
   }
 
   /** Round robin over the consumers that have RDY credit left. */
@@ -644,12 +709,16 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
       ready.addLast(m);
     }
     deliver(state);
-    if (!dirty || !state.exists()) return Effect().none();
-    if (!ephemeral) return Effect().persist(progress()).thenRun(s -> reportPosition(s.cursorSeqNr()));
-    // An ephemeral channel keeps nothing: what it holds in memory is its position (for a durable topic).
-    dirty = false;
-    if (!topicEphemeral) reportPosition(neededSeqNr());
-    return Effect().none();
+    Effect<Event, State> effect = Effect().none();
+    if (dirty && state.exists() && !ephemeral) {
+      effect = Effect().persist(progress()).thenRun(s -> reportPosition(s.cursorSeqNr()));
+    } else if (dirty && state.exists()) {
+      // An ephemeral channel keeps nothing: what it holds in memory is its position (for a durable topic).
+      dirty = false;
+      if (!topicEphemeral) reportPosition(neededSeqNr());
+    }
+    tickWhileNeeded();
+    return effect;
   }
 
   /** The lowest topic journal write that holds a message this channel has not finished. */
@@ -721,16 +790,25 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     consumers.clear();
   }
 
-  private Effect<Event, State> onGetStats(State state, GetStats cmd) {
+  /** Waiting for delivery: in the ready buffer, or still to be read back from the topic. */
+  private long depth() {
     long unread = topicEphemeral ? 0
         : Math.max(0, topicNextOffset - readOffset - finished.countFrom(readOffset));
+    return ready.size() + unread;
+  }
+
+  private long messageCount(State state) {
+    return Math.max(0, topicNextOffset - state.startOffset());
+  }
+
+  private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     List<ClientStats> clients = new ArrayList<>();
     for (Consumer c : consumers.values()) {
       clients.add(new ClientStats(c.clientId, c.remoteAddress, c.ready, c.inFlight, c.messageCount,
           c.finishCount, c.requeueCount, c.timeoutCount, c.connectTs, c.client));
     }
-    cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), ready.size() + unread,
-        inFlight.size(), deferred.size(), Math.max(0, topicNextOffset - state.startOffset()),
+    cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), depth(),
+        inFlight.size(), deferred.size(), messageCount(state),
         requeueCount, timeoutCount, clients, settings.advertisedHttp(), e2eStats()));
     return Effect().none();
   }

@@ -33,7 +33,11 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
 
   static final int MAX_BATCH_BYTES = 4 * 1024 * 1024;
   static final int MAX_BATCH_MESSAGES = 20_000;
-  private static final Duration WRITE_TIMEOUT = Duration.ofSeconds(10);
+  /**
+   * A write not answered by then is a 503. While a topic moves to another node (its node died),
+   * a publish gets that answer within this time instead of waiting for the move.
+   */
+  static final Duration WRITE_TIMEOUT = Duration.ofSeconds(4);
   private static final Duration[] WRITE_TIME_BUCKETS = java.util.stream.LongStream
       .of(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000).mapToObj(Duration::ofMillis).toArray(Duration[]::new);
 
@@ -125,6 +129,12 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
       p.result().complete(new Topic.Appended(offset, stored, own.isEmpty() ? List.of() : own));
       offset += stored;
       first = end;
+    }
+    if (done.failure() != null) {
+      // The topic did not answer: what waited behind that write would wait as long again. It was
+      // never sent, so it is certainly not stored; the client may retry at once.
+      for (Publish p : waiting) p.result().completeExceptionally(done.failure());
+      waiting.clear();
     }
     if (!waiting.isEmpty()) write();
     return this;

@@ -10,6 +10,8 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.DeleteMessagesFailure;
@@ -98,6 +100,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   /** The journal's answer to a deletion (DeleteMessagesSuccess or DeleteMessagesFailure). */
   private record Trimmed(Object answer) implements Command {}
 
+  private enum IdleCheck implements Command { INSTANCE }
+
   public record GetStats(ActorRef<TopicStats> replyTo) implements Command {}
 
   /**
@@ -175,10 +179,20 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   // ---- behavior -------------------------------------------------------------------------------
   public static Behavior<Command> create(String name, Settings settings) {
-    return Behaviors.setup(ctx -> new Topic(ctx, name, settings));
+    return create(name, settings, null);
   }
 
+  /** {@code shard}: where to ask to be stopped when idle; null: never. */
+  public static Behavior<Command> create(String name, Settings settings, ActorRef<ClusterSharding.ShardCommand> shard) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Topic(ctx, timers, name, settings, shard)));
+  }
+
+  /** A topic that does not exist (a command for an unknown name started it) stops this soon. */
+  private static final Duration UNKNOWN_LINGER = Duration.ofSeconds(1);
+
   private final ActorContext<Command> ctx;
+  private final TimerScheduler<Command> timers;
+  private final Idleness idleness;
   private final String name;
   private final Settings settings;
   private final boolean ephemeral;
@@ -200,10 +214,13 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   // Publishes not stored because their dedup id was, since this actor started.
   private long duplicates;
 
-  private Topic(ActorContext<Command> ctx, String name, Settings settings) {
+  private Topic(ActorContext<Command> ctx, TimerScheduler<Command> timers, String name, Settings settings,
+      ActorRef<ClusterSharding.ShardCommand> shard) {
     super(PersistenceId.ofUniqueId(BrokerEntity.topicId(name)),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(5), 0.2));
     this.ctx = ctx;
+    this.timers = timers;
+    this.idleness = new Idleness(shard, ctx.getSystem());
     this.name = name;
     this.settings = settings;
     this.ephemeral = Names.isEphemeral(name);
@@ -261,6 +278,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
             // Wake every channel so backlogs and deferred messages flow again after a restart.
             state.channels().forEach((channel, start) -> attached(state, channel, start));
           }
+          if (idleness.enabled()) {
+            timers.startSingleTimer(IdleCheck.INSTANCE, state.exists() ? idleness.nextCheck() : UNKNOWN_LINGER);
+          }
         })
         .onSignal(SnapshotCompleted.class, (state, done) -> {
           if (done.metadata().sequenceNr() > lastSnapshotSeqNr) {
@@ -285,6 +305,14 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   @Override
   public CommandHandler<Command, Event, State> commandHandler() {
+    CommandHandler<Command, Event, State> handler = commands();
+    return (state, command) -> {
+      if (!(command instanceof GetStats || command instanceof IdleCheck)) idleness.active();
+      return handler.apply(state, command);
+    };
+  }
+
+  private CommandHandler<Command, Event, State> commands() {
     return newCommandHandlerBuilder()
         .forAnyState()
         .onCommand(Append.class, this::onAppend)
@@ -315,8 +343,32 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           return Effect().none();
         })
         .onCommand(GetStats.class, this::onGetStats)
-        .onCommand(BrokerEntity.Stop.class, (s, c) -> Effect().stop())
+        .onCommand(IdleCheck.class, this::onIdleCheck)
+        .onCommand(BrokerEntity.Stop.class, (s, c) -> {
+          if (s.exists() && !ephemeral) {
+            TopicRegistry.ref(ctx.getSystem()).tell(new TopicRegistry.Park(name, null,
+                new TopicRegistry.Summary(s.paused(), depth(s), 0, 0, s.nextOffset() - s.baseOffset(), s.messageBytes())));
+          }
+          return Effect().stop();
+        })
         .build();
+  }
+
+  /**
+   * Stops once idle long enough: no ephemeral channel (they live only here), nothing held for a
+   * first channel, no deletion waiting for its answer. A topic that does not exist stops at once;
+   * an ephemeral one that does, never (it lives in memory only).
+   */
+  private Effect<Event, State> onIdleCheck(State state, IdleCheck check) {
+    boolean idle = !ephemeral && ephemeralChannels.isEmpty() && heldForFirstChannel.isEmpty() && !trimming;
+    if (!state.exists() || (idle && idleness.longEnough())) {
+      idleness.passivate(ctx.getSelf());
+      return Effect().none();
+    }
+    // Said again on every check: a registry that moved to another node learns it this way.
+    announce(state);
+    timers.startSingleTimer(IdleCheck.INSTANCE, idleness.nextCheck());
+    return Effect().none();
   }
 
   private long nextSeqNr() {
@@ -574,11 +626,15 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         true, start, state.nextOffset(), lastSequenceNumber(ctx), state.paused(), held));
   }
 
-  private Effect<Event, State> onGetStats(State state, GetStats cmd) {
+  /** Messages kept for a first channel (none once there is one). */
+  private long depth(State state) {
     boolean noChannel = state.channels().isEmpty() && ephemeralChannels.isEmpty();
-    long depth = !noChannel ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
+    return !noChannel ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
+  }
+
+  private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     DedupStats dedup = new DedupStats(dedupWindowMs(state), state.ids().size(), duplicates, state.ids().forgottenEarly());
-    cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth,
+    cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth(state),
         state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp(), deletedTo, dedup));
     return Effect().none();
   }

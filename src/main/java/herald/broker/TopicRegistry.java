@@ -24,10 +24,12 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * The cluster's topics and their channels, and which topics run right now. /stats, /topics and
- * /lookup read it, so a topic that is not running is listed without being started. Topics register
- * themselves (and their channels) on every change and every start, so a lost registration heals
- * itself. Ephemeral names are kept in memory only.
+ * The cluster's topics and their channels, which of them run right now, and the figures of those
+ * that stopped for idleness (passivated): /stats, /topics and /lookup read it, so nothing is started
+ * to be counted, and an idle topic still shows its depth. Topics register themselves (and their
+ * channels) on every change and every start, so a lost registration heals itself. Ephemeral names
+ * are kept in memory only. The state is changed in place: with 100,000 topics a copy per event
+ * would cost more than everything else.
  */
 public final class TopicRegistry
     extends EventSourcedBehavior<TopicRegistry.Command, TopicRegistry.Event, TopicRegistry.State> {
@@ -44,6 +46,20 @@ public final class TopicRegistry
   /** A topic entity started ({@code running}) or stopped; the ref tells incarnations apart. */
   public record TopicRunning(String topic, ActorRef<BrokerEntity.Command> ref, boolean running) implements Command {}
 
+  /** The same for a channel. */
+  public record ChannelRunning(String topic, String channel, ActorRef<BrokerEntity.Command> ref, boolean running)
+      implements Command {}
+
+  /**
+   * A topic ({@code channel} null) or channel stopped with these figures, which cannot change until
+   * it runs again: anything that would change them (a publish, a consumer) starts it.
+   */
+  public record Park(String topic, String channel, Summary summary) implements Command {}
+
+  /** What /stats shows for a topic or channel that is not running. */
+  public record Summary(boolean paused, long depth, long inFlight, long deferred, long messageCount, long messageBytes)
+      implements CborSerializable {}
+
   public record GetTopics(ActorRef<Topics> replyTo) implements Command {}
 
   /** One topic's channels, for /lookup and /channels. */
@@ -52,9 +68,13 @@ public final class TopicRegistry
   /** {@code channels} is null for a topic the registry does not know. */
   public record TopicChannels(List<String> channels) implements CborSerializable {}
 
-  /** Topic names, sorted; each with its channels; and the topics whose entity runs. */
-  public record Topics(List<String> names, Map<String, List<String>> channels, Set<String> running)
-      implements CborSerializable {}
+  /**
+   * Topic names, sorted; each with its channels; the topics whose entity runs; the channels whose
+   * entity runs ({@code topic|channel}); the figures of stopped ones by topic, then by channel
+   * ("" for the topic itself).
+   */
+  public record Topics(List<String> names, Map<String, List<String>> channels, Set<String> running,
+      Set<String> runningChannels, Map<String, Map<String, Summary>> parked) implements CborSerializable {}
 
   public interface Event extends CborSerializable {}
 
@@ -64,7 +84,16 @@ public final class TopicRegistry
 
   public record ChannelsChanged(String topic, List<String> channels) implements Event {}
 
-  public record State(Map<String, List<String>> topics) implements CborSerializable {}
+  public record Parked(String topic, String channel, Summary summary) implements Event {}
+
+  /** {@code parked}: by topic, then by channel ("" for the topic). Both maps are changed in place. */
+  public record State(Map<String, List<String>> topics, Map<String, Map<String, Summary>> parked)
+      implements CborSerializable {
+    public State {
+      topics = topics == null ? new TreeMap<>() : topics;
+      parked = parked == null ? new HashMap<>() : parked;
+    }
+  }
 
   public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "topic-registry");
   private static final String ID = "topics";
@@ -90,6 +119,7 @@ public final class TopicRegistry
   }
 
   private final Map<String, List<String>> ephemeral = new TreeMap<>();
+  // By entity id (BrokerEntity.topicId, channelId).
   private final Map<String, ActorRef<BrokerEntity.Command>> running = new HashMap<>();
 
   private TopicRegistry() {
@@ -99,12 +129,13 @@ public final class TopicRegistry
 
   @Override
   public State emptyState() {
-    return new State(Map.of());
+    return new State(new TreeMap<>(), new HashMap<>());
   }
 
   @Override
   public RetentionCriteria retentionCriteria() {
-    return RetentionCriteria.snapshotEvery(500, 2).withDeleteEventsOnSnapshot();
+    // Its snapshot holds every topic: with many topics, a snapshot per few thousand events is plenty.
+    return RetentionCriteria.snapshotEvery(5000, 2).withDeleteEventsOnSnapshot();
   }
 
   @Override
@@ -132,10 +163,15 @@ public final class TopicRegistry
           return !s.topics().containsKey(c.topic()) || same ? Effect().none()
               : Effect().persist(new ChannelsChanged(c.topic(), channels));
         })
-        .onCommand(TopicRunning.class, (s, c) -> {
-          if (c.running()) running.put(c.topic(), c.ref());
-          else running.remove(c.topic(), c.ref());
-          return Effect().none();
+        .onCommand(TopicRunning.class, (s, c) -> running(BrokerEntity.topicId(c.topic()), c.ref(), c.running()))
+        .onCommand(ChannelRunning.class, (s, c) -> running(BrokerEntity.channelId(c.topic(), c.channel()), c.ref(), c.running()))
+        .onCommand(Park.class, (s, c) -> {
+          Map<String, Summary> known = s.parked().get(c.topic());
+          String key = c.channel() == null ? "" : c.channel();
+          boolean registered = c.channel() == null ? s.topics().containsKey(c.topic())
+              : s.topics().getOrDefault(c.topic(), List.of()).contains(c.channel());
+          if (!registered || (known != null && c.summary().equals(known.get(key)))) return Effect().none();
+          return Effect().persist(new Parked(c.topic(), c.channel(), c.summary()));
         })
         .onCommand(GetTopic.class, (s, c) -> {
           List<String> channels = s.topics().get(c.topic());
@@ -145,10 +181,24 @@ public final class TopicRegistry
         .onCommand(GetTopics.class, (s, c) -> {
           TreeMap<String, List<String>> all = new TreeMap<>(s.topics());
           all.putAll(ephemeral);
-          c.replyTo().tell(new Topics(List.copyOf(all.keySet()), all, Set.copyOf(running.keySet())));
+          Set<String> topics = new java.util.HashSet<>();
+          Set<String> channels = new java.util.HashSet<>();
+          for (String id : running.keySet()) {
+            if (id.startsWith("t|")) topics.add(id.substring(2));
+            else channels.add(id.substring(2));
+          }
+          Map<String, Map<String, Summary>> parked = new HashMap<>();
+          s.parked().forEach((topic, figures) -> parked.put(topic, Map.copyOf(figures)));
+          c.replyTo().tell(new Topics(List.copyOf(all.keySet()), all, topics, channels, parked));
           return Effect().none();
         })
         .build();
+  }
+
+  private Effect<Event, State> running(String entityId, ActorRef<BrokerEntity.Command> ref, boolean isRunning) {
+    if (isRunning) running.put(entityId, ref);
+    else running.remove(entityId, ref);
+    return Effect().none();
   }
 
   @Override
@@ -156,19 +206,23 @@ public final class TopicRegistry
     return newEventHandlerBuilder()
         .forAnyState()
         .onEvent(Registered.class, (s, e) -> {
-          TreeMap<String, List<String>> next = new TreeMap<>(s.topics());
-          next.put(e.topic(), List.of());
-          return new State(next);
+          s.topics().put(e.topic(), List.of());
+          return s;
         })
         .onEvent(Unregistered.class, (s, e) -> {
-          TreeMap<String, List<String>> next = new TreeMap<>(s.topics());
-          next.remove(e.topic());
-          return new State(next);
+          s.topics().remove(e.topic());
+          s.parked().remove(e.topic());
+          return s;
         })
         .onEvent(ChannelsChanged.class, (s, e) -> {
-          TreeMap<String, List<String>> next = new TreeMap<>(s.topics());
-          next.put(e.topic(), e.channels());
-          return new State(next);
+          s.topics().put(e.topic(), e.channels());
+          Map<String, Summary> figures = s.parked().get(e.topic());
+          if (figures != null) figures.keySet().removeIf(k -> !k.isEmpty() && !e.channels().contains(k));
+          return s;
+        })
+        .onEvent(Parked.class, (s, e) -> {
+          s.parked().computeIfAbsent(e.topic(), t -> new HashMap<>()).put(e.channel() == null ? "" : e.channel(), e.summary());
+          return s;
         })
         .build();
   }

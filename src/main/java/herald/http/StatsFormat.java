@@ -48,14 +48,16 @@ public final class StatsFormat {
   private static void topics(ArrayNode topics, Options options, List<TopicReport> reports) {
     for (TopicReport r : reports) {
       Topic.TopicStats t = r.topic();
-      if (options.channelFiltered() && (r.running() ? r.channels() : t.channels()).isEmpty()) continue;
+      if (options.channelFiltered()
+          && (r.known() ? r.channels().isEmpty() && r.unknownChannels().isEmpty() : t.channels().isEmpty())) continue;
       ObjectNode topic = topics.addObject();
-      if (!r.running()) {
+      if (!r.known()) {
         notRunning(topic, t);
         continue;
       }
       topic.put("topic_name", t.name());
-      topic.put("running", true);
+      topic.put("running", r.running());
+      topic.put("state", r.running() ? "running" : "idle");
       topic.put("node", t.node());
       topic.put("paused", t.paused());
       topic.put("depth", t.depth());
@@ -75,7 +77,9 @@ public final class StatsFormat {
       for (Channel.ChannelStats c : r.channels()) {
         ObjectNode channel = channels.addObject();
         channel.put("channel_name", c.name());
-        channel.put("running", true);
+        // An idle channel (stopped, its figures kept by the registry) has no node.
+        channel.put("running", c.node() != null);
+        channel.put("state", c.node() != null ? "running" : "idle");
         channel.put("node", c.node());
         channel.put("paused", c.paused());
         channel.put("depth", c.depth());
@@ -119,6 +123,7 @@ public final class StatsFormat {
           client.put("tls_negotiated_protocol_is_mutual", false);
         }
       }
+      for (String name : r.unknownChannels()) unknownChannel(channels, name);
     }
   }
 
@@ -168,6 +173,14 @@ public final class StatsFormat {
     memory.put("gc_total_runs", runs);
   }
 
+  private static void unknownChannel(ArrayNode channels, String name) {
+    ObjectNode channel = channels.addObject();
+    channel.put("channel_name", name);
+    channel.put("running", false);
+    channel.put("state", "unknown");
+    latency(channel, Channel.E2eLatency.NONE);
+  }
+
   /**
    * A topic whose entity is not running, as the registry knows it: its name and its channels'
    * names. Its figures would need the entity started, so they are null rather than invented.
@@ -175,16 +188,12 @@ public final class StatsFormat {
   private static void notRunning(ObjectNode topic, Topic.TopicStats t) {
     topic.put("topic_name", t.name());
     topic.put("running", false);
+    topic.put("state", "unknown");
     for (String field : new String[] {"node", "paused", "depth", "backend_depth", "message_count", "message_bytes"}) topic.putNull(field);
     // Latency counts FINs since the entity started: none for one not running (nsqadmin needs the object).
     latency(topic, Channel.E2eLatency.NONE);
     ArrayNode channels = topic.putArray("channels");
-    for (String name : t.channels()) {
-      ObjectNode channel = channels.addObject();
-      channel.put("channel_name", name);
-      channel.put("running", false);
-      latency(channel, Channel.E2eLatency.NONE);
-    }
+    for (String name : t.channels()) unknownChannel(channels, name);
   }
 
   public static String text(String version, List<TopicReport> reports) {
@@ -196,12 +205,12 @@ public final class StatsFormat {
     if (reports.isEmpty()) out.append("\n   NO_TOPICS\n");
     for (TopicReport r : reports) {
       Topic.TopicStats t = r.topic();
-      if (!r.running()) {
-        out.append(String.format("%n[%-24s] not running; channels: %s%n", t.name(), String.join(", ", t.channels())));
+      if (!r.known()) {
+        out.append(String.format("%n[%-24s] not running, figures unknown; channels: %s%n", t.name(), String.join(", ", t.channels())));
         continue;
       }
       out.append(String.format("%n[%-24s] depth: %-8d msgs: %-10d bytes: %-12d node: %s%s%n",
-          t.name(), t.depth(), t.messageCount(), t.messageBytes(), t.node(), t.paused() ? " paused" : ""));
+          t.name(), t.depth(), t.messageCount(), t.messageBytes(), t.node() != null ? t.node() : "(idle)", t.paused() ? " paused" : ""));
       if (t.dedup() != null && t.dedup().ids() + t.dedup().duplicates() > 0) {
         out.append(String.format("    dedup: window: %dms ids: %d duplicates: %d forgotten early: %d%n",
             t.dedup().windowMs(), t.dedup().ids(), t.dedup().duplicates(), t.dedup().forgottenEarly()));
@@ -224,6 +233,7 @@ public final class StatsFormat {
               cl.finishCount(), cl.requeueCount(), cl.timeoutCount()));
         }
       }
+      for (String name : r.unknownChannels()) out.append(String.format("    [%-22s] not running, figures unknown%n", name));
     }
     return out.toString();
   }

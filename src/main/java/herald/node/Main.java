@@ -86,6 +86,9 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--mem-queue-size", paramLabel = "N", description = "messages a channel holds in memory; the rest are read back from the journal (default: ${DEFAULT-VALUE})")
   String memQueueSize;
 
+  @Option(names = "--passivate-idle-after", paramLabel = "DURATION", description = "an idle topic or channel stops after this long, keeping its figures for /stats, and starts again when needed; 0: never (default: ${DEFAULT-VALUE})")
+  String passivateIdleAfter;
+
   @Option(names = "--auth-file", paramLabel = "FILE", description = "identities, secrets and rights (JSON, reloaded on change); see docs/security.md")
   String authFile;
 
@@ -194,6 +197,7 @@ public final class Main implements Callable<Integer> {
     o.put("herald.max-body-size", positive("--max-body-size", maxBodySize));
     o.put("herald.max-rdy-count", positive("--max-rdy-count", maxRdyCount));
     o.put("herald.mem-queue-size", nonNegative("--mem-queue-size", memQueueSize));
+    o.put("herald.passivate-idle-after", duration("--passivate-idle-after", passivateIdleAfter));
     o.put("herald.auth-file", authFile);
     o.put("herald.auth-http-address", authHttpAddress);
     o.put("herald.allowed-origins", allowedOrigins);

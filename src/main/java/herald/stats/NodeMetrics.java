@@ -59,7 +59,10 @@ public final class NodeMetrics implements AutoCloseable {
           StringBuilder out = new StringBuilder();
           family(out, "herald_stats_up", "gauge", "1 if the topic and channel series below could be collected, else 0");
           sample(out, "herald_stats_up", Map.of("node", node), failure == null ? 1 : 0);
-          if (failure == null) out.append(format(node, reports));
+          // Idle topics and channels run nowhere: the cluster's leader reports them, so each counts once.
+          var cluster = org.apache.pekko.cluster.typed.Cluster.get(system);
+          boolean leader = cluster.selfMember().address().equals(cluster.state().getLeader());
+          if (failure == null) out.append(format(node, reports, leader));
           out.append(registry.scrape());
           return out.toString();
         });
@@ -114,12 +117,17 @@ public final class NodeMetrics implements AutoCloseable {
 
   /** Prometheus text for the topics and channels hosted by {@code node}. */
   public static String format(String node, List<StatsCollector.TopicReport> reports) {
+    return format(node, reports, false);
+  }
+
+  /** The same, with the idle ones (their node is null) when {@code idle}. */
+  public static String format(String node, List<StatsCollector.TopicReport> reports, boolean idle) {
     List<Topic.TopicStats> topics = new ArrayList<>();
     List<Channel.ChannelStats> channels = new ArrayList<>();
     for (StatsCollector.TopicReport r : reports) {
-      if (!r.running()) continue;
-      if (node.equals(r.topic().node())) topics.add(r.topic());
-      for (Channel.ChannelStats c : r.channels()) if (node.equals(c.node())) channels.add(c);
+      if (!r.known()) continue;
+      if (r.topic().node() == null ? idle : node.equals(r.topic().node())) topics.add(r.topic());
+      for (Channel.ChannelStats c : r.channels()) if (c.node() == null ? idle : node.equals(c.node())) channels.add(c);
     }
     StringBuilder out = new StringBuilder();
     for (Series<Topic.TopicStats> s : TOPIC) {
