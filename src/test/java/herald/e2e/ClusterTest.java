@@ -33,8 +33,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterTest {
   private static final Duration WAIT = Duration.ofSeconds(90);
-  /** The bound we state in docs/operations.md for serving a killed node's topics again. */
-  private static final Duration FAILOVER_BOUND = Duration.ofSeconds(45);
+  /**
+   * The bounds we state in docs/operations.md, with their margin for a busy 2-core machine: a
+   * killed node's topics are served again within 10 s (asserted: 20 s); while they move, every
+   * publish is answered, 200 or 503, within 5 s (asserted: 8 s); a node leaving with SIGTERM
+   * exits within 3 s plus the hand-over of its entities (asserted: 15 s).
+   */
+  private static final Duration FAILOVER_BOUND = Duration.ofSeconds(20);
+  private static final Duration ANSWER_BOUND = Duration.ofSeconds(8);
+  private static final Duration LEAVE_BOUND = Duration.ofSeconds(15);
   private static final int TOPICS = 16;
 
   static PostgresServer pg;
@@ -135,13 +142,16 @@ class ClusterTest {
     List<String> failures = new CopyOnWriteArrayList<>();
     AtomicLong killedAt = new AtomicLong();
     AtomicLong servingAgainAt = new AtomicLong();
+    AtomicLong slowestAnswer = new AtomicLong();
     Thread publisher = new Thread(() -> {
       for (int b = 0; b < 200; b++) {
         StringBuilder body = new StringBuilder();
         for (int j = 0; j < 100; j++) body.append("m-").append(b).append('-').append(j).append('\n');
         while (true) {
+          long sent = System.nanoTime();
           try {
             HttpClientHelper.Response r = http.post("/mpub?topic=" + topic, body.toString());
+            if (killedAt.get() != 0) slowestAnswer.accumulateAndGet(System.nanoTime() - sent, Math::max);
             if (r.status() == 200) {
               for (String line : body.toString().split("\n")) acknowledged.add(line);
               if (killedAt.get() != 0 && servingAgainAt.get() == 0) servingAgainAt.set(System.nanoTime());
@@ -177,8 +187,10 @@ class ClusterTest {
     long duplicates = received.values().stream().mapToInt(AtomicInteger::get).filter(n -> n > 1).mapToLong(n -> n - 1).sum();
     double failoverSeconds = (servingAgainAt.get() - killedAt.get()) / 1e9;
     System.out.printf("cluster failover: topic %s, %d acknowledged, %d delivered, %d duplicates, %d failed attempts %s, "
-            + "publishing served again %.1f s after SIGKILL%n",
-        topic, acknowledged.size(), received.size(), duplicates, failures.size(), new HashSet<>(failures), failoverSeconds);
+            + "publishing served again %.1f s after SIGKILL, slowest answer meanwhile %.1f s%n",
+        topic, acknowledged.size(), received.size(), duplicates, failures.size(), new HashSet<>(failures), failoverSeconds,
+        slowestAnswer.get() / 1e9);
+    assertTrue(slowestAnswer.get() < ANSWER_BOUND.toNanos(), "a publish waited " + slowestAnswer.get() / 1e9 + " s for its answer");
     for (String f : failures) {
       assertTrue(f.startsWith("HTTP 5") || !f.startsWith("HTTP"), "a failed publish must be a 5xx or a broken connection: " + f);
     }
@@ -249,8 +261,12 @@ class ClusterTest {
       }
       List<WsConsumer.Frame> held = c.messages(5, WAIT);
       for (WsConsumer.Frame f : held) seen.merge(f.json().path("body").asText(), 1, Integer::sum);
+      long sigterm = System.nanoTime();
       int exit = leaving.terminate();
+      double leaveSeconds = (System.nanoTime() - sigterm) / 1e9;
+      System.out.printf("cluster leave: SIGTERM to exit %.1f s%n", leaveSeconds);
       assertTrue(exit == 0 || exit == 143, "exit " + exit);
+      assertTrue(leaveSeconds < LEAVE_BOUND.toSeconds(), "graceful stop took " + leaveSeconds + " s");
       Await.until(WAIT, "node 4 gone: two members up", () -> upMembers(entry) == 2);
       // The session follows the channel to its new node; what it held comes back, nothing else twice.
       long deadline = System.nanoTime() + WAIT.toNanos();

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Many idle topics on one node: heap, /stats time, and start-up time after a SIGKILL.
+
+Creates N topics with one channel each on a fresh node (LevelDB), waits until all of them have
+passivated, reads the heap after a full GC, kills the node with SIGKILL, starts it again and
+times /ping and the first /stats listing all N. Prints the figures; docs/operations.md has a run.
+
+  python3 deploy/measure-idle-topics.py --jar target/herald.jar --topics 100000 --heap 1g
+"""
+import argparse, http.client, json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time
+
+
+def request(conn, method, path):
+    conn.request(method, path, body=b"" if method == "POST" else None)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def wait(what, fn, timeout):
+    start = time.time()
+    while time.time() - start < timeout:
+        try:
+            if fn():
+                return time.time() - start
+        except (OSError, http.client.HTTPException, ValueError):
+            pass
+        time.sleep(0.5)
+    sys.exit(f"timed out waiting for {what}")
+
+
+def heap_used_mb(pid):
+    subprocess.run(["jcmd", str(pid), "GC.run"], capture_output=True)
+    out = subprocess.run(["jcmd", str(pid), "GC.heap_info"], capture_output=True, text=True).stdout
+    m = re.search(r"used (\d+)K", out)
+    return int(m.group(1)) / 1024 if m else -1
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--jar", default="target/herald.jar")
+    p.add_argument("--topics", type=int, default=100000)
+    p.add_argument("--heap", default="1g")
+    p.add_argument("--idle", default="10s", help="--passivate-idle-after for the run")
+    p.add_argument("--port", type=int, default=4199)
+    p.add_argument("--threads", type=int, default=16)
+    a = p.parse_args()
+    data = tempfile.mkdtemp(prefix="herald-idle-")
+    cmd = ["java", f"-Xmx{a.heap}", "-jar", a.jar, "--http-address", f"127.0.0.1:{a.port}",
+           "--data-path", data, "--passivate-idle-after", a.idle]
+    log = open(os.path.join(data, "node.log"), "a")
+
+    def start():
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
+        wait("/ping", lambda: request(c, "GET", "/ping")[0] == 200, 600)
+        return proc, time.time() - t0
+
+    def stats():
+        c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=300)
+        t0 = time.time()
+        status, body = request(c, "GET", "/stats?format=json")
+        topics = json.loads(body)["topics"] if status == 200 else []
+        return time.time() - t0, topics
+
+    def entities():
+        c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
+        return sum(n["entities"] for n in json.loads(request(c, "GET", "/nodes")[1])["nodes"])
+
+    proc, up = start()
+    print(f"fresh node up in {up:.1f} s")
+    t0 = time.time()
+    errors = []
+
+    def create(first):
+        c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
+        for i in range(first, a.topics, a.threads):
+            for path in (f"/topic/create?topic=idle-{i}", f"/channel/create?topic=idle-{i}&channel=c"):
+                status, body = request(c, "POST", path)
+                if status != 200:
+                    errors.append(f"{path}: {status} {body[:100]}")
+
+    threads = [threading.Thread(target=create, args=(t,)) for t in range(a.threads)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    created = time.time() - t0
+    print(f"created {a.topics} topics with a channel each in {created:.0f} s ({2 * a.topics / created:.0f} requests/s), {len(errors)} errors {errors[:3]}")
+    idle = wait("every topic and channel passivated", lambda: entities() == 0, 3600)
+    print(f"all passivated {idle:.0f} s later; heap used after a full GC: {heap_used_mb(proc.pid):.0f} MB (-Xmx{a.heap})")
+    took, topics = stats()
+    print(f"/stats: {len(topics)} topics in {took:.1f} s, states {sorted({t.get('state') for t in topics})}")
+
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc, up = start()
+    print(f"after SIGKILL: node up (answers /ping) in {up:.1f} s")
+    t0 = time.time()
+    wait(f"/stats lists {a.topics} topics with their figures",
+         lambda: (lambda ts: len(ts) == a.topics and all(t.get("state") == "idle" for t in ts))(stats()[1]), 600)
+    print(f"after SIGKILL: /stats lists all {a.topics}, each idle with its figures, {time.time() - t0:.1f} s after /ping; "
+          f"entities running {entities()}; heap used after a full GC: {heap_used_mb(proc.pid):.0f} MB")
+    proc.terminate()
+    proc.wait()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
