@@ -52,8 +52,7 @@ def main():
     def start():
         t0 = time.time()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
-        wait("/ping", lambda: request(c, "GET", "/ping")[0] == 200, 600)
+        wait("/ping", lambda: request(http.client.HTTPConnection("127.0.0.1", a.port, timeout=30), "GET", "/ping")[0] == 200, 600)
         return proc, time.time() - t0
 
     def stats():

@@ -22,14 +22,21 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * The cluster's topics and their channels, which of them run right now, and the figures of those
  * that stopped for idleness (passivated): /stats, /topics and /lookup read it, so nothing is started
  * to be counted, and an idle topic still shows its depth. Topics register themselves (and their
  * channels) on every change and every start, so a lost registration heals itself. Ephemeral names
- * are kept in memory only. The state is changed in place: with 100,000 topics a copy per event
- * would cost more than everything else.
+ * are kept in memory only.
+ *
+ * <p>The state is changed in place: with 100,000 topics a copy per event would cost more than
+ * everything else. Its maps are concurrent because a snapshot is serialized on another thread
+ * while events go on changing them: such a snapshot may hold some changes of events after its
+ * sequence number, which recovery replays again. That is harmless because every event sets a key
+ * to a value (or removes it): replayed in order over any mix of them, the last one wins.
  */
 public final class TopicRegistry
     extends EventSourcedBehavior<TopicRegistry.Command, TopicRegistry.Event, TopicRegistry.State> {
@@ -86,12 +93,14 @@ public final class TopicRegistry
 
   public record Parked(String topic, String channel, Summary summary) implements Event {}
 
-  /** {@code parked}: by topic, then by channel ("" for the topic). Both maps are changed in place. */
+  /** {@code parked}: by topic, then by channel ("" for the topic). Both are changed in place. */
   public record State(Map<String, List<String>> topics, Map<String, Map<String, Summary>> parked)
       implements CborSerializable {
     public State {
-      topics = topics == null ? new TreeMap<>() : topics;
-      parked = parked == null ? new HashMap<>() : parked;
+      topics = topics == null ? new ConcurrentSkipListMap<>() : new ConcurrentSkipListMap<>(topics);
+      Map<String, Map<String, Summary>> figures = new ConcurrentHashMap<>();
+      if (parked != null) parked.forEach((t, f) -> figures.put(t, new ConcurrentHashMap<>(f)));
+      parked = figures;
     }
   }
 
@@ -129,7 +138,7 @@ public final class TopicRegistry
 
   @Override
   public State emptyState() {
-    return new State(new TreeMap<>(), new HashMap<>());
+    return new State(null, null);
   }
 
   @Override
@@ -221,7 +230,7 @@ public final class TopicRegistry
           return s;
         })
         .onEvent(Parked.class, (s, e) -> {
-          s.parked().computeIfAbsent(e.topic(), t -> new HashMap<>()).put(e.channel() == null ? "" : e.channel(), e.summary());
+          s.parked().computeIfAbsent(e.topic(), t -> new ConcurrentHashMap<>()).put(e.channel() == null ? "" : e.channel(), e.summary());
           return s;
         })
         .build();
