@@ -428,10 +428,10 @@ public final class HttpApi extends AllDirectives {
     // nsqd's fields first (nsqadmin reads broadcast_address and the ports), then Herald's own.
     ObjectNode n = JSON.createObjectNode();
     n.put("version", Node.VERSION);
-    n.put("broadcast_address", hostname());
+    n.put("broadcast_address", settings.broadcastAddress());
     n.put("hostname", hostname());
     n.put("http_port", settings.httpPort());
-    n.put("tcp_port", 0);
+    n.put("tcp_port", settings.tcpPort());
     n.put("start_time", startTime);
     n.put("node", system.address().toString());
     n.put("http_address", settings.advertisedHttp());

@@ -185,6 +185,7 @@ class NsqdCompatTest extends SharedNode {
       assertTrue(info.has(f), f + " in " + info);
     }
     assertEquals(URI.create(node.baseUrl()).getPort(), info.path("http_port").asInt());
+    assertEquals(node.tcpPort(), info.path("tcp_port").asInt(), "the NSQ TCP listener's bound port");
     assertFalse(info.path("broadcast_address").asText().isEmpty());
   }
 
@@ -239,6 +240,7 @@ class NsqdCompatTest extends SharedNode {
       assertTrue(p.has(f), "producer." + f);
     }
     assertEquals(URI.create(node.baseUrl()).getPort(), p.path("http_port").asInt());
+    assertEquals(node.tcpPort(), p.path("tcp_port").asInt(), "where go-nsq's lookupd discovery connects");
 
     JsonNode nodes = send("GET", "/nodes", "").json();
     assertEquals(1, nodes.path("producers").size());
