@@ -1,9 +1,15 @@
 package herald.e2e;
 
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -63,6 +69,51 @@ public final class Certificates {
       keytool("-importcert", "-alias", "node", "-file", cert.toString(), "-keystore", keystore.toString());
     }
     return new Issued(cert, key, ca.cert(), keystore);
+  }
+
+  /** A certificate signed by its own key, which no CA vouches for: a stranger's. Its "ca" is itself. */
+  public static Issued selfSigned(Path dir, String name, String commonName) throws Exception {
+    Files.createDirectories(dir);
+    Path keystore = dir.resolve(name + ".p12");
+    Path cert = dir.resolve(name + ".crt");
+    Path key = dir.resolve(name + ".key");
+    keytool("-genkeypair", "-alias", "node", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
+        "-dname", "CN=" + commonName, "-ext", "san=dns:localhost,ip:127.0.0.1", "-keystore", keystore.toString());
+    keytool("-exportcert", "-rfc", "-alias", "node", "-keystore", keystore.toString(), "-file", cert.toString());
+    writeKey(keystore, key);
+    return new Issued(cert, key, cert, keystore);
+  }
+
+  /** A TLS client that trusts {@code ca} and shows {@code own} when the server asks (null: nothing to show). */
+  public static SSLContext clientContext(Path ca, Issued own) throws Exception {
+    CertificateFactory x509 = CertificateFactory.getInstance("X.509");
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    try (var in = Files.newInputStream(ca)) {
+      trust.setCertificateEntry("ca", x509.generateCertificate(in));
+    }
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    KeyManager[] keys = null;
+    if (own != null) {
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      try (var in = Files.newInputStream(own.keystore())) {
+        store.load(in, PASSWORD.toCharArray());
+      }
+      Certificate[] chain;
+      try (var in = Files.newInputStream(own.cert())) {
+        chain = new Certificate[] {x509.generateCertificate(in)};
+      }
+      KeyStore client = KeyStore.getInstance("PKCS12");
+      client.load(null, null);
+      client.setKeyEntry("client", store.getKey("node", PASSWORD.toCharArray()), new char[0], chain);
+      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(client, new char[0]);
+      keys = kmf.getKeyManagers();
+    }
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(keys, tmf.getTrustManagers(), null);
+    return ctx;
   }
 
   /** keytool cannot write a private key out: read it from the store, write it as PKCS#8 PEM. */

@@ -11,15 +11,16 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** --tls-client-auth-policy: require (any certificate) and require-verify (signed by --tls-root-ca-file). */
 class ClientCertificateTest {
-  private static TestCertificates certs;
-  private static TestCertificates.Issued signed;
-  private static TestCertificates.Issued selfSigned;
+  private static Certificates.Authority ca;
+  private static Certificates.Issued signed;
+  private static Certificates.Issued selfSigned;
   private static NodeProcess verifying;
   private static NodeProcess requiring;
   private static int verifyingPort;
@@ -27,17 +28,18 @@ class ClientCertificateTest {
 
   @BeforeAll
   static void start() throws Exception {
-    certs = TestCertificates.create();
-    TestCertificates.Issued server = certs.issue("server", "herald-node", true);
-    signed = certs.issue("app", "orders-app", true);
-    selfSigned = certs.issue("stranger", "stranger", false);
+    Path certs = Files.createTempDirectory("herald-certs-");
+    ca = Certificates.authority(certs, "clients");
+    Certificates.Issued server = Certificates.issue(ca, certs, "server", "herald-node", false);
+    signed = Certificates.issue(ca, certs, "app", "orders-app", false);
+    selfSigned = Certificates.selfSigned(certs, "stranger", "stranger");
     verifyingPort = NodeProcess.freePort();
     verifying = NodeProcess.start(Files.createTempDirectory("herald-e2e-"), "--https-address", "127.0.0.1:" + verifyingPort,
-        "--tls-cert", server.chainPem().toString(), "--tls-key", server.keyPem().toString(),
-        "--tls-client-auth-policy", "require-verify", "--tls-root-ca-file", certs.caPem.toString());
+        "--tls-cert", server.cert().toString(), "--tls-key", server.key().toString(),
+        "--tls-client-auth-policy", "require-verify", "--tls-root-ca-file", ca.cert().toString());
     requiringPort = NodeProcess.freePort();
     requiring = NodeProcess.start(Files.createTempDirectory("herald-e2e-"), "--https-address", "127.0.0.1:" + requiringPort,
-        "--tls-cert", server.chainPem().toString(), "--tls-key", server.keyPem().toString(),
+        "--tls-cert", server.cert().toString(), "--tls-key", server.key().toString(),
         "--tls-client-auth-policy", "require");
   }
 
@@ -49,17 +51,17 @@ class ClientCertificateTest {
 
   @Test
   void requireVerifyAdmitsOnlyCertificatesTheCaSigned() throws Exception {
-    assertEquals(200, publish(verifyingPort, certs.clientContext(signed)));
+    assertEquals(200, publish(verifyingPort, Certificates.clientContext(ca.cert(), signed)));
     // TLS 1.3 reports the refusal after the handshake: the request fails either way.
-    assertThrows(IOException.class, () -> publish(verifyingPort, certs.clientContext(selfSigned)));
-    assertThrows(IOException.class, () -> publish(verifyingPort, certs.clientContext(null)));
+    assertThrows(IOException.class, () -> publish(verifyingPort, Certificates.clientContext(ca.cert(), selfSigned)));
+    assertThrows(IOException.class, () -> publish(verifyingPort, Certificates.clientContext(ca.cert(), null)));
   }
 
   @Test
   void requireAdmitsAnyCertificateButNotNone() throws Exception {
-    assertEquals(200, publish(requiringPort, certs.clientContext(signed)));
-    assertEquals(200, publish(requiringPort, certs.clientContext(selfSigned)));
-    assertThrows(IOException.class, () -> publish(requiringPort, certs.clientContext(null)));
+    assertEquals(200, publish(requiringPort, Certificates.clientContext(ca.cert(), signed)));
+    assertEquals(200, publish(requiringPort, Certificates.clientContext(ca.cert(), selfSigned)));
+    assertThrows(IOException.class, () -> publish(requiringPort, Certificates.clientContext(ca.cert(), null)));
   }
 
   private static int publish(int port, SSLContext ctx) throws Exception {

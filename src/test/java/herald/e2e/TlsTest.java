@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
 import java.io.IOException;
 import java.net.URI;
@@ -12,6 +11,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -24,19 +24,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** HTTPS and WSS on --https-address with --tls-required: plain HTTP answers only /ping. */
 class TlsTest extends SharedNode {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static TestCertificates certs;
-  private static TestCertificates.Issued server;
+  private static Path certs;
+  private static Certificates.Authority ca;
+  private static Certificates.Issued server;
   private static int httpsPort;
   private static HttpClient https;
 
   @BeforeAll
   static void start() throws Exception {
-    certs = TestCertificates.create();
-    server = certs.issue("server", "herald-node-1", true);
+    certs = Files.createTempDirectory("herald-certs-");
+    ca = Certificates.authority(certs, "clients");
+    server = Certificates.issue(ca, certs, "server", "herald-node-1", false);
     httpsPort = NodeProcess.freePort();
-    startNode("--https-address", "127.0.0.1:" + httpsPort, "--tls-cert", server.chainPem().toString(),
-        "--tls-key", server.keyPem().toString(), "--tls-required");
-    https = HttpClient.newBuilder().sslContext(certs.clientContext(null)).build();
+    startNode("--https-address", "127.0.0.1:" + httpsPort, "--tls-cert", server.cert().toString(),
+        "--tls-key", server.key().toString(), "--tls-required");
+    https = HttpClient.newBuilder().sslContext(Certificates.clientContext(ca.cert(), null)).build();
   }
 
   @Test
@@ -75,17 +77,17 @@ class TlsTest extends SharedNode {
   @Test
   void aRenewedCertificateIsServedWithoutARestart() throws Exception {
     assertEquals("CN=herald-node-1", servedSubject());
-    TestCertificates.Issued renewed = certs.issue("renewed", "herald-node-1-renewed", true);
+    Certificates.Issued renewed = Certificates.issue(ca, certs, "renewed", "herald-node-1-renewed", false);
     // As a renewal tool does: new files moved over the old ones.
-    Files.move(renewed.keyPem(), server.keyPem(), StandardCopyOption.REPLACE_EXISTING);
-    Files.move(renewed.chainPem(), server.chainPem(), StandardCopyOption.REPLACE_EXISTING);
+    Files.move(renewed.key(), server.key(), StandardCopyOption.REPLACE_EXISTING);
+    Files.move(renewed.cert(), server.cert(), StandardCopyOption.REPLACE_EXISTING);
     Await.until(Duration.ofSeconds(20), "new connections get the renewed certificate",
         () -> servedSubject().equals("CN=herald-node-1-renewed"));
   }
 
   /** The subject of the certificate a new connection is served. */
   private static String servedSubject() throws Exception {
-    HttpClient fresh = HttpClient.newBuilder().sslContext(certs.clientContext(null)).build();
+    HttpClient fresh = HttpClient.newBuilder().sslContext(Certificates.clientContext(ca.cert(), null)).build();
     HttpResponse<String> r = fresh.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + httpsPort + "/ping")).build(),
         HttpResponse.BodyHandlers.ofString());
     return ((X509Certificate) r.sslSession().orElseThrow().getPeerCertificates()[0]).getSubjectX500Principal().getName();
