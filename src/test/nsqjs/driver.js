@@ -104,7 +104,11 @@ async function roundtrip(pubAddr, subAddr, topic) {
     reader.connect()
   })
   const writer = await connectWriter(pubAddr)
-  for (let i = 1; i <= 5; i++) await publish(writer, topic, `pub-${i}`)
+  for (let i = 1; i <= 5; i++) {
+    // No node can deliver pub-3 before this, so none can time it out before this + msg_timeout.
+    if (i === 3) times.pub3PublishStartAt = Date.now()
+    await publish(writer, topic, `pub-${i}`)
+  }
   await publish(writer, topic, ['mpub-1', 'mpub-2', 'mpub-3', 'mpub-4', 'mpub-5'])
   times.dpubSentAt = Date.now()
   // nsqjs 0.13's deferPublish hands its message on as is, and its connection wants a list.
