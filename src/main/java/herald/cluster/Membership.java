@@ -24,8 +24,6 @@ import java.util.concurrent.CompletionStage;
 /** What /cluster/nodes, /nodes and /lookup say: the cluster's members, where their APIs are, what they host. */
 public final class Membership {
   private static final Duration TIMEOUT = Duration.ofSeconds(5);
-  /** A member's role "tcp=BROADCAST-ADDRESS:PORT" says where its NSQ TCP listener is. */
-  static final String TCP_ROLE_PREFIX = "tcp=";
 
   /**
    * A member as nsqlookupd describes an nsqd: remote_address is its cluster address; hostname and
@@ -75,7 +73,7 @@ public final class Membership {
       String http = httpAddress(m);
       if (m.status() != MemberStatus.up() || http == null) continue;
       Settings.HostPort httpHp = Settings.HostPort.parse(http, "member http address");
-      String tcp = role(m, TCP_ROLE_PREFIX);
+      String tcp = role(m, Settings.TCP_ROLE_PREFIX);
       Settings.HostPort tcpHp = tcp == null ? new Settings.HostPort(httpHp.host(), 0) : Settings.HostPort.parse(tcp, "member tcp address");
       String remote = m.address().getHost().orElse("") + ":" + m.address().getPort().orElse(0);
       out.add(new Producer(remote, tcpHp.host(), tcpHp.host(), tcpHp.port(), httpHp.port()));
