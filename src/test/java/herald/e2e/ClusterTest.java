@@ -301,4 +301,45 @@ class ClusterTest {
       assertEquals(1, upMembers(single), "the LevelDB node stays alone");
     }
   }
+
+  @Test
+  @Order(5)
+  void aRetryWithTheSameIdAfterTheTopicMovedStoresNothingTwice() throws Exception {
+    // Node 2 (killed in the first test) comes back, so a host can die again with a majority left.
+    NodeProcess entry = nodes.get(0);
+    if (!nodes.get(1).isAlive()) nodes.get(1).launch();
+    Await.until(WAIT, "three members up", () -> upMembers(entry) == 3);
+    for (int i = 0; i < TOPICS; i++) entry.http().createChannel("idem-" + i, "c");
+    Map<String, String> hosts = hosts(entry);
+    String topic = hosts.entrySet().stream()
+        .filter(e -> e.getKey().startsWith("idem-") && !e.getValue().equals(entry.httpAddress()))
+        .map(Map.Entry::getKey).findFirst().orElseThrow(() -> new AssertionError("every idem topic on node 1: " + hosts));
+    NodeProcess host = nodes.stream().filter(n -> n.httpAddress().equals(hosts.get(topic))).findFirst().orElseThrow();
+    String pub = "/pub?topic=" + topic;
+    assertEquals(200, entry.http().post(pub, "charge 1", "X-Herald-Msg-Id", "charge-1").status());
+
+    host.kill();
+    // The publisher did not hear back (say) and retries with the same id until the topic answers
+    // from its new node, which recovered it, ids included, from the shared journal.
+    Await.until(WAIT, "the retry answered 200 once the topic moved", () -> {
+      try {
+        return entry.http().post(pub, "charge 1", "X-Herald-Msg-Id", "charge-1").status() == 200;
+      } catch (java.io.IOException e) {
+        return false;
+      }
+    });
+    assertTrue(!hosts(entry).get(topic).equals(host.httpAddress()), "the topic moved off the killed node");
+    JsonNode stats = entry.http().stats(topic, null).path("topics").get(0);
+    assertEquals(1, stats.path("message_count").asInt(), stats::toString);
+    assertTrue(stats.path("dedup").path("duplicates").asInt() >= 1, stats::toString);
+
+    assertEquals(200, entry.http().post(pub, "end").status());
+    try (WsConsumer c = WsConsumer.subscribe(entry, "topic=" + topic + "&channel=c")) {
+      c.send("RDY 10");
+      List<String> bodies = new ArrayList<>();
+      for (WsConsumer.Frame f : c.messages(2, WAIT)) bodies.add(f.json().path("body").asText());
+      // Nothing came in between: "end" was published last, so a second copy would have come before it.
+      assertEquals(List.of("charge 1", "end"), bodies);
+    }
+  }
 }
