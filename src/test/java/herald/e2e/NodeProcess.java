@@ -72,10 +72,22 @@ public final class NodeProcess implements AutoCloseable {
     return s;
   }
 
-  /** Starts the process and waits until /ping answers. */
+  /** Starts the process and waits until /ping answers; a node that never gets ready is killed. */
   public void launch() throws Exception {
     spawn();
-    awaitReady();
+    try {
+      awaitReady();
+    } catch (Exception | AssertionError e) {
+      process.destroyForcibly();
+      throw e;
+    }
+  }
+
+  /** Nodes still running when the test JVM exits (a failed or timed-out test) die with it. */
+  private static final java.util.Set<Process> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(Process::destroyForcibly)));
   }
 
   public void spawn() throws IOException {
@@ -89,6 +101,8 @@ public final class NodeProcess implements AutoCloseable {
     ProcessBuilder builder = new ProcessBuilder(cmd);
     builder.environment().putAll(environment);
     process = builder.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    LIVE.add(process);
+    process.onExit().thenAccept(LIVE::remove);
   }
 
   public void awaitReady() throws Exception {
