@@ -64,7 +64,7 @@ def main():
 
     def entities():
         c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
-        return sum(n["entities"] for n in json.loads(request(c, "GET", "/nodes")[1])["nodes"])
+        return sum(n["entities"] for n in json.loads(request(c, "GET", "/cluster/nodes")[1])["nodes"])
 
     proc, up = start()
     print(f"fresh node up in {up:.1f} s")
