@@ -172,7 +172,55 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       return new State(false, false, 0, 0, 0, new Start(0, 1), Map.of(), TopicConfig.DEFAULT, new StoredIds());
     }
 
-    State withChannels(Map<String, Start> channels) {
+    /** The dedup ids change in place; a snapshot, serialized on another thread, gets a copy. */
+    State copy() {
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids.copy());
+    }
+
+    /** Made (again): no channel, no messages of its own yet; offsets carry on. */
+    State created(long seqNrHint) {
+      return new State(true, false, nextOffset, nextOffset, 0, new Start(nextOffset, seqNrHint), Map.of(), config, ids);
+    }
+
+    /** A deleted topic forgets its settings and ids: a topic made again under its name is a new one. */
+    State deleted() {
+      return new State(false, false, nextOffset, nextOffset, 0, new Start(nextOffset, backlog.seqNr()), Map.of(),
+          TopicConfig.DEFAULT, new StoredIds());
+    }
+
+    State appended(long nextOffset, long bytes) {
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes + bytes, backlog, channels, config, ids);
+    }
+
+    /** From here on, messages wait for the next first channel. */
+    State backlogFrom(long seqNrHint) {
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, new Start(nextOffset, seqNrHint),
+          channels, config, ids);
+    }
+
+    State paused(boolean paused) {
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids);
+    }
+
+    State configured(TopicConfig config) {
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids);
+    }
+
+    State channelAdded(String channel, Start start) {
+      Map<String, Start> more = new HashMap<>(channels);
+      more.put(channel, start);
+      return withChannels(Map.copyOf(more));
+    }
+
+    /** With no channel left, messages from here on wait for the next first channel. */
+    State channelRemoved(String channel, long seqNrHint) {
+      Map<String, Start> fewer = new HashMap<>(channels);
+      fewer.remove(channel);
+      State next = withChannels(Map.copyOf(fewer));
+      return fewer.isEmpty() ? next.backlogFrom(seqNrHint) : next;
+    }
+
+    private State withChannels(Map<String, Start> channels) {
       return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids);
     }
   }
@@ -254,12 +302,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   @Override
   public SnapshotAdapter<State> snapshotAdapter() {
-    // The dedup ids change in place; the snapshot store serializes on its own thread, so it gets a copy.
     return new SnapshotAdapter<>() {
       @Override
       public Object toJournal(State s) {
-        return new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(), s.messageBytes(), s.backlog(),
-            s.channels(), s.config(), s.ids().copy());
+        return s.copy();
       }
 
       @Override
@@ -313,8 +359,15 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private CommandHandler<Command, Event, State> commands() {
-    return newCommandHandlerBuilder()
-        .forAnyState()
+    var builder = newCommandHandlerBuilder();
+    // Admin needs a topic that exists; a publish or a subscription makes one.
+    builder.forState(s -> !s.exists())
+        .onCommand(Delete.class, (s, c) -> topicNotFound(c.replyTo()))
+        .onCommand(Empty.class, (s, c) -> topicNotFound(c.replyTo()))
+        .onCommand(SetPaused.class, (s, c) -> topicNotFound(c.replyTo()))
+        .onCommand(Configure.class, (s, c) -> topicNotFound(c.replyTo()))
+        .onCommand(ChannelAdmin.class, (s, c) -> topicNotFound(c.replyTo()));
+    builder.forAnyState()
         .onCommand(Append.class, this::onAppend)
         .onCommand(Create.class, this::onCreate)
         .onCommand(Delete.class, this::onDelete)
@@ -350,8 +403,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
                 new TopicRegistry.Summary(s.paused(), depth(s), 0, 0, s.nextOffset() - s.baseOffset(), s.messageBytes())));
           }
           return Effect().stop();
-        })
-        .build();
+        });
+    return builder.build();
+  }
+
+  private Effect<Event, State> topicNotFound(ActorRef<StatusReply<Done>> replyTo) {
+    return Effect().reply(replyTo, StatusReply.error(Errors.TOPIC_NOT_FOUND));
   }
 
   /**
@@ -431,7 +488,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private void fanOut(State state, MessagesAppended appended) {
     Channel.Push push = new Channel.Push(lastSequenceNumber(ctx), appended);
-    if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) {
+    if (noChannel(state)) {
       if (ephemeral) hold(push);
       return;
     }
@@ -454,7 +511,6 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onDelete(State state, Delete cmd) {
-    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     List<String> all = allChannels(state);
     return Effect().persist(new TopicDeleted())
         .thenRun(s -> {
@@ -469,7 +525,6 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onEmpty(State state, Empty cmd) {
-    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     // As in nsqd, emptying a topic drops what waits for a first channel; channels keep theirs.
     return Effect().persist(new BacklogStarted(nextSeqNr()))
         .thenRun(s -> {
@@ -480,14 +535,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onSetPaused(State state, SetPaused cmd) {
-    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     return Effect().persist(new TopicPaused(cmd.paused()))
         .thenRun(s -> allChannels(s).forEach(c -> channel(c).tell(new Channel.TopicPaused(cmd.paused()))))
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
   private Effect<Event, State> onConfigure(State state, Configure cmd) {
-    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     TopicConfig config = state.config().with(cmd.changes());
     if (config.equals(state.config())) return Effect().reply(cmd.replyTo(), StatusReply.ack());
     return Effect().persist(new TopicConfigured(config)).thenReply(cmd.replyTo(), s -> StatusReply.ack());
@@ -498,10 +551,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (!state.exists() && !cmd.createTopic()) {
       return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     }
-    if (state.channels().containsKey(channel) || ephemeralChannels.containsKey(channel)) {
-      return Effect().reply(cmd.replyTo(), StatusReply.ack());
-    }
-    boolean first = state.channels().isEmpty() && ephemeralChannels.isEmpty();
+    if (startOf(state, channel) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    boolean first = noChannel(state);
     // A topic made here has no backlog yet: start at its end, not at a deleted topic's old backlog.
     Start start = first && state.exists() ? state.backlog() : new Start(state.nextOffset(), nextSeqNr());
     List<Event> events = new ArrayList<>();
@@ -534,12 +585,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onChannelAdmin(State state, ChannelAdmin cmd) {
-    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     String channel = cmd.channel();
+    if (startOf(state, channel) == null) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
     boolean durable = state.channels().containsKey(channel);
-    if (!durable && !ephemeralChannels.containsKey(channel)) {
-      return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
-    }
     return switch (cmd.op()) {
       case DELETE -> removeChannel(state, channel, durable, cmd.replyTo());
       case EMPTY -> {
@@ -556,11 +604,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> removeChannel(
       State state, String channel, boolean durable, ActorRef<StatusReply<Done>> replyTo) {
     if (!durable) ephemeralChannels.remove(channel);
+    boolean lastGone = durable ? ephemeralChannels.isEmpty() && state.channels().size() == 1 : noChannel(state);
     // An ephemeral topic vanishes with its last channel.
-    boolean vanish = ephemeral && ephemeralChannels.isEmpty() && state.channels().size() == (durable ? 1 : 0);
+    boolean vanish = ephemeral && lastGone;
     List<Event> events = new ArrayList<>();
     if (durable) events.add(new ChannelRemoved(channel, nextSeqNr()));
-    else if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) events.add(new BacklogStarted(nextSeqNr()));
+    else if (lastGone) events.add(new BacklogStarted(nextSeqNr()));
     if (vanish) events.add(new TopicDeleted());
     channelAt.remove(channel);
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
@@ -574,6 +623,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return removeChannel(state, cmd.channel(), false, null);
   }
 
+  /** No channel at all, durable or ephemeral: messages wait for the first one. */
+  private boolean noChannel(State state) {
+    return state.channels().isEmpty() && ephemeralChannels.isEmpty();
+  }
+
+  /** Where a channel of this topic started, or null when it has no such channel. */
   private Start startOf(State state, String channel) {
     Start start = state.exists() ? state.channels().get(channel) : null;
     return start != null ? start : ephemeralChannels.get(channel);
@@ -594,7 +649,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (ephemeral || !state.exists()) return;
     if (trimming && System.nanoTime() - trimStartedNanos < TRIM_ANSWER_NANOS) return;
     long low = Long.MAX_VALUE;
-    if (state.channels().isEmpty() && ephemeralChannels.isEmpty()) low = state.backlog().seqNr();
+    if (noChannel(state)) low = state.backlog().seqNr();
     for (var c : state.channels().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
     for (var c : ephemeralChannels.entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
     long upTo = Math.min(low - 1, snapshotSeqNr);
@@ -628,8 +683,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   /** Messages kept for a first channel (none once there is one). */
   private long depth(State state) {
-    boolean noChannel = state.channels().isEmpty() && ephemeralChannels.isEmpty();
-    return !noChannel ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
+    return !noChannel(state) ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
   }
 
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
@@ -661,35 +715,15 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
             bytes += p.body().length();
             if (p.dedupId() != null) s.ids().add(p.dedupId(), p.timestamp(), window, settings.dedupMaxIds());
           }
-          return new State(s.exists(), s.paused(), e.nextOffset(), s.baseOffset(),
-              s.messageBytes() + bytes, s.backlog(), s.channels(), s.config(), s.ids());
+          return s.appended(e.nextOffset(), bytes);
         })
-        .onEvent(TopicCreated.class, (s, e) -> new State(true, false, s.nextOffset(), s.nextOffset(), 0,
-            new Start(s.nextOffset(), e.seqNrHint()), Map.of(), s.config(), s.ids()))
-        // A deleted topic forgets its settings and ids: a topic made again under its name is a new one.
-        .onEvent(TopicDeleted.class, (s, e) -> new State(false, false, s.nextOffset(), s.nextOffset(), 0,
-            new Start(s.nextOffset(), s.backlog().seqNr()), Map.of(), TopicConfig.DEFAULT, new StoredIds()))
-        .onEvent(BacklogStarted.class, (s, e) -> new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(),
-            s.messageBytes(), new Start(s.nextOffset(), e.seqNrHint()), s.channels(), s.config(), s.ids()))
-        .onEvent(TopicPaused.class, (s, e) -> new State(s.exists(), e.paused(), s.nextOffset(), s.baseOffset(),
-            s.messageBytes(), s.backlog(), s.channels(), s.config(), s.ids()))
-        .onEvent(TopicConfigured.class, (s, e) -> new State(s.exists(), s.paused(), s.nextOffset(), s.baseOffset(),
-            s.messageBytes(), s.backlog(), s.channels(), e.config(), s.ids()))
-        .onEvent(ChannelAdded.class, (s, e) -> {
-          Map<String, Start> channels = new HashMap<>(s.channels());
-          channels.put(e.channel(), new Start(e.startOffset(), e.startSeqNr()));
-          return s.withChannels(Map.copyOf(channels));
-        })
-        .onEvent(ChannelRemoved.class, (s, e) -> {
-          Map<String, Start> channels = new HashMap<>(s.channels());
-          channels.remove(e.channel());
-          State next = s.withChannels(Map.copyOf(channels));
-          // With no channel left, messages from here on wait for the next first channel.
-          return channels.isEmpty()
-              ? new State(next.exists(), next.paused(), next.nextOffset(), next.baseOffset(),
-                  next.messageBytes(), new Start(next.nextOffset(), e.seqNrHint()), next.channels(), next.config(), next.ids())
-              : next;
-        })
+        .onEvent(TopicCreated.class, (s, e) -> s.created(e.seqNrHint()))
+        .onEvent(TopicDeleted.class, (s, e) -> s.deleted())
+        .onEvent(BacklogStarted.class, (s, e) -> s.backlogFrom(e.seqNrHint()))
+        .onEvent(TopicPaused.class, (s, e) -> s.paused(e.paused()))
+        .onEvent(TopicConfigured.class, (s, e) -> s.configured(e.config()))
+        .onEvent(ChannelAdded.class, (s, e) -> s.channelAdded(e.channel(), new Start(e.startOffset(), e.startSeqNr())))
+        .onEvent(ChannelRemoved.class, (s, e) -> s.channelRemoved(e.channel(), e.seqNrHint()))
         .build();
   }
 }
