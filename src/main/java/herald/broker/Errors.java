@@ -4,6 +4,8 @@ package herald.broker;
 public final class Errors {
   public static final String TOPIC_NOT_FOUND = "TOPIC_NOT_FOUND";
   public static final String CHANNEL_NOT_FOUND = "CHANNEL_NOT_FOUND";
+  /** A publish that reached its topic after its deadline: not written (its publisher had an error answer). */
+  public static final String PUB_EXPIRED = "E_PUB_EXPIRED";
 
   private Errors() {}
 }

@@ -34,6 +34,27 @@ public final class Publisher {
     }
   }
 
+  /**
+   * Certainly not stored, and never will be: the write never reached the journal by the publish's
+   * deadline, and the topic refuses it past then. HTTP 503 E_UNAVAILABLE; the client may retry.
+   */
+  public static final class NotStored extends RuntimeException {
+    public NotStored(String reason) {
+      super(reason, null, false, false);
+    }
+  }
+
+  /**
+   * The topic handed the write to its journal, which did not confirm it by the publish's deadline:
+   * it may be stored or not. HTTP 504 E_PUB_UNKNOWN; a retry may store it twice, unless the
+   * message has a dedup id (X-Herald-Msg-Id).
+   */
+  public static final class OutcomeUnknown extends RuntimeException {
+    public OutcomeUnknown(String reason) {
+      super(reason, null, false, false);
+    }
+  }
+
   public Publisher(ActorSystem<?> system) {
     this(system, new SimpleMeterRegistry());
   }

@@ -50,9 +50,20 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   // ---- commands -------------------------------------------------------------------------------
   public interface Command extends BrokerEntity.Command {}
 
-  /** Group-committed publish: one journal write for the whole list. Creates the topic. */
-  public record Append(List<Published> messages, ActorRef<StatusReply<Appended>> replyTo)
-      implements Command {}
+  /**
+   * Group-committed publish: one journal write for the whole list. Creates the topic. Refused,
+   * unwritten, past {@code deadline} (epoch ms: its publishers have their error answer by then);
+   * {@code handedTo} (if any) hears {@link Writing} when the write goes to the journal.
+   */
+  public record Append(List<Published> messages, long deadline, long write, ActorRef<Writing> handedTo,
+      ActorRef<StatusReply<Appended>> replyTo) implements Command {
+    public Append(List<Published> messages, ActorRef<StatusReply<Appended>> replyTo) {
+      this(messages, Long.MAX_VALUE, 0, null, replyTo);
+    }
+  }
+
+  /** Append number {@code write} is handed to the journal: from now on its outcome may be unknown. */
+  public record Writing(long write) implements CborSerializable {}
 
   /**
    * {@code count} messages stored from {@code firstOffset} on; {@code duplicates} are the positions in
@@ -433,6 +444,11 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onAppend(State state, Append cmd) {
+    if (System.currentTimeMillis() > cmd.deadline()) {
+      // Waited too long (stashed while this topic recovered or moved): its publishers were told
+      // it is not stored, so it must never be.
+      return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.PUB_EXPIRED));
+    }
     List<Integer> duplicates = duplicates(state, cmd.messages());
     List<Published> fresh = cmd.messages();
     if (!duplicates.isEmpty()) {
@@ -452,6 +468,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     List<Event> events = state.exists()
         ? List.of(appended)
         : List.of(new TopicCreated(nextSeqNr()), appended);
+    if (cmd.handedTo() != null) cmd.handedTo().tell(new Writing(cmd.write()));
     return Effect().persist(events)
         .thenRun(s -> {
           if (!state.exists()) announce(s);

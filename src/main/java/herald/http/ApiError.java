@@ -49,8 +49,11 @@ public final class ApiError extends RuntimeException {
       String code = e.getMessage();
       return response(code.endsWith("_NOT_FOUND") ? StatusCodes.NOT_FOUND : StatusCodes.INTERNAL_SERVER_ERROR, code);
     }
-    // The journal write failed or did not finish in time. It is not acknowledged; it may or may not
-    // be stored, so a client that retries may publish it twice (at-least-once).
+    // A publish handed to the journal that did not confirm it in time: it may be stored, so a retry
+    // may store it twice (unless it has an X-Herald-Msg-Id).
+    if (t instanceof herald.broker.Publisher.OutcomeUnknown) return response(StatusCodes.GATEWAY_TIMEOUT, "E_PUB_UNKNOWN");
+    // A publish answered so is certainly not stored (Publisher.NotStored); another request did not
+    // finish in time.
     return response(StatusCodes.SERVICE_UNAVAILABLE, "E_UNAVAILABLE");
   }
 }

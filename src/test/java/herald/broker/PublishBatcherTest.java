@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
@@ -121,5 +122,45 @@ class PublishBatcherTest {
     assertEquals(new Topic.Appended(1, 2, List.of(1)), b.get(5, TimeUnit.SECONDS));
     assertEquals(new Topic.Appended(3, 0, List.of(0)), c.get(5, TimeUnit.SECONDS));
     assertEquals(new Topic.Appended(3, 1, List.of(1)), d.get(5, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aWriteTheTopicDidNotTakeByItsDeadlineIsNotStored() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("refunds"));
+    CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+    long deadline = System.currentTimeMillis() + 2_000;
+    batcher.tell(new PublishBatcher.Publish(List.of(message("r")), deadline, f));
+    Topic.Append write = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    // The topic must not start the write later than this: its "writing" note needs the margin.
+    assertEquals(deadline - PublishBatcher.HANDED_MARGIN.toMillis(), write.deadline());
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+    assertInstanceOf(Publisher.NotStored.class, e.getCause());
+  }
+
+  @Test
+  void aWriteHandedToTheJournalButNotConfirmedHasAnUnknownOutcome() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("receipts"));
+    CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+    CompletableFuture<Topic.Appended> behind = new CompletableFuture<>();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("r")), System.currentTimeMillis() + 2_000, f));
+    Topic.Append write = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    batcher.tell(new PublishBatcher.Publish(List.of(message("s")), System.currentTimeMillis() + 3_000, behind));
+    write.handedTo().tell(new Topic.Writing(write.write()));
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+    assertInstanceOf(Publisher.OutcomeUnknown.class, e.getCause());
+    // The one waiting behind it was never sent.
+    e = assertThrows(ExecutionException.class, () -> behind.get(10, TimeUnit.SECONDS));
+    assertInstanceOf(Publisher.NotStored.class, e.getCause());
+  }
+
+  @Test
+  void aPublishWithNoTimeLeftIsNeverSent() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("vouchers"));
+    CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("v")), System.currentTimeMillis() + 100, f));
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+    assertInstanceOf(Publisher.NotStored.class, e.getCause());
+    // Answered at once, so a second is long enough to see that nothing was sent after it either.
+    topic.expectNoMessage(Duration.ofSeconds(1));
   }
 }

@@ -114,6 +114,24 @@ class TopicBehaviorTest {
   }
 
   @Test
+  void anAppendPastItsDeadlineIsRefusedAndNeverWritten() {
+    append(messages("a"));
+    TestProbe<Topic.Writing> handed = broker.testKit.createTestProbe();
+    var late = kit.<StatusReply<Topic.Appended>>runCommand(
+        r -> new Topic.Append(messages("late"), System.currentTimeMillis() - 1, 7, handed.ref(), r));
+    assertTrue(late.hasNoEvents());
+    assertError(Errors.PUB_EXPIRED, late.reply());
+    assertEquals(1, late.state().nextOffset());
+
+    var inTime = kit.<StatusReply<Topic.Appended>>runCommand(
+        r -> new Topic.Append(messages("b"), System.currentTimeMillis() + 60_000, 8, handed.ref(), r));
+    assertEquals(new Topic.Appended(1, 1), inTime.reply().getValue());
+    // Only the write that went to the journal is said to have gone there.
+    assertEquals(new Topic.Writing(8), handed.receiveMessage());
+    handed.expectNoMessage(Duration.ofMillis(200));
+  }
+
+  @Test
   void appendOfNothingPersistsNothing() {
     append(messages("a", "b"));
     var result = append(List.of());

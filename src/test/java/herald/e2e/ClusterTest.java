@@ -36,7 +36,7 @@ class ClusterTest {
   /**
    * The bounds we state in docs/operations.md, with their margin for a busy 2-core machine: a
    * killed node's topics are served again in about 10 s (asserted: 30 s); while they move, every
-   * publish is answered, 200 or 503, within 5 s (asserted: 8 s); a node leaving with SIGTERM
+   * publish is answered, 200 or an error, within 5 s (asserted: 8 s); a node leaving with SIGTERM
    * exits within 3 s plus the hand-over of its entities (asserted: 15 s).
    */
   private static final Duration FAILOVER_BOUND = Duration.ofSeconds(30);

@@ -437,8 +437,13 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     if (p.failure() == null) {
       p.reply().bytes = NsqFrames.OK;
     } else {
-      // As nsqd: a failed write is fatal for the connection.
-      p.reply().bytes = NsqFrames.error(p.failedCode(), p.verb() + " failed " + rootMessage(p.failure()));
+      // As nsqd: a failed write is fatal for the connection. A write whose outcome is unknown (it
+      // may be stored) has its own code: a retry may duplicate it.
+      String code = p.failedCode();
+      for (Throwable t = p.failure(); t != null; t = t.getCause() == t ? null : t.getCause()) {
+        if (t instanceof herald.broker.Publisher.OutcomeUnknown) code = "E_PUB_UNKNOWN";
+      }
+      p.reply().bytes = NsqFrames.error(code, p.verb() + " failed " + rootMessage(p.failure()));
       p.reply().close = true;
       closing = true;
     }
