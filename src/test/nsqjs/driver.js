@@ -4,6 +4,7 @@
 //   node driver.js roundtrip PUB_HOST:PORT SUB_HOST:PORT TOPIC
 //   node driver.js publish HOST:PORT TOPIC          (publishes until the connection dies)
 //   node driver.js drain HOST:PORT TOPIC CHANNEL FILE (consumes until every line of FILE was seen)
+//   node driver.js tls HOST:PORT TOPIC CA_FILE      (publishes and consumes over TLS, verifying the node)
 'use strict'
 const fs = require('fs')
 const nsq = require('nsqjs')
@@ -33,9 +34,9 @@ function deferPublish(writer, topic, msg, ms) {
   return new Promise((resolve, reject) => writer.deferPublish(topic, msg, ms, (err) => (err ? reject(err) : resolve())))
 }
 
-function connectWriter(addr) {
+function connectWriter(addr, options = {}) {
   const [host, port] = hostPort(addr)
-  const writer = new nsq.Writer(host, port)
+  const writer = new nsq.Writer(host, port, options)
   return new Promise((resolve, reject) => {
     writer.on('ready', () => resolve(writer))
     writer.on('error', reject)
@@ -165,8 +166,26 @@ function drain(addr, topic, channel, file) {
   check()
 }
 
+// A writer and a reader that ask for tls_v1 and verify the node's certificate against CA_FILE.
+async function overTls(addr, topic, caFile) {
+  const options = { tls: true, tlsVerification: true, ca: fs.readFileSync(caFile) }
+  const writer = await connectWriter(addr, options)
+  await publish(writer, topic, 'tls-1')
+  await publish(writer, topic, ['tls-2', 'tls-3'])
+  const seen = []
+  const reader = new nsq.Reader(topic, 'js', { nsqdTCPAddresses: [addr], maxInFlight: 10, ...options })
+  reader.on('message', (msg) => {
+    seen.push(msg.body.toString())
+    msg.finish()
+    if (seen.length === 3) finish({ seen: seen.sort() })
+  })
+  reader.on('error', (err) => finish({ error: String(err) }, 1))
+  reader.connect()
+}
+
 setTimeout(() => finish({ timedOut: true }, 1), LIMIT_MS).unref()
 if (scenario === 'roundtrip') roundtrip(...args).catch((e) => finish({ error: String(e) }, 1))
 else if (scenario === 'publish') publishUntilGone(...args).catch((e) => finish({ error: String(e) }, 1))
 else if (scenario === 'drain') drain(...args)
+else if (scenario === 'tls') overTls(...args).catch((e) => finish({ error: String(e) }, 1))
 else finish({ error: `unknown scenario ${scenario}` }, 2)

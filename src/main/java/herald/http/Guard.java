@@ -8,6 +8,7 @@ import herald.security.Credentials;
 import herald.security.Grant;
 import herald.security.Identity;
 import herald.security.Right;
+import herald.security.ServerTls;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
@@ -24,15 +25,9 @@ import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 
-import javax.naming.ldap.LdapName;
-import javax.naming.ldap.Rdn;
-import javax.net.ssl.SSLPeerUnverifiedException;
-import javax.net.ssl.SSLSession;
 import java.net.InetAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -217,17 +212,6 @@ public final class Guard extends AllDirectives {
 
   /** The subject CN of the client's certificate, when it showed one; nsqauthd's common_name. */
   private static String commonName(HttpRequest request) {
-    Optional<SSLSession> session = request.getAttribute(AttributeKeys.sslSession).map(s -> s.getSession());
-    if (session.isEmpty()) return "";
-    try {
-      Certificate[] chain = session.get().getPeerCertificates();
-      if (chain.length == 0 || !(chain[0] instanceof X509Certificate cert)) return "";
-      for (Rdn rdn : new LdapName(cert.getSubjectX500Principal().getName()).getRdns()) {
-        if (rdn.getType().equalsIgnoreCase("CN")) return rdn.getValue().toString();
-      }
-      return "";
-    } catch (SSLPeerUnverifiedException | javax.naming.InvalidNameException e) {
-      return "";
-    }
+    return ServerTls.commonName(request.getAttribute(AttributeKeys.sslSession).map(s -> s.getSession()).orElse(null));
   }
 }

@@ -117,8 +117,8 @@ public final class StatsFormat {
           client.put("snappy", cl.client().snappy());
           client.put("user_agent", cl.client().userAgent());
           client.put("tls", cl.client().tls());
-          client.put("tls_cipher_suite", "");
-          client.put("tls_version", "");
+          client.put("tls_cipher_suite", cl.client().tlsCipherSuite());
+          client.put("tls_version", cl.client().tlsVersion());
           client.put("tls_negotiated_protocol", "");
           client.put("tls_negotiated_protocol_is_mutual", false);
         }

@@ -17,10 +17,13 @@ import java.util.Set;
 /**
  * What stands between clients and the node (docs/security.md): who they are (--auth-file or
  * --auth-http-address), which web pages may drive the node (--allowed-origins), and TLS
- * (--https-address, --tls-*). Read and checked once at start; a bad setting stops the start.
+ * (--https-address, --tls-*: one certificate for HTTPS and for the NSQ TCP listener's tls_v1).
+ * Read and checked once at start; a bad setting stops the start. {@code tlsRequired}: plain HTTP
+ * answers only /ping; {@code tcpTlsRequired}: a TCP client must upgrade to TLS before any command
+ * but IDENTIFY (nsqd's --tls-required true or tcp-https, or any --tls-client-auth-policy).
  */
 record ClientSecurity(Optional<Authorizer> authorizer, Set<String> allowedOrigins,
-                      Optional<Settings.HostPort> https, Optional<ServerTls> tls, boolean tlsRequired) {
+                      Optional<Settings.HostPort> https, Optional<ServerTls> tls, boolean tlsRequired, boolean tcpTlsRequired) {
 
   static ClientSecurity from(Config root) {
     Config c = root.getConfig("herald");
@@ -43,18 +46,28 @@ record ClientSecurity(Optional<Authorizer> authorizer, Set<String> allowedOrigin
     String key = c.getString("tls-key").trim();
     Optional<Settings.HostPort> https = Optional.empty();
     Optional<ServerTls> tls = Optional.empty();
-    if (!httpsAddress.isEmpty()) {
-      if (cert.isEmpty() || key.isEmpty()) throw new IllegalArgumentException("--https-address needs --tls-cert and --tls-key");
-      https = Optional.of(Settings.HostPort.parse(httpsAddress, "--https-address"));
+    String policy = c.getString("tls-client-auth-policy");
+    if (!cert.isEmpty() && !key.isEmpty()) {
       String rootCa = c.getString("tls-root-ca-file").trim();
-      tls = Optional.of(ServerTls.load(Path.of(cert), Path.of(key), c.getString("tls-client-auth-policy"),
+      tls = Optional.of(ServerTls.load(Path.of(cert), Path.of(key), policy,
           rootCa.isEmpty() ? Optional.empty() : Optional.of(Path.of(rootCa))));
-    } else if (!cert.isEmpty() || !key.isEmpty() || !c.getString("tls-client-auth-policy").isBlank()) {
-      throw new IllegalArgumentException("--tls-cert, --tls-key and --tls-client-auth-policy need --https-address (the HTTPS listener)");
+    } else if (!cert.isEmpty() || !key.isEmpty() || !policy.isBlank()) {
+      throw new IllegalArgumentException("--tls-cert and --tls-key go together (--tls-client-auth-policy needs both)");
     }
-    boolean tlsRequired = c.getBoolean("tls-required");
+    if (!httpsAddress.isEmpty()) {
+      if (tls.isEmpty()) throw new IllegalArgumentException("--https-address needs --tls-cert and --tls-key");
+      https = Optional.of(Settings.HostPort.parse(httpsAddress, "--https-address"));
+    }
+    String required = c.getString("tls-required").trim().toLowerCase(java.util.Locale.ROOT);
+    if (!required.matches("true|false|tcp-https")) {
+      throw new IllegalArgumentException("--tls-required must be true, false or tcp-https, got '" + required + "'");
+    }
+    boolean tlsRequired = required.equals("true");
     if (tlsRequired && https.isEmpty()) throw new IllegalArgumentException("--tls-required needs --https-address");
-    return new ClientSecurity(authorizer, Set.copyOf(origins), https, tls, tlsRequired);
+    if (required.equals("tcp-https") && tls.isEmpty()) throw new IllegalArgumentException("--tls-required tcp-https needs --tls-cert and --tls-key");
+    // As nsqd: a client certificate policy makes TLS required on TCP (it cannot be asked for in clear).
+    boolean tcpTlsRequired = !required.equals("false") || !policy.isBlank();
+    return new ClientSecurity(authorizer, Set.copyOf(origins), https, tls, tlsRequired, tcpTlsRequired);
   }
 
   Guard guard(boolean tls, int httpsPort) {

@@ -101,16 +101,16 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--https-address", paramLabel = "HOST:PORT", description = "HTTPS and WSS listener; needs --tls-cert and --tls-key")
   String httpsAddress;
 
-  @Option(names = "--tls-cert", paramLabel = "FILE", description = "certificate chain (PEM) for --https-address; reloaded on change")
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "certificate chain (PEM) for --https-address and the NSQ TCP listener's TLS (tls_v1); reloaded on change")
   String tlsCert;
 
   @Option(names = "--tls-key", paramLabel = "FILE", description = "private key (PEM, PKCS#8 or PKCS#1) for --tls-cert")
   String tlsKey;
 
-  @Option(names = "--tls-required", paramLabel = "true|false", arity = "0..1", fallbackValue = "true", description = "refuse plain HTTP except /ping (default: ${DEFAULT-VALUE})")
+  @Option(names = "--tls-required", paramLabel = "true|false|tcp-https", arity = "0..1", fallbackValue = "true", description = "true: refuse plain HTTP except /ping and NSQ TCP commands before the TLS upgrade; tcp-https: only the latter (default: ${DEFAULT-VALUE})")
   String tlsRequired;
 
-  @Option(names = "--tls-client-auth-policy", paramLabel = "require|require-verify", description = "ask HTTPS clients for a certificate: any (require) or one signed by --tls-root-ca-file (require-verify)")
+  @Option(names = "--tls-client-auth-policy", paramLabel = "require|require-verify", description = "ask HTTPS and NSQ TCP TLS clients for a certificate: any (require) or one signed by --tls-root-ca-file (require-verify); makes TLS required on TCP")
   String tlsClientAuthPolicy;
 
   @Option(names = "--tls-root-ca-file", paramLabel = "FILE", description = "CA certificates (PEM) that sign client certificates")
@@ -204,10 +204,7 @@ public final class Main implements Callable<Integer> {
     o.put("herald.https-address", httpsAddress);
     o.put("herald.tls-cert", tlsCert);
     o.put("herald.tls-key", tlsKey);
-    if (!tlsRequired.equals("true") && !tlsRequired.equals("false")) {
-      throw new IllegalArgumentException("--tls-required must be true or false, got '" + tlsRequired + "'");
-    }
-    o.put("herald.tls-required", Boolean.parseBoolean(tlsRequired));
+    o.put("herald.tls-required", tlsRequired);
     o.put("herald.tls-client-auth-policy", tlsClientAuthPolicy);
     o.put("herald.tls-root-ca-file", tlsRootCaFile);
     o.put("herald.dedup-window", duration("--dedup-window", dedupWindow));

@@ -65,7 +65,7 @@ public final class Node {
       PortReservation port, herald.stats.NodeMetrics metrics, ClientSecurity security) throws StartException {
     try {
       return NsqServer.bind(system, settings, publisher, port.listenerOptions(), VERSION, metrics.registry(),
-              security.authorizer(), security.tlsRequired())
+              security.authorizer(), security.tls(), security.tcpTlsRequired())
           .toCompletableFuture().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new StartException("cannot listen on tcp address " + settings.tcpHost() + ":" + settings.tcpPort() + ": " + rootMessage(e));

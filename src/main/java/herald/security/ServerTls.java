@@ -5,9 +5,14 @@ import org.apache.pekko.pki.pem.PEMDecoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
@@ -155,6 +160,21 @@ public final class ServerTls {
       out.add((X509Certificate) c);
     }
     return out;
+  }
+
+  /** The subject CN of the certificate a client showed in this session (nsqauthd's common_name), or "". */
+  public static String commonName(SSLSession session) {
+    if (session == null) return "";
+    try {
+      Certificate[] chain = session.getPeerCertificates();
+      if (chain.length == 0 || !(chain[0] instanceof X509Certificate cert)) return "";
+      for (Rdn rdn : new LdapName(cert.getSubjectX500Principal().getName()).getRdns()) {
+        if (rdn.getType().equalsIgnoreCase("CN")) return rdn.getValue().toString();
+      }
+      return "";
+    } catch (SSLPeerUnverifiedException | InvalidNameException e) {
+      return "";
+    }
   }
 
   /** "require": a client must show a certificate, any certificate (the auth server may judge its CN). */

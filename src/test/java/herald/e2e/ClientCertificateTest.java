@@ -12,12 +12,18 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** --tls-client-auth-policy: require (any certificate) and require-verify (signed by --tls-root-ca-file). */
+/**
+ * --tls-client-auth-policy: require (any certificate) and require-verify (signed by
+ * --tls-root-ca-file), on HTTPS and on the NSQ TCP listener's TLS, which the policy makes required.
+ */
 class ClientCertificateTest {
+  private static final Duration WAIT = Duration.ofSeconds(20);
   private static Certificates.Authority ca;
   private static Certificates.Issued signed;
   private static Certificates.Issued selfSigned;
@@ -33,14 +39,14 @@ class ClientCertificateTest {
     Certificates.Issued server = Certificates.issue(ca, certs, "server", "herald-node", false);
     signed = Certificates.issue(ca, certs, "app", "orders-app", false);
     selfSigned = Certificates.selfSigned(certs, "stranger", "stranger");
-    verifyingPort = NodeProcess.freePort();
-    verifying = NodeProcess.start(Files.createTempDirectory("herald-e2e-"), "--https-address", "127.0.0.1:" + verifyingPort,
+    verifying = NodeProcess.start(Files.createTempDirectory("herald-e2e-"), "--https-address", "127.0.0.1:0",
         "--tls-cert", server.cert().toString(), "--tls-key", server.key().toString(),
         "--tls-client-auth-policy", "require-verify", "--tls-root-ca-file", ca.cert().toString());
-    requiringPort = NodeProcess.freePort();
-    requiring = NodeProcess.start(Files.createTempDirectory("herald-e2e-"), "--https-address", "127.0.0.1:" + requiringPort,
+    verifyingPort = verifying.httpsPort();
+    requiring = NodeProcess.start(Files.createTempDirectory("herald-e2e-"), "--https-address", "127.0.0.1:0",
         "--tls-cert", server.cert().toString(), "--tls-key", server.key().toString(),
         "--tls-client-auth-policy", "require");
+    requiringPort = requiring.httpsPort();
   }
 
   @AfterAll
@@ -62,6 +68,37 @@ class ClientCertificateTest {
     assertEquals(200, publish(requiringPort, Certificates.clientContext(ca.cert(), signed)));
     assertEquals(200, publish(requiringPort, Certificates.clientContext(ca.cert(), selfSigned)));
     assertThrows(IOException.class, () -> publish(requiringPort, Certificates.clientContext(ca.cert(), null)));
+  }
+
+  @Test
+  void tcpNeedsTlsWithAVerifiedClientCertificate() throws Exception {
+    // As nsqd: a client certificate policy makes TLS required on TCP.
+    try (NsqSocket s = new NsqSocket(verifying.tcpPort())) {
+      s.send("PUB certs", "in clear");
+      assertEquals("error E_INVALID cannot PUB in current state (TLS required)", String.valueOf(s.lastFrameBeforeClose(WAIT)));
+    }
+    try (NsqSocket s = tlsRequested(verifying)) {
+      assertEquals("response OK", s.startTls(Certificates.clientContext(ca.cert(), signed)).toString());
+      s.send("PUB certs", "with a certificate");
+      assertEquals("response OK", s.next(WAIT).toString());
+    }
+    for (Certificates.Issued refused : new Certificates.Issued[] {selfSigned, null}) {
+      try (NsqSocket s = tlsRequested(verifying)) {
+        // TLS 1.3 reports the refusal after the client's handshake: its first read fails.
+        assertThrows(IOException.class, () -> {
+          s.startTls(Certificates.clientContext(ca.cert(), refused));
+          s.send("PUB certs", "refused");
+          s.next(WAIT);
+        });
+      }
+    }
+  }
+
+  /** A TCP connection whose IDENTIFY asked for TLS and got it. */
+  private static NsqSocket tlsRequested(NodeProcess node) throws Exception {
+    NsqSocket s = new NsqSocket(node.tcpPort());
+    assertTrue(s.identify("{\"feature_negotiation\":true,\"tls_v1\":true}").json().path("tls_v1").asBoolean(false));
+    return s;
   }
 
   private static int publish(int port, SSLContext ctx) throws Exception {

@@ -22,6 +22,7 @@ public final class NodeProcess implements AutoCloseable {
   /** 0 until the first start has bound one; a restarted node keeps its ports. */
   private int httpPort;
   private int tcpPort;
+  private int httpsPort;
   private String clusterAddress;
   private Process process;
   private Path log;
@@ -33,7 +34,7 @@ public final class NodeProcess implements AutoCloseable {
 
   /** The node prints the ports it bound (it was given port 0) in its start-up line. */
   private static final Pattern LISTENING = Pattern.compile(
-      "listening on http://[^ ]*:(\\d+)(?: tcp://[^ ]*:(\\d+))?[^(]* \\(cluster pekko://herald@([^,]+),");
+      "listening on http://[^ ]*:(\\d+)(?: tcp://[^ ]*:(\\d+))?(?: and https://[^ ]*:(\\d+))?[^(]* \\(cluster pekko://herald@([^,]+),");
 
   public static NodeProcess start(Path dataPath, String... extraFlags) throws Exception {
     NodeProcess node = prepare(dataPath, extraFlags);
@@ -127,7 +128,8 @@ public final class NodeProcess implements AutoCloseable {
     if (!m.find()) return false;
     httpPort = Integer.parseInt(m.group(1));
     if (m.group(2) != null) tcpPort = Integer.parseInt(m.group(2));
-    clusterAddress = m.group(3);
+    if (m.group(3) != null) httpsPort = Integer.parseInt(m.group(3));
+    clusterAddress = m.group(4);
     return true;
   }
 
@@ -151,6 +153,11 @@ public final class NodeProcess implements AutoCloseable {
   /** HOST:PORT of its cluster transport, for --join (known once the node has started). */
   public String clusterAddress() {
     return clusterAddress;
+  }
+
+  /** The port --https-address bound (give it port 0), known once the node has started; 0 without one. */
+  public int httpsPort() {
+    return httpsPort;
   }
 
   /** The NSQ TCP listener's port (known once the node has started). */

@@ -3,6 +3,9 @@ package herald.e2e;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.SSLSocket;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -54,9 +57,9 @@ public final class NsqSocket implements AutoCloseable {
     }
   }
 
-  private final Socket socket;
-  private final DataInputStream in;
-  private final OutputStream out;
+  private Socket socket;
+  private DataInputStream in;
+  private OutputStream out;
 
   public NsqSocket(int port) throws IOException {
     this(port, true);
@@ -153,6 +156,26 @@ public final class NsqSocket implements AutoCloseable {
   public Frame identify(String json) throws IOException {
     send("IDENTIFY", json);
     return next(Duration.ofSeconds(20));
+  }
+
+  /**
+   * nsqd's upgrade, after IDENTIFY answered {@code "tls_v1": true}: a TLS handshake over this
+   * socket (the node's certificate checked against ctx's trust), then the node's first frame
+   * through TLS, which is OK.
+   */
+  public Frame startTls(SSLContext ctx) throws IOException {
+    SSLSocket tls = (SSLSocket) ctx.getSocketFactory().createSocket(socket, "127.0.0.1", socket.getPort(), true);
+    tls.setUseClientMode(true);
+    tls.startHandshake();
+    socket = tls;
+    in = new DataInputStream(tls.getInputStream());
+    out = tls.getOutputStream();
+    return next(Duration.ofSeconds(20));
+  }
+
+  /** The TLS session, once {@link #startTls} has run. */
+  public SSLSession tlsSession() {
+    return ((SSLSocket) socket).getSession();
   }
 
   /** IDENTIFY (nsqd's defaults), SUB and RDY; fails unless SUB is answered OK. */

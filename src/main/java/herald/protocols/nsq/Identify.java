@@ -9,9 +9,10 @@ import java.time.Duration;
 
 /**
  * IDENTIFY: what the client says of itself, checked against nsqd's bounds, and the feature
- * negotiation answer. Herald offers neither TLS nor compression on this listener yet, and does not
- * sample, so it answers false (and sample_rate 0) to a client that asks for them; auth_required
- * says whether the node checks identities (then AUTH comes before SUB and PUB).
+ * negotiation answer. TLS (tls_v1) is on when the node has a certificate and the client asks for
+ * it; Herald offers no compression and does not sample, so it answers false (and sample_rate 0)
+ * to a client that asks for them; auth_required says whether the node checks identities (then
+ * AUTH comes before SUB and PUB).
  */
 final class Identify {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -27,7 +28,7 @@ final class Identify {
   static final int MAX_DEFLATE_LEVEL = 6;
 
   /** The server side of the negotiation. */
-  record Offer(String version, long maxRdyCount, Duration msgTimeout, Duration maxMsgTimeout, boolean authRequired) {}
+  record Offer(String version, long maxRdyCount, Duration msgTimeout, Duration maxMsgTimeout, boolean authRequired, boolean tls) {}
 
   /**
    * The connection after IDENTIFY. heartbeat ZERO means disabled (the client sent -1). A client
@@ -35,7 +36,13 @@ final class Identify {
    */
   record Client(
       String clientId, String hostname, String userAgent, Duration heartbeat, int outputBufferSize,
-      Duration outputBufferTimeout, Duration msgTimeout, boolean featureNegotiation) {}
+      Duration outputBufferTimeout, Duration msgTimeout, boolean featureNegotiation, boolean tlsV1) {
+
+    /** As nsqd: TLS only through feature negotiation, when the node has a certificate. */
+    boolean upgradesToTls(Offer offer) {
+      return featureNegotiation && tlsV1 && offer.tls();
+    }
+  }
 
   /** A body nsqd refuses (E_BAD_BODY with this text). */
   static final class Refused extends Exception {
@@ -49,7 +56,7 @@ final class Identify {
   /** nsqd names a client by the host of its address until it says otherwise. */
   static Client defaults(String remoteHost, Offer offer) {
     return new Client(remoteHost, remoteHost, "", DEFAULT_HEARTBEAT, DEFAULT_OUTPUT_BUFFER_SIZE,
-        DEFAULT_OUTPUT_BUFFER_TIMEOUT, offer.msgTimeout(), false);
+        DEFAULT_OUTPUT_BUFFER_TIMEOUT, offer.msgTimeout(), false, false);
   }
 
   static Client parse(ByteString body, Client before, Offer offer) throws Refused {
@@ -70,7 +77,8 @@ final class Identify {
     int sampleRate = number(json, "sample_rate");
     int msgTimeoutMs = number(json, "msg_timeout");
     boolean negotiate = flag(json, "feature_negotiation");
-    for (String f : new String[] {"tls_v1", "deflate", "snappy"}) flag(json, f);
+    boolean tlsV1 = flag(json, "tls_v1");
+    for (String f : new String[] {"deflate", "snappy"}) flag(json, f);
     number(json, "deflate_level");
 
     Duration heartbeat = before.heartbeat();
@@ -96,7 +104,7 @@ final class Identify {
     if (msgTimeoutMs >= 1000 && msgTimeoutMs <= offer.maxMsgTimeout().toMillis()) msgTimeout = Duration.ofMillis(msgTimeoutMs);
     else if (msgTimeoutMs != 0) throw new Refused("IDENTIFY msg timeout (" + msgTimeoutMs + ") is invalid");
 
-    return new Client(clientId, hostname, userAgent, heartbeat, size, bufferTimeout, msgTimeout, negotiate);
+    return new Client(clientId, hostname, userAgent, heartbeat, size, bufferTimeout, msgTimeout, negotiate, tlsV1);
   }
 
   /** nsqd's feature negotiation answer, its fields in its order. */
@@ -106,7 +114,7 @@ final class Identify {
     n.put("version", offer.version());
     n.put("max_msg_timeout", offer.maxMsgTimeout().toMillis());
     n.put("msg_timeout", client.msgTimeout().toMillis());
-    n.put("tls_v1", false);
+    n.put("tls_v1", client.upgradesToTls(offer));
     n.put("deflate", false);
     n.put("deflate_level", MAX_DEFLATE_LEVEL);
     n.put("max_deflate_level", MAX_DEFLATE_LEVEL);

@@ -15,6 +15,7 @@ import herald.security.Authorizer;
 import herald.security.Credentials;
 import herald.security.Identity;
 import herald.security.Right;
+import herald.security.ServerTls;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -24,6 +25,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.util.ByteString;
 
+import javax.net.ssl.SSLSession;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -44,8 +46,11 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   enum Ack { INSTANCE }
 
+  /** The commands decoded from one read, and the TLS session they came through (null: in clear). */
+  record Decoded(List<NsqCommand> commands, SSLSession session) {}
+
   /** The decoded commands of one read, and whom to ack when the next read may come. */
-  record Received(List<NsqCommand> commands, ActorRef<Ack> ackTo) implements Event {}
+  record Received(List<NsqCommand> commands, SSLSession session, ActorRef<Ack> ackTo) implements Event {}
 
   record Opened(ActorRef<Ack> ackTo) implements Event {}
 
@@ -69,7 +74,8 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   /**
    * What the connection needs from the node. With an authorizer, clients must AUTH before SUB and
-   * PUB (nsqd's auth); with tlsRequired every command but IDENTIFY is refused (no TLS here yet).
+   * PUB (nsqd's auth); with tlsRequired every command but IDENTIFY is refused until the connection
+   * is upgraded to TLS.
    */
   record Params(NsqDecoder.Limits limits, Identify.Offer offer, long maxRdyCount, Publisher publisher,
       Optional<Authorizer> authorizer, boolean tlsRequired) {}
@@ -88,6 +94,8 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   private static final class Reply {
     ByteString bytes;
     boolean close;
+    /** IDENTIFY's answer before the TLS upgrade: the last frame in clear. */
+    boolean lastInClear;
   }
 
   static Behavior<Event> create(Params params, String remoteAddress, ActorRef<ByteString> out) {
@@ -113,6 +121,9 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   private boolean closing;
   /** The fatal error is sent: the connection closes. */
   private boolean ended;
+  /** IDENTIFY asked for TLS: from its answer on, only what comes through TLS is read. */
+  private boolean tls;
+  private SSLSession tlsSession;
 
   private NsqConnection(ActorContext<Event> ctx, TimerScheduler<Event> timers, Params params, String remoteAddress,
       ActorRef<ByteString> out) {
@@ -170,6 +181,15 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   private Behavior<Event> onReceived(Received r) {
     readDeadline();
+    if (r.session() != null) {
+      tlsSession = r.session();
+    } else if (tls) {
+      // Clear text after an IDENTIFY that asked for TLS, read before the switch: not the client's
+      // (an injection before the handshake) or not meant to be read; nsqd's reader drops it too.
+      getContext().getLog().debug("NSQ client {}: {} commands in clear after the TLS upgrade dropped", remoteAddress, r.commands().size());
+      r.ackTo().tell(Ack.INSTANCE);
+      return this;
+    }
     queued.addAll(r.commands());
     waitingAck = r.ackTo();
     return run();
@@ -202,8 +222,8 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       fatal(forSession, bad.code(), bad.description());
     } else if (cmd instanceof NsqCommand.Identify identify) {
       identify(identify, forSession);
-    } else if (params.tlsRequired()) {
-      // nsqd's --tls-required: this listener has no TLS to upgrade to.
+    } else if (params.tlsRequired() && !tls) {
+      // nsqd's --tls-required: everything but IDENTIFY waits for the upgrade.
       fatal(forSession, "E_INVALID", "cannot " + verb(cmd) + " in current state (TLS required)");
     } else if (cmd instanceof NsqCommand.Auth auth) {
       auth(auth, forSession);
@@ -329,7 +349,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       return;
     }
     if (!authorized(forSession, "SUB", Right.SUBSCRIBE, topic, channel)) return;
-    ClientInfo info = new ClientInfo(client.hostname(), client.userAgent(), "V2", false, false, false, 0);
+    ClientInfo info = clientInfo();
     ConsumerSession.Params sessionParams = new ConsumerSession.Params(topic, channel, client.clientId(), remoteAddress,
         client.msgTimeout().toMillis(), true, params.maxRdyCount(), info);
     session = getContext().spawn(ConsumerSession.create(sessionParams, new Output(out)), "session");
@@ -360,7 +380,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   private void ask(boolean refresh) {
     authorizing = true;
-    Credentials credentials = new Credentials(secret, host(remoteAddress), false, "");
+    Credentials credentials = new Credentials(secret, host(remoteAddress), tls, ServerTls.commonName(tlsSession));
     getContext().pipeToSelf(params.authorizer().get().identify(credentials),
         (found, failure) -> new Authorized(found == null ? Optional.empty() : found, failure, refresh));
   }
@@ -422,6 +442,24 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     }
     startHeartbeats();
     reply(client.featureNegotiation() ? NsqFrames.response(Identify.answer(client, params.offer())) : NsqFrames.OK);
+    if (client.upgradesToTls(params.offer())) {
+      // As nsqd: the answer in clear, then the handshake, then OK through TLS.
+      replies.peekLast().lastInClear = true;
+      tls = true;
+      queued.clear();
+      reply(NsqFrames.OK);
+    }
+  }
+
+  /** What /stats shows of this client, nsqd's fields. */
+  private ClientInfo clientInfo() {
+    return new ClientInfo(client.hostname(), client.userAgent(), "V2", tls, false, false, 0,
+        tlsSession == null ? "" : goVersionName(tlsSession.getProtocol()), tlsSession == null ? "" : tlsSession.getCipherSuite());
+  }
+
+  /** Go's names, as nsqd reports them: "TLS1.3" for the JDK's "TLSv1.3". */
+  private static String goVersionName(String protocol) {
+    return protocol.replace("TLSv", "TLS");
   }
 
   private void publish(String verb, String failedCode, String topic, List<Published> messages) {
@@ -482,6 +520,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   private void flush() {
     while (!replies.isEmpty() && replies.peek().bytes != null) {
       Reply r = replies.poll();
+      if (r.lastInClear) out.tell(StartTls.MARK);
       out.tell(r.bytes);
       if (r.close) {
         ended = true;

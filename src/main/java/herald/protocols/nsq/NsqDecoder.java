@@ -34,6 +34,15 @@ final class NsqDecoder {
     this.limits = limits;
   }
 
+  /**
+   * The connection switched to TLS: bytes still held from the clear-text stream are not the start
+   * of the first decrypted command.
+   */
+  void dropHeld() {
+    buffer = ByteString.emptyByteString();
+    waitingForBody = null;
+  }
+
   /** The commands complete after this chunk, in order; the last may be an Invalid. */
   List<NsqCommand> decode(ByteString chunk) {
     List<NsqCommand> out = new ArrayList<>();

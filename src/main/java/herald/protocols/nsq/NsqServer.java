@@ -3,6 +3,7 @@ package herald.protocols.nsq;
 import herald.broker.Publisher;
 import herald.node.Settings;
 import herald.security.Authorizer;
+import herald.security.ServerTls;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.pekko.Done;
@@ -32,7 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The NSQ TCP listener (nsqd's --tcp-address) on Pekko Streams TCP: each connection is a decoder
  * stage feeding an {@link NsqConnection} actor with backpressure, and a bounded source of the
- * frames it writes.
+ * frames it writes; with a certificate, {@link StartTls} around them.
  */
 public final class NsqServer {
   /** Writes are gathered up to this size while the socket is busy (nsqd buffers 16 KiB by default). */
@@ -42,11 +43,12 @@ public final class NsqServer {
 
   public static CompletionStage<Tcp.ServerBinding> bind(
       ActorSystem<?> system, Settings settings, Publisher publisher, List<Inet.SocketOption> options,
-      String version, MeterRegistry metrics, Optional<Authorizer> authorizer, boolean tlsRequired) {
+      String version, MeterRegistry metrics, Optional<Authorizer> authorizer, Optional<ServerTls> tls, boolean tlsRequired) {
     Materializer materializer = Materializer.matFromSystem(system);
     NsqConnection.Params params = new NsqConnection.Params(
         new NsqDecoder.Limits(settings.maxMsgSize(), settings.maxBodySize(), settings.maxReqTimeout().toMillis()),
-        new Identify.Offer(version, settings.maxRdyCount(), settings.msgTimeout(), settings.maxMsgTimeout(), authorizer.isPresent()),
+        new Identify.Offer(version, settings.maxRdyCount(), settings.msgTimeout(), settings.maxMsgTimeout(), authorizer.isPresent(),
+            tls.isPresent()),
         settings.maxRdyCount(), publisher, authorizer, tlsRequired);
     AtomicInteger open = new AtomicInteger();
     Gauge.builder("herald.tcp.connections", open, AtomicInteger::get)
@@ -58,7 +60,11 @@ public final class NsqServer {
         .to(Sink.foreach(connection -> {
           open.incrementAndGet();
           String remote = connection.remoteAddress().getAddress().getHostAddress() + ":" + connection.remoteAddress().getPort();
-          connection.handleWith(connectionFlow(system, materializer, params, remote, "nsq-" + names.incrementAndGet())
+          Flow<StartTls.Read, ByteString, NotUsed> flow = connectionFlow(system, materializer, params, remote, "nsq-" + names.incrementAndGet());
+          Flow<ByteString, ByteString, NotUsed> socket = tls.isPresent()
+              ? StartTls.around(flow, tls.get()::engine, WRITE_BATCH_BYTES)
+              : Flow.of(ByteString.class).map(b -> new StartTls.Read(b, null)).via(flow).via(StartTls.batched(WRITE_BATCH_BYTES));
+          connection.handleWith(socket
               .watchTermination((mat, done) -> done.whenComplete((d, e) -> open.decrementAndGet())), materializer);
         }))
         .run(materializer);
@@ -69,7 +75,7 @@ public final class NsqServer {
     });
   }
 
-  private static Flow<ByteString, ByteString, NotUsed> connectionFlow(
+  private static Flow<StartTls.Read, ByteString, NotUsed> connectionFlow(
       ActorSystem<?> system, Materializer materializer, NsqConnection.Params params, String remote, String name) {
     // In-flight messages are bounded by RDY and answers by the publishes a connection may have
     // waiting, so this buffer overflows only for a client that stops reading.
@@ -79,22 +85,26 @@ public final class NsqServer {
         .preMaterialize(materializer);
     ActorRef<NsqConnection.Event> connection = system.systemActorOf(
         NsqConnection.create(params, remote, out.first()), name, Props.empty());
-    Sink<ByteString, NotUsed> in = Flow.<ByteString>create()
-        .<List<NsqCommand>>statefulMapConcat(() -> {
+    Sink<StartTls.Read, NotUsed> in = Flow.<StartTls.Read>create()
+        .<NsqConnection.Decoded>statefulMapConcat(() -> {
           NsqDecoder decoder = new NsqDecoder(params.limits());
-          return chunk -> {
-            List<NsqCommand> commands = decoder.decode(chunk);
-            return commands.isEmpty() ? List.of() : List.of(commands);
+          boolean[] tls = {false};
+          return read -> {
+            if (read.session() != null && !tls[0]) {
+              tls[0] = true;
+              decoder.dropHeld();
+            }
+            List<NsqCommand> commands = decoder.decode(read.bytes());
+            return commands.isEmpty() ? List.of() : List.of(new NsqConnection.Decoded(commands, read.session()));
           };
         })
-        .to(ActorSink.<List<NsqCommand>, NsqConnection.Event, NsqConnection.Ack>actorRefWithBackpressure(connection,
-            (ackTo, commands) -> new NsqConnection.Received(commands, ackTo),
+        .to(ActorSink.<NsqConnection.Decoded, NsqConnection.Event, NsqConnection.Ack>actorRefWithBackpressure(connection,
+            (ackTo, decoded) -> new NsqConnection.Received(decoded.commands(), decoded.session(), ackTo),
             NsqConnection.Opened::new,
             NsqConnection.Ack.INSTANCE,
             NsqConnection.ClientGone.INSTANCE,
             failure -> NsqConnection.ClientGone.INSTANCE));
-    Source<ByteString, NotUsed> written = out.second()
-        .batchWeighted(WRITE_BATCH_BYTES, b -> (long) b.length(), b -> b, ByteString::concat);
+    Source<ByteString, NotUsed> written = out.second();
     // Not coupled: a fatal error frame must be written before the socket closes, and cancelling
     // the read side could abort the connection first. The connection actor ends both sides.
     return Flow.fromSinkAndSource(in, written);
