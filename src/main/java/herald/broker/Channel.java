@@ -22,18 +22,12 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.util.ByteString;
-import org.HdrHistogram.Histogram;
 
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -42,6 +36,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * due times of REQ-deferred messages. Bodies live in the topic's journal; the ready buffer, the
  * in-flight table and the consumers live in memory. FINs are applied at once and persisted in
  * batches: a crash in that window re-delivers, never loses.
+ *
+ * <p>The entity composes one part per concern: {@link ChannelConsumers} (RDY, round robin),
+ * {@link InFlightTable} (deadlines), {@link ReadyQueue} (ready buffer and deferrals),
+ * {@link TopicReader} (live pushes or reading the topic's journal back), {@link ChannelProgress}
+ * (what is written) and {@link E2eLatencyRecorder}. Every failed delivery attempt goes through
+ * {@link #attemptFailed}.
  */
 public final class Channel extends EventSourcedBehavior<Channel.Command, Channel.Event, Channel.State> {
 
@@ -112,7 +112,6 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   public record Percentile(double quantile, long value) implements CborSerializable {}
 
-  static final double[] E2E_QUANTILES = {0.5, 0.95, 0.99, 0.999};
 
   /** Runs only while something is timed: messages in flight or deferred, progress to write, a read to retry. */
   private enum Tick implements Command { INSTANCE }
@@ -145,63 +144,22 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     static State initial() {
       return new State(false, false, 0, 0, 1, new long[0], List.of());
     }
-  }
 
-  // ---- runtime (memory only) ------------------------------------------------------------------
-  private static final class Msg {
-    final long offset;
-    final long seqNr;
-    final long timestamp;
-    final ByteString body;
-    int attempts;
-    long deliverAt;
-    boolean requeueDeferred;
+    State created(Created e) {
+      return new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(), new long[0], List.of());
+    }
 
-    Msg(long offset, long seqNr, long timestamp, ByteString body, long deliverAt) {
-      this.offset = offset;
-      this.seqNr = seqNr;
-      this.timestamp = timestamp;
-      this.body = body;
-      this.deliverAt = deliverAt;
+    State progressed(Progressed e) {
+      return new State(exists, paused, startOffset, e.cursor(), e.cursorSeqNr(), e.finished(), e.deferred());
+    }
+
+    State withPaused(boolean paused) {
+      return new State(exists, paused, startOffset, cursor, cursorSeqNr, finished, deferred);
     }
   }
 
-  private static final class Consumer {
-    final ActorRef<ConsumerProtocol> ref;
-    final String clientId;
-    final String remoteAddress;
-    final ClientInfo client;
-    final long msgTimeoutMs;
-    final long connectTs = System.currentTimeMillis();
-    long ready;
-    long inFlight;
-    long messageCount;
-    long finishCount;
-    long requeueCount;
-    long timeoutCount;
-
-    Consumer(ActorRef<ConsumerProtocol> ref, String clientId, String remoteAddress, ClientInfo client, long msgTimeoutMs) {
-      this.ref = ref;
-      this.clientId = clientId;
-      this.remoteAddress = remoteAddress;
-      this.client = client;
-      this.msgTimeoutMs = msgTimeoutMs;
-    }
-  }
-
-  private static final class InFlight {
-    final Msg msg;
-    final Consumer consumer;
-    final long deliveredAt;
-    long deadline;
-
-    InFlight(Msg msg, Consumer consumer, long deliveredAt, long deadline) {
-      this.msg = msg;
-      this.consumer = consumer;
-      this.deliveredAt = deliveredAt;
-      this.deadline = deadline;
-    }
-  }
+  /** Why a delivery attempt failed; each returns the message to the channel its own way. */
+  enum Failure { REQUEUED, TIMED_OUT, CONSUMER_GONE }
 
   private static final Duration TICK = Duration.ofMillis(100);
 
@@ -224,33 +182,37 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private final boolean topicEphemeral;
   private final boolean ephemeral;
 
-  private final ArrayDeque<Msg> ready = new ArrayDeque<>();
-  private final Map<Long, InFlight> inFlight = new HashMap<>();
-  private final PriorityQueue<Msg> deferred = new PriorityQueue<>((a, b) -> Long.compare(a.deliverAt, b.deliverAt));
-  private final Map<ActorRef<ConsumerProtocol>, Consumer> consumers = new LinkedHashMap<>();
-  private Iterator<Consumer> roundRobin = List.<Consumer>of().iterator();
-  private Ranges finished = new Ranges();
-  private Map<Long, Deferral> recoveredDeferrals = new HashMap<>();
-  private long cursor;
-  private long readOffset;      // the next offset not yet taken from the topic
-  private long readSeqNr = 1;   // the next topic journal write to read
-  private long maxPushedSeqNr;  // reads must reach past this before pushes can be taken live
-  // Pushes that arrive while a read is running; spliced after it when they follow on, so that a
-  // channel behind a busy topic goes live again instead of racing every new write.
-  private final ArrayDeque<Push> pending = new ArrayDeque<>();
-  private long pendingCount;
-  private long topicNextOffset;
+  // ---- runtime (memory only) ------------------------------------------------------------------
+  private final ChannelConsumers consumers = new ChannelConsumers();
+  private final InFlightTable inFlight = new InFlightTable();
+  private final ReadyQueue queue = new ReadyQueue();
+  private final TopicReader reader;
+  private final ChannelProgress progress = new ChannelProgress();
+  private final E2eLatencyRecorder e2eLatency = new E2eLatencyRecorder();
+  private final TopicReader.Taker taker = new TopicReader.Taker() {
+    @Override
+    public void take(long seqNr, Topic.MessagesAppended batch) {
+      Channel.this.take(seqNr, batch);
+    }
+
+    @Override
+    public int buffered() {
+      return queue.readyCount();
+    }
+
+    @Override
+    public void missing(long from, long to) {
+      // Retention deletes only what every durable channel is done with: this is a bug.
+      if (!ephemeral) {
+        ctx.getLog().error("{}/{}: messages {} to {} are no longer in the topic's journal", topic, name,
+            MessageId.of(from), MessageId.of(to - 1));
+      }
+    }
+  };
   private boolean attached;
-  private boolean live;
-  private boolean reading;
-  private boolean readOnTick;
-  private long reportedSeqNr;   // the last position told to the topic
-  private long readGeneration;
   private boolean topicPaused;
-  private boolean dirty;
   private long requeueCount;
   private long timeoutCount;
-  private Histogram e2eLatency; // FIN - publish time in ms; made on the first FIN
 
   private Channel(ActorContext<Command> ctx, TimerScheduler<Command> timers, String topic, String name, Settings settings,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -264,6 +226,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     this.settings = settings;
     this.topicEphemeral = Names.isEphemeral(topic);
     this.ephemeral = topicEphemeral || Names.isEphemeral(name);
+    this.reader = new TopicReader(topicEphemeral, settings.memQueueSize());
   }
 
   @Override
@@ -291,8 +254,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
-          resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished());
-          for (Deferral d : state.deferred()) recoveredDeferrals.put(d.offset(), d);
+          resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished(), state.deferred());
           topicRef().tell(new Topic.Attach(name));
           announce(true);
           // An ephemeral channel lives in memory only: it never stops for idleness.
@@ -307,26 +269,11 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         new TopicRegistry.ChannelRunning(topic, name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), running));
   }
 
-  private void resetRuntime(long cursor, long seqNr, long[] finishedRanges) {
-    ready.clear();
-    deferred.clear();
-    for (InFlight f : inFlight.values()) f.consumer.inFlight--;
+  private void resetRuntime(long cursor, long seqNr, long[] finishedRanges, List<Deferral> deferred) {
+    queue.clear();
     inFlight.clear();
-    finished = Ranges.of(finishedRanges);
-    recoveredDeferrals = new HashMap<>();
-    this.cursor = cursor;
-    this.readOffset = cursor;
-    this.readSeqNr = seqNr;
-    this.live = false;
-    this.readGeneration++;
-    this.reading = false;
-    this.readOnTick = false;
-    clearPending();
-  }
-
-  private void clearPending() {
-    pending.clear();
-    pendingCount = 0;
+    progress.reset(cursor, finishedRanges, deferred);
+    reader.reset(cursor, seqNr);
   }
 
   // ---- commands -------------------------------------------------------------------------------
@@ -367,9 +314,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .onCommand(BrokerEntity.Stop.class, (s, c) -> {
           if (s.exists() && !ephemeral) {
             TopicRegistry.ref(ctx.getSystem()).tell(new TopicRegistry.Park(topic, name, new TopicRegistry.Summary(
-                s.paused(), depth(), inFlight.size(), deferred.size(), messageCount(s), 0)));
+                s.paused(), depth(), inFlight.size(), queue.deferredCount(), messageCount(s), 0)));
           }
-          return dirty ? Effect().persist(progress()).thenStop() : Effect().stop();
+          return progress.isDirty() ? Effect().persist(progressed()).thenStop() : Effect().stop();
         })
         .build();
   }
@@ -380,7 +327,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
    * the topic's journal has them.
    */
   private Effect<Event, State> onIdleCheck(State state, IdleCheck check) {
-    boolean idle = consumers.isEmpty() && inFlight.isEmpty() && deferred.isEmpty() && !dirty && !reading;
+    boolean idle = consumers.isEmpty() && inFlight.isEmpty() && queue.deferredCount() == 0 && !progress.isDirty()
+        && !reader.isReading();
     if (idle && idleness.longEnough()) {
       idleness.passivate(ctx.getSelf());
       return Effect().none();
@@ -392,7 +340,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private boolean needsTick() {
-    return !inFlight.isEmpty() || !deferred.isEmpty() || dirty || readOnTick;
+    return !inFlight.isEmpty() || queue.deferredCount() > 0 || progress.isDirty() || reader.waitsForTick();
   }
 
   private void tickWhileNeeded() {
@@ -405,16 +353,15 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   private Effect<Event, State> onAttached(State state, Attached cmd) {
     topicPaused = cmd.topicPaused();
-    topicNextOffset = Math.max(topicNextOffset, cmd.topicNextOffset());
-    maxPushedSeqNr = Math.max(maxPushedSeqNr, cmd.topicLastSeqNr());
+    reader.topicAt(cmd.topicNextOffset(), cmd.topicLastSeqNr());
     if (!cmd.member()) {
       ctx.getLog().debug("{}/{} is not a channel of its topic; closing {} consumers", topic, name, consumers.size());
-      closeConsumers("channel does not exist");
+      consumers.closeAll("channel does not exist");
       return state.exists() ? Effect().persist(new Deleted()).thenStop() : Effect().stop();
     }
     if (state.exists() && attached) {
       // The topic restarted and forgot where its channels are: say it again, for retention.
-      reportedSeqNr = 0;
+      progress.forgetReported();
       reportPosition(state.cursorSeqNr());
       return Effect().none();
     }
@@ -426,7 +373,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     Topic.Start start = cmd.start();
     return Effect().persist(new Created(start.offset(), start.seqNr()))
         .thenRun(s -> {
-          resetRuntime(start.offset(), start.seqNr(), new long[0]);
+          resetRuntime(start.offset(), start.seqNr(), new long[0], List.of());
           attached = true;
           startReading(s, cmd.held());
         });
@@ -435,7 +382,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private void startReading(State state, List<Push> held) {
     if (topicEphemeral) {
       // Nothing to read back: the topic handed over what it held and pushes the rest.
-      live = true;
+      reader.goLive();
       for (Push p : held) take(p.seqNr(), p.batch());
       deliver(state);
     } else {
@@ -444,34 +391,15 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private Effect<Event, State> onPush(State state, Push push) {
-    Topic.MessagesAppended batch = push.batch();
-    topicNextOffset = Math.max(topicNextOffset, batch.nextOffset());
-    if (!state.exists() || !live) {
-      maxPushedSeqNr = Math.max(maxPushedSeqNr, push.seqNr());
-      if (reading && pendingCount + batch.messages().size() <= memQueueSize()) {
-        pending.addLast(push);
-        pendingCount += batch.messages().size();
+    switch (reader.push(push, state.exists(), queue.readyCount())) {
+      case TAKE -> {
+        take(push.seqNr(), push.batch());
+        deliver(state);
       }
-      maybeRead(state);
-      return Effect().none();
+      case READ -> maybeRead(state);
+      case IGNORE -> { }
     }
-    if (push.seqNr() < readSeqNr) return Effect().none();
-    boolean gap = batch.firstOffset() > readOffset;
-    if (!topicEphemeral && (gap || ready.size() + batch.messages().size() > memQueueSize())) {
-      // Stop holding bodies; they are read back from the topic's journal as consumers drain. A gap
-      // (a push that never arrived) is read back the same way.
-      live = false;
-      maxPushedSeqNr = push.seqNr();
-      maybeRead(state);
-      return Effect().none();
-    }
-    take(push.seqNr(), batch);
-    deliver(state);
     return Effect().none();
-  }
-
-  private int memQueueSize() {
-    return Math.max(1, settings.memQueueSize());
   }
 
   /** Takes a topic write into the channel: skips what is done or already taken. */
@@ -479,101 +407,59 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     long now = System.currentTimeMillis();
     long offset = batch.firstOffset();
     for (Published p : batch.messages()) {
-      if (offset >= readOffset && offset >= cursor && !finished.contains(offset)) {
-        if (topicEphemeral && ready.size() >= memQueueSize()) {
+      if (offset >= reader.readOffset() && !progress.isDone(offset)) {
+        if (topicEphemeral && queue.readyCount() >= reader.memQueueSize()) {
           // As nsqd does for ephemeral queues: beyond the memory bound, drop.
-          finished.add(offset);
+          progress.finish(offset);
         } else {
-          Deferral recovered = recoveredDeferrals.remove(offset);
-          Msg m = new Msg(offset, seqNr, p.timestamp(), p.body(), recovered != null ? recovered.due() : p.deliverAt());
+          Deferral recovered = progress.takeRecoveredDeferral(offset);
+          ChannelMessage m = new ChannelMessage(offset, seqNr, p.timestamp(), p.body(),
+              recovered != null ? recovered.due() : p.deliverAt());
           m.requeueDeferred = recovered != null;
-          if (m.deliverAt > now) deferred.add(m);
-          else ready.addLast(m);
+          queue.add(m, now);
         }
       }
       offset++;
     }
-    readOffset = Math.max(readOffset, batch.nextOffset());
-    readSeqNr = Math.max(readSeqNr, seqNr + 1);
-    cursor = finished.advance(cursor);
+    reader.taken(seqNr, batch.nextOffset());
+    progress.advance();
   }
 
   private void maybeRead(State state) {
-    if (reading || live || readOnTick || !attached || !state.exists() || topicEphemeral) return;
-    // Read again once half the buffer is gone: a few large reads rather than many of one write.
-    if (ready.size() > memQueueSize() / 2) return;
-    reading = true;
-    long generation = readGeneration;
-    long from = readSeqNr;
-    long room = memQueueSize() - ready.size();
+    TopicReader.Read read = reader.nextRead(attached && state.exists(), queue.readyCount());
+    if (read == null) return;
     AtomicLong taken = new AtomicLong();
     ctx.pipeToSelf(
         Journals.reader(ctx.getSystem())
-            .currentEventsByPersistenceId(Topic.persistenceId(topic), from, Long.MAX_VALUE)
+            .currentEventsByPersistenceId(Topic.persistenceId(topic), read.fromSeqNr(), Long.MAX_VALUE)
             // Stop once the buffer is full: it overshoots by one journal write at most.
-            .takeWhile(env -> taken.getAndAdd(messagesIn(env)) < room)
+            .takeWhile(env -> taken.getAndAdd(TopicReader.messagesIn(env)) < read.room())
             .runWith(Sink.seq(), ctx.getSystem()),
-        (events, failure) -> new ReadDone(generation, events, failure, taken.get() >= room));
-  }
-
-  /**
-   * Takes the pushes that arrived during a read and follow on from it (offsets are contiguous
-   * across writes; other events between them carry no messages), as long as they fit in memory.
-   */
-  private void spliceRead() {
-    for (Push p : pending) {
-      Topic.MessagesAppended batch = p.batch();
-      if (batch.firstOffset() > readOffset || ready.size() + batch.messages().size() > memQueueSize()) return;
-      take(p.seqNr(), batch);
-    }
-  }
-
-  private static int messagesIn(EventEnvelope env) {
-    return env.event() instanceof Topic.MessagesAppended batch ? batch.messages().size() : 0;
+        (events, failure) -> new ReadDone(read.generation(), events, failure, taken.get() >= read.room()));
   }
 
   private Effect<Event, State> onReadDone(State state, ReadDone done) {
-    if (done.generation() != readGeneration) return Effect().none();
-    reading = false;
+    if (!reader.isCurrent(done.generation())) return Effect().none();
     if (done.failure() != null) {
-      clearPending();
+      reader.readFailed();
       ctx.getLog().warn("reading topic {} for channel {} failed; retrying on the next tick", topic, name, done.failure());
       return Effect().none();
     }
-    for (EventEnvelope env : done.events()) {
-      if (env.event() instanceof Topic.MessagesAppended batch) {
-        if (batch.firstOffset() > readOffset && !ephemeral) {
-          // Retention deletes only what every durable channel is done with: this is a bug.
-          ctx.getLog().error("{}/{}: messages {} to {} are no longer in the topic's journal", topic, name,
-              MessageId.of(readOffset), MessageId.of(batch.firstOffset() - 1));
-        }
-        take(env.sequenceNr(), batch);
-      }
-      readSeqNr = Math.max(readSeqNr, env.sequenceNr() + 1);
-    }
-    if (!done.filled()) spliceRead();
-    clearPending();
-    // Past every write pushed so far: later pushes follow on (a gap among them is read back).
-    if (!done.filled() && readSeqNr > maxPushedSeqNr) live = true;
-    // A read that found nothing new is tried again on the tick, not at once in a loop.
-    readOnTick = !live && done.events().isEmpty();
+    reader.readDone(done.events(), done.filled(), taker);
     deliver(state);
     return Effect().none();
   }
 
   // ---- delivery -------------------------------------------------------------------------------
   private void deliver(State state) {
-    if (!state.paused() && !topicPaused && !consumers.isEmpty() && !ready.isEmpty()) {
+    if (!state.paused() && !topicPaused && !consumers.isEmpty() && queue.hasReady()) {
       long now = System.currentTimeMillis();
-      Map<Consumer, List<ConsumerProtocol.Delivery>> out = new LinkedHashMap<>();
-      while (!ready.isEmpty()) {
-        Consumer c = nextWithCredit();
+      Map<ChannelConsumers.Consumer, List<ConsumerProtocol.Delivery>> out = new LinkedHashMap<>();
+      while (queue.hasReady()) {
+        ChannelConsumers.Consumer c = consumers.nextWithCredit();
         if (c == null) break;
-        Msg m = ready.pollFirst();
-        m.attempts++;
-        inFlight.put(m.offset, new InFlight(m, c, now, now + c.msgTimeoutMs));
-        c.inFlight++;
-        c.messageCount++;
+        ChannelMessage m = queue.poll();
+        inFlight.add(m, c, now);
         out.computeIfAbsent(c, k -> new ArrayList<>())
             .add(new ConsumerProtocol.Delivery(m.offset, m.timestamp, m.attempts, m.body));
       }
@@ -583,22 +469,36 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     tickWhileNeeded();
   }
 
-  /** Round robin over the consumers that have RDY credit left. */
-  private Consumer nextWithCredit() {
-    for (int i = 0; i <= consumers.size(); i++) {
-      if (!roundRobin.hasNext()) roundRobin = new ArrayList<>(consumers.values()).iterator();
-      if (!roundRobin.hasNext()) return null;
-      Consumer c = roundRobin.next();
-      if (consumers.containsKey(c.ref) && c.inFlight < c.ready) return c;
+  /**
+   * The one place where a delivery attempt that failed is decided: the message leaves the
+   * in-flight table (already done by the caller) and goes back to wait for its next attempt.
+   */
+  private void attemptFailed(InFlightTable.Entry f, Failure failure, long delayMs) {
+    switch (failure) {
+      case REQUEUED -> {
+        f.consumer.requeueCount++;
+        requeueCount++;
+        if (delayMs == 0) {
+          queue.addLast(f.msg);
+        } else {
+          queue.requeueDeferred(f.msg, System.currentTimeMillis() + delayMs);
+          progress.changed();
+        }
+      }
+      case TIMED_OUT -> {
+        f.consumer.timeoutCount++;
+        timeoutCount++;
+        queue.addLast(f.msg);
+      }
+      // What it held goes back to the channel at once, ahead of what waits.
+      case CONSUMER_GONE -> queue.addFirst(f.msg);
     }
-    return null;
   }
 
   private Effect<Event, State> onSubscribe(State state, Subscribe cmd) {
-    if (!consumers.containsKey(cmd.consumer())) {
-      consumers.put(cmd.consumer(), new Consumer(cmd.consumer(), cmd.clientId(), cmd.remoteAddress(), cmd.client(), cmd.msgTimeoutMs()));
+    if (consumers.add(new ChannelConsumers.Consumer(
+        cmd.consumer(), cmd.clientId(), cmd.remoteAddress(), cmd.client(), cmd.msgTimeoutMs()))) {
       ctx.watchWith(cmd.consumer(), new Unsubscribe(cmd.consumer()));
-      roundRobin = List.<Consumer>of().iterator();
     }
     // The consumer talks to this actor directly from now on: its FINs then reach us before the
     // notice of its death does, which a detour through sharding would not promise.
@@ -607,7 +507,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private Effect<Event, State> onReady(State state, Ready cmd) {
-    Consumer c = consumers.get(cmd.consumer());
+    ChannelConsumers.Consumer c = consumers.get(cmd.consumer());
     if (c != null) {
       c.ready = cmd.count();
       deliver(state);
@@ -616,8 +516,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   /** The in-flight entry of this consumer for this offset, or null after telling it why not. */
-  private InFlight owned(ActorRef<ConsumerProtocol> consumer, long offset, String verb) {
-    InFlight f = inFlight.get(offset);
+  private InFlightTable.Entry owned(ActorRef<ConsumerProtocol> consumer, long offset, String verb) {
+    InFlightTable.Entry f = inFlight.get(offset);
     if (f != null && f.consumer.ref.equals(consumer)) return f;
     // nsqd's texts, after its channel's errors.
     String why = f == null ? "ID not in flight" : "client does not own message";
@@ -627,63 +527,43 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   private Effect<Event, State> onFinish(State state, Finish cmd) {
     boolean any = false;
+    long now = System.currentTimeMillis();
     for (long offset : cmd.offsets()) {
-      InFlight f = owned(cmd.consumer(), offset, "FIN");
+      InFlightTable.Entry f = owned(cmd.consumer(), offset, "FIN");
       if (f == null) continue;
       inFlight.remove(offset);
-      f.consumer.inFlight--;
       f.consumer.finishCount++;
-      recordE2eLatency(f.msg.timestamp);
-      finished.add(offset);
+      e2eLatency.record(f.msg.timestamp, now);
+      progress.finish(offset);
       any = true;
     }
     if (!any) return Effect().none();
-    cursor = finished.advance(cursor);
-    dirty = true;
+    progress.advance();
+    progress.changed();
     deliver(state);
     return Effect().none();
   }
 
   private Effect<Event, State> onRequeue(State state, Requeue cmd) {
-    InFlight f = owned(cmd.consumer(), cmd.offset(), "REQ");
+    InFlightTable.Entry f = owned(cmd.consumer(), cmd.offset(), "REQ");
     if (f == null) return Effect().none();
     inFlight.remove(cmd.offset());
-    f.consumer.inFlight--;
-    f.consumer.requeueCount++;
-    requeueCount++;
-    long delay = Math.min(Math.max(cmd.delayMs(), 0), settings.maxReqTimeout().toMillis());
-    if (delay == 0) {
-      ready.addLast(f.msg);
-    } else {
-      f.msg.deliverAt = System.currentTimeMillis() + delay;
-      f.msg.requeueDeferred = true;
-      deferred.add(f.msg);
-      dirty = true;
-    }
+    attemptFailed(f, Failure.REQUEUED, Math.min(Math.max(cmd.delayMs(), 0), settings.maxReqTimeout().toMillis()));
     deliver(state);
     return Effect().none();
   }
 
   private Effect<Event, State> onTouch(State state, Touch cmd) {
-    InFlight f = owned(cmd.consumer(), cmd.offset(), "TOUCH");
-    if (f != null) {
-      long now = System.currentTimeMillis();
-      f.deadline = Math.min(now + f.consumer.msgTimeoutMs, f.deliveredAt + settings.maxMsgTimeout().toMillis());
-    }
+    InFlightTable.Entry f = owned(cmd.consumer(), cmd.offset(), "TOUCH");
+    if (f != null) inFlight.touch(f, System.currentTimeMillis(), settings.maxMsgTimeout().toMillis());
     return Effect().none();
   }
 
   private Effect<Event, State> removeConsumer(State state, ActorRef<ConsumerProtocol> ref) {
-    Consumer c = consumers.remove(ref);
+    ChannelConsumers.Consumer c = consumers.remove(ref);
     if (c == null) return Effect().none();
     ctx.unwatch(ref);
-    roundRobin = List.<Consumer>of().iterator();
-    // What it held goes back to the channel at once.
-    inFlight.values().removeIf(f -> {
-      if (f.consumer != c) return false;
-      ready.addFirst(f.msg);
-      return true;
-    });
+    for (InFlightTable.Entry f : inFlight.removeHeldBy(c)) attemptFailed(f, Failure.CONSUMER_GONE, 0);
     if (Names.isEphemeral(name) && consumers.isEmpty()) {
       topicRef().tell(new Topic.ChannelVanished(name));
     }
@@ -692,29 +572,17 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private Effect<Event, State> onTick(State state, Tick tick) {
-    readOnTick = false;
+    reader.tick();
     long now = System.currentTimeMillis();
-    inFlight.values().removeIf(f -> {
-      if (f.deadline > now) return false;
-      f.consumer.inFlight--;
-      f.consumer.timeoutCount++;
-      timeoutCount++;
-      ready.addLast(f.msg);
-      return true;
-    });
-    while (!deferred.isEmpty() && deferred.peek().deliverAt <= now) {
-      Msg m = deferred.poll();
-      if (m.requeueDeferred) dirty = true;
-      m.requeueDeferred = false;
-      ready.addLast(m);
-    }
+    for (InFlightTable.Entry f : inFlight.removeExpired(now)) attemptFailed(f, Failure.TIMED_OUT, 0);
+    if (queue.releaseDue(now)) progress.changed();
     deliver(state);
     Effect<Event, State> effect = Effect().none();
-    if (dirty && state.exists() && !ephemeral) {
-      effect = Effect().persist(progress()).thenRun(s -> reportPosition(s.cursorSeqNr()));
-    } else if (dirty && state.exists()) {
+    if (progress.isDirty() && state.exists() && !ephemeral) {
+      effect = Effect().persist(progressed()).thenRun(s -> reportPosition(s.cursorSeqNr()));
+    } else if (progress.isDirty() && state.exists()) {
       // An ephemeral channel keeps nothing: what it holds in memory is its position (for a durable topic).
-      dirty = false;
+      progress.forget();
       if (!topicEphemeral) reportPosition(neededSeqNr());
     }
     tickWhileNeeded();
@@ -723,22 +591,11 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /** The lowest topic journal write that holds a message this channel has not finished. */
   private long neededSeqNr() {
-    long seqNr = readSeqNr;
-    for (Msg m : ready) seqNr = Math.min(seqNr, m.seqNr);
-    for (InFlight f : inFlight.values()) seqNr = Math.min(seqNr, f.msg.seqNr);
-    for (Msg m : deferred) seqNr = Math.min(seqNr, m.seqNr);
-    return seqNr;
+    return queue.lowestSeqNr(inFlight.lowestSeqNr(reader.readSeqNr()));
   }
 
-  private Progressed progress() {
-    dirty = false;
-    List<Deferral> deferrals = new ArrayList<>();
-    for (Msg m : deferred) {
-      if (m.requeueDeferred) deferrals.add(new Deferral(m.offset, m.seqNr, m.deliverAt));
-    }
-    // REQ delays restored at recovery whose messages are not read back yet keep their due time too.
-    deferrals.addAll(recoveredDeferrals.values());
-    return new Progressed(cursor, neededSeqNr(), finished.toArray(), deferrals);
+  private Progressed progressed() {
+    return progress.write(neededSeqNr(), queue.requeueDeferrals());
   }
 
   /**
@@ -746,38 +603,24 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
    * topic may delete what lies below (retention). Sent only once it is durable, and only when it moved.
    */
   private void reportPosition(long seqNr) {
-    if (seqNr <= reportedSeqNr) return;
-    reportedSeqNr = seqNr;
-    topicRef().tell(new Topic.ChannelAt(name, seqNr));
+    if (progress.reportable(seqNr)) topicRef().tell(new Topic.ChannelAt(name, seqNr));
   }
 
   private Effect<Event, State> onEmpty(State state, EmptyUpTo cmd) {
-    for (InFlight f : inFlight.values()) f.consumer.inFlight--;
     inFlight.clear();
-    ready.clear();
-    deferred.clear();
-    finished.clear();
-    recoveredDeferrals.clear();
-    cursor = Math.max(cursor, cmd.offset());
-    readOffset = Math.max(readOffset, cmd.offset());
-    readSeqNr = Math.max(readSeqNr, cmd.seqNr());
-    readGeneration++;
-    reading = false;
-    clearPending();
-    // Every push up to the empty point came before this command, so what follows is live.
-    live = true;
-    dirty = false;
+    queue.clear();
+    reader.emptiedTo(cmd.offset(), cmd.seqNr());
+    Progressed emptied = progress.emptyTo(cmd.offset(), reader.readSeqNr());
     if (ephemeral) return Effect().reply(cmd.replyTo(), StatusReply.ack());
-    return Effect().persist(new Progressed(cursor, readSeqNr, new long[0], List.of()))
+    return Effect().persist(emptied)
         .thenRun(s -> reportPosition(s.cursorSeqNr()))
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
   private Effect<Event, State> onDelete(State state, Delete cmd) {
-    closeConsumers("channel deleted");
-    ready.clear();
+    consumers.closeAll("channel deleted");
+    queue.clear();
     inFlight.clear();
-    deferred.clear();
     return Effect().persist(new Deleted())
         .thenRun(s -> {
           if (cmd.replyTo() != null) cmd.replyTo().tell(StatusReply.ack());
@@ -785,48 +628,20 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .thenStop();
   }
 
-  private void closeConsumers(String reason) {
-    consumers.keySet().forEach(ref -> ref.tell(new ConsumerProtocol.Close(reason)));
-    consumers.clear();
-  }
-
   /** Waiting for delivery: in the ready buffer, or still to be read back from the topic. */
   private long depth() {
-    long unread = topicEphemeral ? 0
-        : Math.max(0, topicNextOffset - readOffset - finished.countFrom(readOffset));
-    return ready.size() + unread;
+    return queue.readyCount() + reader.unread(progress);
   }
 
   private long messageCount(State state) {
-    return Math.max(0, topicNextOffset - state.startOffset());
+    return Math.max(0, reader.topicNextOffset() - state.startOffset());
   }
 
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
-    List<ClientStats> clients = new ArrayList<>();
-    for (Consumer c : consumers.values()) {
-      clients.add(new ClientStats(c.clientId, c.remoteAddress, c.ready, c.inFlight, c.messageCount,
-          c.finishCount, c.requeueCount, c.timeoutCount, c.connectTs, c.client));
-    }
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), depth(),
-        inFlight.size(), deferred.size(), messageCount(state),
-        requeueCount, timeoutCount, clients, settings.advertisedHttp(), e2eStats()));
+        inFlight.size(), queue.deferredCount(), messageCount(state),
+        requeueCount, timeoutCount, consumers.stats(), settings.advertisedHttp(), e2eLatency.stats()));
     return Effect().none();
-  }
-
-  private void recordE2eLatency(long publishedAtMs) {
-    // Auto-resizing, 2 significant digits: a few KB per channel that gets FINs.
-    if (e2eLatency == null) e2eLatency = new Histogram(2);
-    e2eLatency.recordValue(Math.max(0, System.currentTimeMillis() - publishedAtMs));
-  }
-
-  private E2eLatency e2eStats() {
-    if (e2eLatency == null || e2eLatency.getTotalCount() == 0) return E2eLatency.NONE;
-    List<Percentile> percentiles = new ArrayList<>();
-    for (double q : E2E_QUANTILES) {
-      percentiles.add(new Percentile(q, e2eLatency.getValueAtPercentile(q * 100) * 1_000_000));
-    }
-    percentiles.add(new Percentile(1.0, e2eLatency.getMaxValue() * 1_000_000));
-    return new E2eLatency(e2eLatency.getTotalCount(), percentiles);
   }
 
   private EntityRef<BrokerEntity.Command> topicRef() {
@@ -838,12 +653,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public EventHandler<State, Event> eventHandler() {
     return newEventHandlerBuilder()
         .forAnyState()
-        .onEvent(Created.class, (s, e) -> new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(),
-            new long[0], List.of()))
-        .onEvent(Progressed.class, (s, e) -> new State(s.exists(), s.paused(), s.startOffset(), e.cursor(),
-            e.cursorSeqNr(), e.finished(), e.deferred()))
-        .onEvent(PausedChanged.class, (s, e) -> new State(s.exists(), e.paused(), s.startOffset(), s.cursor(),
-            s.cursorSeqNr(), s.finished(), s.deferred()))
+        .onEvent(Created.class, State::created)
+        .onEvent(Progressed.class, State::progressed)
+        .onEvent(PausedChanged.class, (s, e) -> s.withPaused(e.paused()))
         .onEvent(Deleted.class, (s, e) -> State.initial())
         .build();
   }

@@ -1,0 +1,24 @@
+package herald.broker;
+
+import org.apache.pekko.util.ByteString;
+
+/** One message of a channel while it is in memory: ready, deferred or in flight. */
+final class ChannelMessage {
+  final long offset;
+  /** The topic journal write that holds it. */
+  final long seqNr;
+  final long timestamp;
+  final ByteString body;
+  int attempts;
+  long deliverAt;
+  /** Deferred by a REQ with a delay (persisted), rather than by a deferred publish (in the topic). */
+  boolean requeueDeferred;
+
+  ChannelMessage(long offset, long seqNr, long timestamp, ByteString body, long deliverAt) {
+    this.offset = offset;
+    this.seqNr = seqNr;
+    this.timestamp = timestamp;
+    this.body = body;
+    this.deliverAt = deliverAt;
+  }
+}

@@ -1,0 +1,99 @@
+package herald.broker;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * The messages a channel has sent to a consumer and not yet seen finished, requeued or timed out,
+ * each with its deadline. Keeps each consumer's in-flight count in step with the table.
+ */
+final class InFlightTable {
+
+  static final class Entry {
+    final ChannelMessage msg;
+    final ChannelConsumers.Consumer consumer;
+    final long deliveredAt;
+    long deadline;
+
+    Entry(ChannelMessage msg, ChannelConsumers.Consumer consumer, long deliveredAt, long deadline) {
+      this.msg = msg;
+      this.consumer = consumer;
+      this.deliveredAt = deliveredAt;
+      this.deadline = deadline;
+    }
+  }
+
+  private final Map<Long, Entry> entries = new HashMap<>();
+
+  /** Sends {@code msg} to {@code consumer} now: one more attempt, due back by the consumer's timeout. */
+  Entry add(ChannelMessage msg, ChannelConsumers.Consumer consumer, long now) {
+    msg.attempts++;
+    Entry e = new Entry(msg, consumer, now, now + consumer.msgTimeoutMs);
+    entries.put(msg.offset, e);
+    consumer.inFlight++;
+    consumer.messageCount++;
+    return e;
+  }
+
+  Entry get(long offset) {
+    return entries.get(offset);
+  }
+
+  /** Takes the entry out of the table; null when the offset is not in flight. */
+  Entry remove(long offset) {
+    Entry e = entries.remove(offset);
+    if (e != null) e.consumer.inFlight--;
+    return e;
+  }
+
+  /**
+   * Moves the deadline to a full timeout from now, but never past {@code maxTimeoutMs} after the
+   * delivery (nsqd's TOUCH and --max-msg-timeout).
+   */
+  void touch(Entry e, long now, long maxTimeoutMs) {
+    e.deadline = Math.min(now + e.consumer.msgTimeoutMs, e.deliveredAt + maxTimeoutMs);
+  }
+
+  /** Takes out and returns the entries whose deadline has passed. */
+  List<Entry> removeExpired(long now) {
+    return removeIf(e -> e.deadline <= now);
+  }
+
+  /** Takes out and returns what {@code consumer} holds. */
+  List<Entry> removeHeldBy(ChannelConsumers.Consumer consumer) {
+    return removeIf(e -> e.consumer == consumer);
+  }
+
+  private List<Entry> removeIf(Predicate<Entry> which) {
+    List<Entry> out = new ArrayList<>();
+    entries.values().removeIf(e -> {
+      if (!which.test(e)) return false;
+      e.consumer.inFlight--;
+      out.add(e);
+      return true;
+    });
+    return out;
+  }
+
+  void clear() {
+    for (Entry e : entries.values()) e.consumer.inFlight--;
+    entries.clear();
+  }
+
+  int size() {
+    return entries.size();
+  }
+
+  boolean isEmpty() {
+    return entries.isEmpty();
+  }
+
+  /** The lowest topic journal write among the messages in flight, or {@code seqNr} if lower. */
+  long lowestSeqNr(long seqNr) {
+    for (Entry e : entries.values()) seqNr = Math.min(seqNr, e.msg.seqNr);
+    return seqNr;
+  }
+}
