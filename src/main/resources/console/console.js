@@ -109,6 +109,14 @@ function fmtInt(n) {
   return n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US');
 }
 
+/** What a topic keeps for replay past its slowest channel (/stats retention). */
+function fmtRetention(r) {
+  const parts = [];
+  if (r && r.time_ms > 0) parts.push(r.time_ms % 3600000 === 0 ? `${r.time_ms / 3600000} h` : `${r.time_ms / 1000} s`);
+  if (r && r.bytes > 0) parts.push(`${fmtInt(r.bytes)} bytes`);
+  return parts.length ? parts.join(', ') : 'none';
+}
+
 function fmtRate(r) {
   if (r === null || r === undefined) return '—';
   return r < 10 ? r.toFixed(1) : Math.round(r).toLocaleString('en-US');
@@ -478,9 +486,6 @@ function startTail(topic, ui) {
   const tp = findTopic(topic);
   // Subscribing would create a missing topic; the console does not do that by accident.
   if (!tp) return notice(`topic “${topic}” does not exist: nothing to tail`, 'error');
-  if (!(tp.channels || []).length && !window.confirm(
-    `Topic “${topic}” has no channel. The tail’s channel would be its first: it would receive and FIN ` +
-      `the ${fmtInt(tp.depth)} messages kept for a first channel, and they would be gone. Tail anyway?`)) return;
   const channel = 'tail-' + Math.random().toString(16).slice(2, 10) + '#ephemeral';
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(`${scheme}//${location.host}/sub?topic=${enc(topic)}&channel=${enc(channel)}&client_id=console-tail`, wsProtocols());
@@ -587,7 +592,8 @@ const PAGES = {
       region(withTopic((tp) => {
         const r = state.rates.get(topic) || {};
         return [h('p', { class: 'summary' }, stateBadges(tp), ` ${fmtInt(tp.message_count)} messages published · `,
-          `${fmtInt(tp.depth)} held for a first channel · in ${fmtRate(r.in)} msgs/s · out ${fmtRate(r.out)} FIN/s · node `,
+          `${fmtInt(tp.depth)} held for a first channel · in ${fmtRate(r.in)} msgs/s · out ${fmtRate(r.out)} FIN/s · `,
+          h('span', { id: 'retention' }, `retention ${fmtRetention(tp.retention)}`), ' · node ',
           h('span', { class: 'mono' }, tp.node || '—'), ' ', actionButtons('topic', topic, null, tp.paused))];
       }, true)),
       h('h2', {}, 'Channels'),

@@ -113,6 +113,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private enum IdleCheck implements Command { INSTANCE }
 
+  /** Retention by time frees events as time passes, not only as channels move: looked at on a timer. */
+  private enum RetentionCheck implements Command { INSTANCE }
+
   public record GetStats(ActorRef<TopicStats> replyTo) implements Command {}
 
   /**
@@ -121,13 +124,22 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    */
   public record TopicStats(
       String name, boolean exists, boolean paused, long depth, long messageCount,
-      long messageBytes, List<String> channels, String node, long journalDeletedTo, DedupStats dedup)
+      long messageBytes, List<String> channels, String node, long journalDeletedTo, DedupStats dedup,
+      RetentionStats retention)
       implements CborSerializable {
     public TopicStats(String name, boolean exists, boolean paused, long depth, long messageCount,
                       long messageBytes, List<String> channels, String node, long journalDeletedTo) {
-      this(name, exists, paused, depth, messageCount, messageBytes, channels, node, journalDeletedTo, null);
+      this(name, exists, paused, depth, messageCount, messageBytes, channels, node, journalDeletedTo, null, null);
+    }
+
+    public TopicStats(String name, boolean exists, boolean paused, long depth, long messageCount,
+                      long messageBytes, List<String> channels, String node, long journalDeletedTo, DedupStats dedup) {
+      this(name, exists, paused, depth, messageCount, messageBytes, channels, node, journalDeletedTo, dedup, null);
     }
   }
+
+  /** The retention in force (the topic's own or the node's): time and bytes kept for replay, 0 for none. */
+  public record RetentionStats(long timeMs, long bytes) implements CborSerializable {}
 
   /**
    * The dedup window in force, the ids remembered now, the publishes not stored because their id
@@ -171,50 +183,54 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    */
   public record State(
       boolean exists, boolean paused, long nextOffset, long baseOffset, long messageBytes,
-      Start backlog, Map<String, Start> channels, TopicConfig config, StoredIds ids) implements CborSerializable {
+      Start backlog, Map<String, Start> channels, TopicConfig config, StoredIds ids, JournalMarks marks)
+      implements CborSerializable {
 
     public State {
-      // A snapshot from before topic settings and dedup ids has neither.
+      // A snapshot from before topic settings, dedup ids or journal marks has none.
       if (config == null) config = TopicConfig.DEFAULT;
       if (ids == null) ids = new StoredIds();
+      if (marks == null) marks = new JournalMarks();
     }
 
     static State initial() {
-      return new State(false, false, 0, 0, 0, new Start(0, 1), Map.of(), TopicConfig.DEFAULT, new StoredIds());
+      return new State(false, false, 0, 0, 0, new Start(0, 1), Map.of(), TopicConfig.DEFAULT, new StoredIds(),
+          new JournalMarks());
     }
 
-    /** The dedup ids change in place; a snapshot, serialized on another thread, gets a copy. */
+    /** The dedup ids and marks change in place; a snapshot, serialized on another thread, gets a copy. */
     State copy() {
-      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids.copy());
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids.copy(),
+          marks.copy());
     }
 
     /** Made (again): no channel, no messages of its own yet; offsets carry on. */
     State created(long seqNrHint) {
-      return new State(true, false, nextOffset, nextOffset, 0, new Start(nextOffset, seqNrHint), Map.of(), config, ids);
+      return new State(true, false, nextOffset, nextOffset, 0, new Start(nextOffset, seqNrHint), Map.of(), config, ids, marks);
     }
 
     /** A deleted topic forgets its settings and ids: a topic made again under its name is a new one. */
     State deleted() {
       return new State(false, false, nextOffset, nextOffset, 0, new Start(nextOffset, backlog.seqNr()), Map.of(),
-          TopicConfig.DEFAULT, new StoredIds());
+          TopicConfig.DEFAULT, new StoredIds(), new JournalMarks());
     }
 
     State appended(long nextOffset, long bytes) {
-      return new State(exists, paused, nextOffset, baseOffset, messageBytes + bytes, backlog, channels, config, ids);
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes + bytes, backlog, channels, config, ids, marks);
     }
 
     /** From here on, messages wait for the next first channel. */
     State backlogFrom(long seqNrHint) {
       return new State(exists, paused, nextOffset, baseOffset, messageBytes, new Start(nextOffset, seqNrHint),
-          channels, config, ids);
+          channels, config, ids, marks);
     }
 
     State paused(boolean paused) {
-      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids);
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids, marks);
     }
 
     State configured(TopicConfig config) {
-      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids);
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids, marks);
     }
 
     State channelAdded(String channel, Start start) {
@@ -232,7 +248,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     }
 
     private State withChannels(Map<String, Start> channels) {
-      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids);
+      return new State(exists, paused, nextOffset, baseOffset, messageBytes, backlog, channels, config, ids, marks);
     }
   }
 
@@ -332,6 +348,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onSignal(RecoveryCompleted.instance(), state -> {
           if (state.exists()) {
             announce(state);
+            checkRetentionOverTime(state);
             // Wake every channel so backlogs and deferred messages flow again after a restart.
             state.channels().forEach((channel, start) -> attached(state, channel, start));
           }
@@ -364,7 +381,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   public CommandHandler<Command, Event, State> commandHandler() {
     CommandHandler<Command, Event, State> handler = commands();
     return (state, command) -> {
-      if (!(command instanceof GetStats || command instanceof IdleCheck)) idleness.active();
+      if (!(command instanceof GetStats || command instanceof IdleCheck || command instanceof RetentionCheck)) {
+        idleness.active();
+      }
       return handler.apply(state, command);
     };
   }
@@ -394,6 +413,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           trim(state);
           return Effect().none();
         })
+        .onCommand(RetentionCheck.class, (state, cmd) -> {
+          trim(state);
+          return Effect().none();
+        })
         .onCommand(Trimmed.class, (state, cmd) -> {
           trimming = false;
           if (cmd.answer() instanceof DeleteMessagesFailure failure) {
@@ -402,6 +425,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
             trimmedTo = 0;
           } else if (cmd.answer() instanceof DeleteMessagesSuccess success) {
             deletedTo = success.toSequenceNr();
+            state.marks().deleted(deletedTo);
             ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}", name, deletedTo);
           }
           return Effect().none();
@@ -498,6 +522,25 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return duplicates == null ? List.of() : duplicates;
   }
 
+  /** The retention in force: the topic's own, or the node's. */
+  private RetentionStats retention(State state) {
+    Long timeMs = state.config().retentionTimeMs();
+    Long bytes = state.config().retentionBytes();
+    return new RetentionStats(timeMs != null ? timeMs : settings.retentionTime().toMillis(),
+        bytes != null ? bytes : settings.retentionBytes());
+  }
+
+  /** While retention keeps by time, trims a few times per retention period (at most once a second). */
+  private void checkRetentionOverTime(State state) {
+    long timeMs = retention(state).timeMs();
+    if (ephemeral || timeMs <= 0) {
+      timers.cancel(RetentionCheck.INSTANCE);
+      return;
+    }
+    Duration every = Duration.ofMillis(Math.max(1000, Math.min(timeMs / 4, 60_000)));
+    timers.startTimerWithFixedDelay(RetentionCheck.INSTANCE, every);
+  }
+
   private long dedupWindowMs(State state) {
     Long own = state.config().dedupWindowMs();
     return own != null ? own : settings.dedupWindow().toMillis();
@@ -560,7 +603,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> onConfigure(State state, Configure cmd) {
     TopicConfig config = state.config().with(cmd.changes());
     if (config.equals(state.config())) return Effect().reply(cmd.replyTo(), StatusReply.ack());
-    return Effect().persist(new TopicConfigured(config)).thenReply(cmd.replyTo(), s -> StatusReply.ack());
+    return Effect().persist(new TopicConfigured(config))
+        .thenRun(s -> {
+          checkRetentionOverTime(s);
+          trim(s);
+        })
+        .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
   private Effect<Event, State> onCreateChannel(State state, CreateChannel cmd) {
@@ -569,7 +617,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
     }
     if (startOf(state, channel) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
-    boolean first = noChannel(state);
+    boolean first = keepsBacklog(state);
     // A topic made here has no backlog yet: start at its end, not at a deleted topic's old backlog.
     Start start = first && state.exists() ? state.backlog() : new Start(state.nextOffset(), nextSeqNr());
     List<Event> events = new ArrayList<>();
@@ -625,8 +673,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     // An ephemeral topic vanishes with its last channel.
     boolean vanish = ephemeral && lastGone;
     List<Event> events = new ArrayList<>();
+    // The last durable channel gone, messages wait for the next one; an ephemeral one leaves the backlog as it was.
     if (durable) events.add(new ChannelRemoved(channel, nextSeqNr()));
-    else if (lastGone) events.add(new BacklogStarted(nextSeqNr()));
     if (vanish) events.add(new TopicDeleted());
     channelAt.remove(channel);
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
@@ -640,9 +688,18 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return removeChannel(state, cmd.channel(), false, null);
   }
 
-  /** No channel at all, durable or ephemeral: messages wait for the first one. */
+  /** No channel at all, durable or ephemeral: nobody to push messages to. */
   private boolean noChannel(State state) {
     return state.channels().isEmpty() && ephemeralChannels.isEmpty();
+  }
+
+  /**
+   * Messages wait for the first durable channel while there is none: an ephemeral channel (herald
+   * tail) reads them too but never takes them away. An ephemeral topic cannot read back, so it
+   * holds them for its first channel of any kind.
+   */
+  private boolean keepsBacklog(State state) {
+    return ephemeral ? noChannel(state) : state.channels().isEmpty();
   }
 
   /** Where a channel of this topic started, or null when it has no such channel. */
@@ -657,19 +714,21 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private static final long TRIM_ANSWER_NANOS = Duration.ofSeconds(30).toNanos();
 
   /**
-   * Deletes the events no channel needs any more: below every channel's reported position (or its
-   * start, until it reports), below where a first channel would start when there is none. Never
+   * Deletes the events no channel needs any more and retention does not keep: below every channel's
+   * reported position (or its start, until it reports), below where a first durable channel would
+   * start while there is none, below what retention keeps by time and size. Never
    * past the second-last snapshot written in this run: this topic's own recovery replays the events
    * after its snapshot, and if the last snapshot cannot be read the store falls back to the one before.
    */
   private void trim(State state) {
     if (ephemeral || !state.exists()) return;
     if (trimming && System.nanoTime() - trimStartedNanos < TRIM_ANSWER_NANOS) return;
-    long low = Long.MAX_VALUE;
-    if (noChannel(state)) low = state.backlog().seqNr();
+    long low = keepsBacklog(state) ? state.backlog().seqNr() : Long.MAX_VALUE;
     for (var c : state.channels().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
     for (var c : ephemeralChannels.entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
-    long upTo = Math.min(low - 1, snapshotSeqNr);
+    RetentionStats retention = retention(state);
+    long kept = state.marks().keptFrom(System.currentTimeMillis(), retention.timeMs(), retention.bytes(), state.messageBytes());
+    long upTo = Math.min(Math.min(low, kept) - 1, snapshotSeqNr);
     if (upTo - trimmedTo < TRIM_STEP) return;
     trimmedTo = upTo;
     trimming = true;
@@ -698,15 +757,16 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         true, start, state.nextOffset(), lastSequenceNumber(ctx), state.paused(), held));
   }
 
-  /** Messages kept for a first channel (none once there is one). */
+  /** Messages kept for a first durable channel (none once there is one). */
   private long depth(State state) {
-    return !noChannel(state) ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
+    return !keepsBacklog(state) ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
   }
 
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     DedupStats dedup = new DedupStats(dedupWindowMs(state), state.ids().size(), duplicates, state.ids().forgottenEarly());
     cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth(state),
-        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp(), deletedTo, dedup));
+        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp(), deletedTo, dedup,
+        retention(state)));
     return Effect().none();
   }
 
@@ -732,6 +792,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
             bytes += p.body().length();
             if (p.dedupId() != null) s.ids().add(p.dedupId(), p.timestamp(), window, settings.dedupMaxIds());
           }
+          // Here (replay or write) the last sequence number is this event's own.
+          s.marks().written(lastSequenceNumber(ctx), e.firstOffset(), e.messages().get(0).timestamp(), s.messageBytes());
           return s.appended(e.nextOffset(), bytes);
         })
         .onEvent(TopicCreated.class, (s, e) -> s.created(e.seqNrHint()))

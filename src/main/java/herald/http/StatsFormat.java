@@ -72,6 +72,11 @@ public final class StatsFormat {
         dedup.put("duplicates", t.dedup().duplicates());
         dedup.put("forgotten_early", t.dedup().forgottenEarly());
       }
+      if (t.retention() != null) {
+        ObjectNode retention = topic.putObject("retention");
+        retention.put("time_ms", t.retention().timeMs());
+        retention.put("bytes", t.retention().bytes());
+      }
       latency(topic, topicE2e(r.channels()));
       ArrayNode channels = topic.putArray("channels");
       for (Channel.ChannelStats c : r.channels()) {
@@ -214,6 +219,9 @@ public final class StatsFormat {
       if (t.dedup() != null && t.dedup().ids() + t.dedup().duplicates() > 0) {
         out.append(String.format("    dedup: window: %dms ids: %d duplicates: %d forgotten early: %d%n",
             t.dedup().windowMs(), t.dedup().ids(), t.dedup().duplicates(), t.dedup().forgottenEarly()));
+      }
+      if (t.retention() != null && t.retention().timeMs() + t.retention().bytes() > 0) {
+        out.append(String.format("    retention: time: %dms bytes: %d%n", t.retention().timeMs(), t.retention().bytes()));
       }
       for (Channel.ChannelStats c : r.channels()) {
         out.append(String.format("    [%-22s] depth: %-8d inflt: %-6d def: %-6d req: %-6d timeout: %-6d msgs: %-10d clients: %d%s%n",

@@ -13,8 +13,9 @@ import java.util.Iterator;
 
 /**
  * The body of {@code POST /topic/config}: a JSON object with the settings to change, for example
- * {@code {"dedup_window": "30s"}}. A key set to null goes back to the node's default; a key left
- * out stays as it is. Durations are written as in the config ("500ms", "30s", "2m").
+ * {@code {"dedup_window": "30s", "retention_time": "24h", "retention_bytes": "10GB"}}. A key set to
+ * null goes back to the node's default; a key left out stays as it is. Durations and sizes are
+ * written as in the config ("500ms", "30s", "2m"; "500MB" or a number of bytes).
  */
 final class TopicConfigBody {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -30,15 +31,31 @@ final class TopicConfigBody {
     }
     if (root == null || !root.isObject()) throw ApiError.badRequest("INVALID_CONFIG");
     Long dedupWindow = null;
+    Long retentionTime = null;
+    Long retentionBytes = null;
     for (Iterator<String> keys = root.fieldNames(); keys.hasNext(); ) {
       String key = keys.next();
       JsonNode value = root.get(key);
       switch (key) {
         case "dedup_window" -> dedupWindow = value.isNull() ? TopicConfig.NODE_DEFAULT : millis(value);
+        case "retention_time" -> retentionTime = value.isNull() ? TopicConfig.NODE_DEFAULT : millis(value);
+        case "retention_bytes" -> retentionBytes = value.isNull() ? TopicConfig.NODE_DEFAULT : bytes(value);
         default -> throw ApiError.badRequest("INVALID_CONFIG");
       }
     }
-    return new TopicConfig(dedupWindow);
+    return new TopicConfig(dedupWindow, retentionTime, retentionBytes);
+  }
+
+  private static long bytes(JsonNode value) {
+    if (!value.isTextual() && !value.canConvertToLong()) throw ApiError.badRequest("INVALID_CONFIG");
+    try {
+      Object raw = value.isTextual() ? value.asText() : value.asLong();
+      long n = ConfigFactory.empty().withValue("b", ConfigValueFactory.fromAnyRef(raw)).getBytes("b");
+      if (n < 0) throw ApiError.badRequest("INVALID_CONFIG");
+      return n;
+    } catch (ConfigException e) {
+      throw ApiError.badRequest("INVALID_CONFIG");
+    }
   }
 
   private static long millis(JsonNode value) {

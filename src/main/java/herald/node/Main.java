@@ -122,6 +122,14 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--dedup-max-ids", paramLabel = "N", description = "most message ids a topic remembers; past it the oldest go first (default: ${DEFAULT-VALUE})")
   String dedupMaxIds;
 
+  @Option(names = "--retention-time", paramLabel = "DURATION", description = "how long a topic keeps messages every channel "
+      + "is done with, for replay (a topic may set its own, POST /topic/config); 0 = none (default: ${DEFAULT-VALUE})")
+  String retentionTime;
+
+  @Option(names = "--retention-bytes", paramLabel = "BYTES", description = "how many bytes of its latest messages a topic "
+      + "keeps for replay (a topic may set its own); 0 = none (default: ${DEFAULT-VALUE})")
+  String retentionBytes;
+
   @Option(names = "--min-free-space", paramLabel = "N%|BYTES", description = "below this much free space on --data-path "
       + "publishes are refused (507 E_DISK_FULL) so the disk never fills; FINs and consumers go on (default: ${DEFAULT-VALUE})")
   String minFreeSpace;
@@ -209,6 +217,8 @@ public final class Main implements Callable<Integer> {
     o.put("herald.tls-root-ca-file", tlsRootCaFile);
     o.put("herald.dedup-window", duration("--dedup-window", dedupWindow));
     o.put("herald.dedup-max-ids", positive("--dedup-max-ids", dedupMaxIds));
+    o.put("herald.retention-time", duration("--retention-time", retentionTime));
+    o.put("herald.retention-bytes", bytes("--retention-bytes", retentionBytes));
     Settings.HostPort cluster = Settings.HostPort.parse(clusterAddress, "--cluster-address");
     o.put("pekko.remote.artery.canonical.hostname", cluster.host());
     o.put("pekko.remote.artery.canonical.port", cluster.port());
@@ -253,11 +263,20 @@ public final class Main implements Callable<Integer> {
   }
 
   private static String duration(String flag, String value) {
+    return valid(flag, value, c -> c.getDuration("v"), "a duration such as 500ms, 60s, 15m or 1h");
+  }
+
+  private static String bytes(String flag, String value) {
+    return valid(flag, value, c -> c.getBytes("v"), "a size such as 0, 1048576, 500MB or 10GB");
+  }
+
+  /** {@code value} when the config reads it as {@code what}, otherwise an error naming the flag. */
+  private static String valid(String flag, String value, java.util.function.Consumer<Config> read, String what) {
     try {
-      ConfigFactory.empty().withValue("d", ConfigValueFactory.fromAnyRef(value)).getDuration("d");
+      read.accept(ConfigFactory.empty().withValue("v", ConfigValueFactory.fromAnyRef(value)));
       return value;
     } catch (ConfigException e) {
-      throw new IllegalArgumentException(flag + " must be a duration such as 500ms, 60s, 15m or 1h, got '" + value + "'");
+      throw new IllegalArgumentException(flag + " must be " + what + ", got '" + value + "'");
     }
   }
 

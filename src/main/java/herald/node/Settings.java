@@ -26,7 +26,9 @@ public record Settings(
     int dedupMaxIds,
     String tcpHost,
     int tcpPort,
-    String broadcastAddress) implements Serializable {
+    String broadcastAddress,
+    Duration retentionTime,
+    long retentionBytes) implements Serializable {
 
   /** A member's role "http=HOST:PORT" says where its HTTP API is. */
   public static final String HTTP_ROLE_PREFIX = "http=";
@@ -41,6 +43,23 @@ public record Settings(
     this(httpHost, httpPort, clusterHost, clusterPort, dataPath, msgTimeout, maxMsgTimeout, maxReqTimeout, maxMsgSize,
         maxBodySize, maxRdyCount, memQueueSize, journal, join, advertisedHttp, dedupWindow, dedupMaxIds,
         "0.0.0.0", 4150, hostname());
+  }
+
+  /** Without retention: a topic keeps only what its channels have not passed. */
+  public Settings(String httpHost, int httpPort, String clusterHost, int clusterPort, String dataPath,
+      Duration msgTimeout, Duration maxMsgTimeout, Duration maxReqTimeout, int maxMsgSize, int maxBodySize,
+      int maxRdyCount, int memQueueSize, String journal, String join, String advertisedHttp, Duration dedupWindow,
+      int dedupMaxIds, String tcpHost, int tcpPort, String broadcastAddress) {
+    this(httpHost, httpPort, clusterHost, clusterPort, dataPath, msgTimeout, maxMsgTimeout, maxReqTimeout, maxMsgSize,
+        maxBodySize, maxRdyCount, memQueueSize, journal, join, advertisedHttp, dedupWindow, dedupMaxIds,
+        tcpHost, tcpPort, broadcastAddress, Duration.ZERO, 0);
+  }
+
+  /** These settings with the node's retention defaults replaced. */
+  public Settings withRetention(Duration time, long bytes) {
+    return new Settings(httpHost, httpPort, clusterHost, clusterPort, dataPath, msgTimeout, maxMsgTimeout, maxReqTimeout,
+        maxMsgSize, maxBodySize, maxRdyCount, memQueueSize, journal, join, advertisedHttp, dedupWindow, dedupMaxIds,
+        tcpHost, tcpPort, broadcastAddress, time, bytes);
   }
 
   public static Settings from(Config root) {
@@ -63,7 +82,8 @@ public record Settings(
         advertised(http, cluster.host()),
         c.getDuration("dedup-window"),
         c.getInt("dedup-max-ids"),
-        tcp.host(), tcp.port(), broadcastAddress(c.getString("broadcast-address")));
+        tcp.host(), tcp.port(), broadcastAddress(c.getString("broadcast-address")),
+        c.getDuration("retention-time"), c.getBytes("retention-bytes"));
   }
 
   /** As nsqd: the address clients are told to use for this node; the host name unless given. */

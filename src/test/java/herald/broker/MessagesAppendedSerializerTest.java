@@ -200,10 +200,16 @@ class MessagesAppendedSerializerTest {
     ids.add("order-1", 1_000, 60_000, 2);
     ids.add("order-2", 2_000, 60_000, 2);
     ids.add("order-3", 3_000, 60_000, 2); // forgets order-1 early: the count limit is 2
+    JournalMarks marks = new JournalMarks();
+    marks.written(3, 2, 1_000, 0);
+    marks.written(200, 7, 2_000, 150);
     Topic.State s = new Topic.State(true, true, 10, 2, 300, new Topic.Start(2, 3),
-        Map.of("a", new Topic.Start(4, 5), "b", new Topic.Start(10, 9)), new TopicConfig(30_000L), ids);
+        Map.of("a", new Topic.Start(4, 5), "b", new Topic.Start(10, 9)), new TopicConfig(30_000L, 60_000L, 1L << 30),
+        ids, marks);
     Topic.State back = (Topic.State) viaExtension(s);
     assertEquals(s, back);
+    assertEquals(2, back.marks().size());
+    assertEquals(200, back.marks().seqNrBeforeTime(2_500));
     assertEquals(1, back.ids().forgottenEarly());
     assertEquals(2, back.ids().size());
     assertTrue(back.ids().contains("order-3", 3_500, 60_000));
@@ -252,6 +258,8 @@ class MessagesAppendedSerializerTest {
         new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151", 1000),
         new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151", 1000,
             new Topic.DedupStats(120_000, 7, 3, 1)),
+        new Topic.TopicStats("orders", true, false, 4, 10, 99, List.of("a", "b"), "127.0.0.1:4151", 1000,
+            new Topic.DedupStats(120_000, 7, 3, 1), new Topic.RetentionStats(3_600_000, 0)),
         new Channel.EmptyUpTo(10, 4, done),
         new Channel.Attached(true, new Topic.Start(3, 2), 5, 4, true, List.of()),
         new Channel.ChannelStats("orders", "archive", true, false, 1, 2, 3, 4, 5, 6, List.of(

@@ -295,16 +295,30 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void whenTheLastChannelIsAVanishedEphemeralOneMessagesWaitForTheNextFirstChannel() {
+  void anEphemeralChannelNeverTakesTheBacklogOfTheFirstDurableChannel() {
     append(messages("a"));                      // 1 TopicCreated, 2 MessagesAppended(0)
     assertAck(createChannel("tmp#ephemeral", false).reply());
-    append(messages("b"));                      // 3 MessagesAppended(1), taken by the ephemeral channel
+    append(messages("b"));                      // 3 MessagesAppended(1), seen by the ephemeral channel too
+    assertEquals(2, stats().depth(), "still kept for a first durable channel");
     var vanished = kit.runCommand(new Topic.ChannelVanished("tmp#ephemeral"));
-    assertEquals(List.of(new Topic.BacklogStarted(4)), vanished.events());
-    assertEquals(0, stats().depth(), "what the ephemeral channel saw is not a backlog");
-    append(messages("c"));                      // 5 MessagesAppended(2)
-    assertEquals(1, stats().depth());
-    assertEquals(List.of(new Topic.ChannelAdded("c", 2, 4)), createChannel("c", false).events());
+    assertTrue(vanished.hasNoEvents(), "the backlog stays where it was");
+    append(messages("c"));                      // 4 MessagesAppended(2)
+    assertEquals(3, stats().depth());
+    // The first durable channel starts where the backlog started: it gets a, b and c.
+    assertEquals(List.of(new Topic.ChannelAdded("c", 0, 1)), createChannel("c", false).events());
+    assertEquals(0, stats().depth());
+  }
+
+  @Test
+  void anEphemeralChannelOnATopicWithoutDurableChannelStartsAtTheBacklog() {
+    append(messages("a", "b"));                 // 1 TopicCreated, 2 MessagesAppended(0)
+    assertAck(createChannel("tail#ephemeral", false).reply());
+    Channel.Attached attached = broker.expectRouted(channelId("tail#ephemeral"), Channel.Attached.class);
+    assertEquals(new Topic.Start(0, 1), attached.start());
+    createChannel("c", false);
+    assertAck(createChannel("late#ephemeral", false).reply());
+    Channel.Attached late = broker.expectRouted(channelId("late#ephemeral"), Channel.Attached.class);
+    assertEquals(2, late.start().offset(), "with a durable channel, a new ephemeral one starts at the end");
   }
 
   @Test
@@ -519,5 +533,90 @@ class TopicBehaviorTest {
     var removed = kit.runCommand(new Topic.ChannelAdmin("b", Topic.ChannelOp.DELETE, probe.ref()));
     assertEquals(1, removed.events().size());
     awaitStored(all + 1 - 799); // one more write (ChannelRemoved), 799 deleted
+  }
+
+  // ---- retention for replay -------------------------------------------------------------------
+
+  private static final long HOUR = 3_600_000;
+
+  /** {@code count} writes of one 10-byte message each, published at {@code at}. */
+  private void writesAt(long at, int count) {
+    for (int i = 0; i < count; i++) {
+      append(List.of(new Published(ByteString.fromString(String.format("m%09d", i)), at, 0)));
+    }
+  }
+
+  private void configure(TopicConfig config) {
+    assertAck(kit.<StatusReply<Done>>runCommand(r -> new Topic.Configure(config, r)).reply());
+  }
+
+  private int stored() {
+    return kit.persistenceTestKit().persistedInStorage(Topic.persistenceId(topic)).size();
+  }
+
+  /**
+   * Channels a and b (writes 1-3), 1,500 writes published two hours ago (4-1503), then 1,500
+   * published now (1504-3003); snapshots at 1,000, 2,000 and 3,000, so deletions may reach 2,000.
+   */
+  private int oldThenNewWrites() {
+    assertAck(createChannel("a", true).reply());
+    assertAck(createChannel("b", false).reply());
+    long now = System.currentTimeMillis();
+    writesAt(now - 2 * HOUR, 1500);
+    writesAt(now, 1500);
+    return stored();
+  }
+
+  /** Waits until at least {@code atLeast} events are gone, then checks that no more than {@code atMost} went. */
+  private void awaitDeleted(int all, int atLeast, int atMost) {
+    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), atLeast + " events deleted", () -> all - stored() >= atLeast);
+    assertTrue(all - stored() <= atMost, (all - stored()) + " deleted, at most " + atMost + " may be");
+  }
+
+  @Test
+  void retentionByTimeKeepsYoungMessagesEveryChannelIsDoneWith() {
+    int all = oldThenNewWrites();
+    configure(new TopicConfig(null, HOUR, null));
+    assertEquals(new Topic.RetentionStats(HOUR, 0), stats().retention());
+    kit.runCommand(new Topic.ChannelAt("a", 3004));
+    kit.runCommand(new Topic.ChannelAt("b", 3004));
+    // Without retention it would delete up to 2,000; the hour keeps every young write (1504 on).
+    // Deletions go by stretches of at most 100 writes, so the last old stretch may stay.
+    awaitDeleted(all + 1, 1403, 1503);
+  }
+
+  @Test
+  void retentionByTimeNeverDeletesWhatAChannelBehindStillNeeds() {
+    int all = oldThenNewWrites();
+    configure(new TopicConfig(null, HOUR, null));
+    kit.runCommand(new Topic.ChannelAt("a", 3004));
+    kit.runCommand(new Topic.ChannelAt("b", 600)); // behind: needs 600 and on, old or not
+    awaitDeleted(all + 1, 599, 599);
+  }
+
+  @Test
+  void retentionBySizeKeepsTheLatestBytes() {
+    // From the node's defaults: the latest 25,000 bytes (2,500 messages of 10 bytes, writes 504 on).
+    kit = EventSourcedBehaviorTestKit.create(broker.system(),
+        Topic.create(topic, BrokerTestSystem.SETTINGS.withRetention(Duration.ZERO, 25_000)));
+    int all = oldThenNewWrites();
+    assertEquals(new Topic.RetentionStats(0, 25_000), stats().retention());
+    kit.runCommand(new Topic.ChannelAt("a", 3004));
+    kit.runCommand(new Topic.ChannelAt("b", 3004));
+    awaitDeleted(all, 403, 503);
+    // The topic's own setting over the node's: 100 bytes keep nothing below the snapshot at 2,000.
+    configure(new TopicConfig(null, null, 100L));
+    assertEquals(new Topic.RetentionStats(0, 100), stats().retention());
+    awaitDeleted(all + 1, 2000, 2000);
+  }
+
+  @Test
+  void retentionZeroDeletesWhatEveryChannelIsDoneWithAsBefore() {
+    int all = oldThenNewWrites();
+    configure(new TopicConfig(null, HOUR, null));
+    configure(new TopicConfig(null, TopicConfig.NODE_DEFAULT, null)); // back to the node's 0
+    kit.runCommand(new Topic.ChannelAt("a", 3004));
+    kit.runCommand(new Topic.ChannelAt("b", 3004));
+    awaitDeleted(all + 2, 2000, 2000);
   }
 }

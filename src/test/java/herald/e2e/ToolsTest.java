@@ -167,6 +167,24 @@ class ToolsTest extends SharedNode {
     Await.until(WAIT, "the ephemeral channel is gone", () -> tailChannels(topic) == 0);
   }
 
+  @Test
+  void tailOnATopicWithoutChannelsLeavesTheBacklogForTheFirstDurableChannel() throws Exception {
+    String topic = unique("backlog");
+    assertEquals(200, http.post("/mpub?topic=" + topic, "m1\nm2\nm3\nm4\nm5\nm6\nm7").status());
+    Result r = run(new Tail(), null, "--http", http(), "--topic", topic, "-n", "3");
+    assertEquals(0, r.code(), r::toString);
+    assertEquals("m1\nm2\nm3\n", r.out(), r::toString);
+    Await.until(WAIT, "the ephemeral channel is gone", () -> tailChannels(topic) == 0);
+    assertEquals(7, topicStats(topic).path("depth").asInt(), "all seven still kept for a first channel");
+    // The first durable channel gets all seven, not the four the tail left.
+    try (WsConsumer c = WsConsumer.subscribe(node, "topic=" + topic + "&channel=first")) {
+      c.send("RDY 10");
+      List<String> bodies = new ArrayList<>();
+      for (WsConsumer.Frame f : c.messages(7, WAIT)) bodies.add(f.json().path("body").asText());
+      assertEquals(List.of("m1", "m2", "m3", "m4", "m5", "m6", "m7"), bodies);
+    }
+  }
+
   private static int tailChannels(String topic) throws Exception {
     JsonNode t = topicStats(topic);
     if (t == null) return 0;
