@@ -41,6 +41,9 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--join", paramLabel = "HOST:PORT[,HOST:PORT...]", description = "cluster addresses of seed nodes; none: form a new cluster (default: ${DEFAULT-VALUE})")
   String join;
 
+  @Option(names = "--start-timeout", paramLabel = "DURATION", description = "how long a start may take to join the cluster and reach the journal before the node gives up (default: ${DEFAULT-VALUE})")
+  String startTimeout;
+
   @Option(names = "--journal", paramLabel = "leveldb|postgres", description = "leveldb (embedded, one node) or postgres (shared, for clusters) (default: ${DEFAULT-VALUE})")
   String journal;
 
@@ -235,6 +238,7 @@ public final class Main implements Callable<Integer> {
     o.put("herald.min-free-space", minFreeSpace);
     if (journalRepair) o.put("herald.journal-repair", true);
     o.put("herald.join", join);
+    o.put("herald.start-timeout", duration("--start-timeout", startTimeout));
     o.put("herald.postgres.url", postgresUrl);
     o.put("herald.postgres.user", postgresUser);
     List<String> seeds = new ArrayList<>();

@@ -254,9 +254,10 @@ public final class Node {
    */
   private static void checkJournal(ActorSystem<?> system, Settings settings) throws StartException {
     try {
-      var answered = TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, Duration.ofSeconds(60)).toCompletableFuture();
+      var answered = TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, startTimeout(system)).toCompletableFuture();
       // A node the cluster refuses shuts itself down: stop waiting then.
-      CompletableFuture.anyOf(answered, system.getWhenTerminated().toCompletableFuture()).get(61, TimeUnit.SECONDS);
+      CompletableFuture.anyOf(answered, system.getWhenTerminated().toCompletableFuture())
+          .get(startTimeout(system).toMillis() + 1000, TimeUnit.MILLISECONDS);
       answered.getNow(null);
       if (!answered.isDone()) throw new IllegalStateException("the node stopped while starting");
     } catch (Exception e) {
@@ -270,13 +271,18 @@ public final class Node {
         throw new StartException("could not join the cluster at " + system.settings().config().getStringList("pekko.cluster.seed-nodes"));
       }
       if (settings.clustered() && Cluster.get(system).selfMember().status() != MemberStatus.up()) {
-        throw new StartException("could not join the cluster at " + settings.join() + " within 60 s: are its nodes up, "
+        throw new StartException("could not join the cluster at " + settings.join() + " within "
+            + startTimeout(system).toSeconds() + " s (--start-timeout): are its nodes up, "
             + (ClusterTls.enabled(system.settings().config())
                 ? "on TLS, and is this node's --cluster-tls certificate signed by their CA? (see the log)"
                 : "and on plain TCP (no --cluster-tls)? (see the log)"));
       }
       throw new StartException("the journal did not start: " + rootMessage(e));
     }
+  }
+
+  private static Duration startTimeout(ActorSystem<?> system) {
+    return system.settings().config().getDuration("herald.start-timeout");
   }
 
   static String rootMessage(Throwable e) {
