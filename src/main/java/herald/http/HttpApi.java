@@ -75,6 +75,7 @@ public final class HttpApi extends AllDirectives {
   private final Publisher publisher;
   private final herald.stats.NodeMetrics metrics;
   private final herald.node.Health health;
+  private final herald.stats.TcpProducers producers;
   private final Materializer materializer;
   private final long startTime = System.currentTimeMillis() / 1000;
   private final AtomicLong consumers = new AtomicLong();
@@ -85,6 +86,13 @@ public final class HttpApi extends AllDirectives {
 
   public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics,
       herald.node.Health health) {
+    this(system, settings, publisher, metrics, health, new herald.stats.TcpProducers());
+  }
+
+  /** {@code producers}: the node's NSQ TCP publishers, for /stats. */
+  public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics,
+      herald.node.Health health, herald.stats.TcpProducers producers) {
+    this.producers = producers;
     this.health = health;
     this.system = system;
     this.settings = settings;
@@ -317,7 +325,7 @@ public final class HttpApi extends AllDirectives {
     return StatsCollector.collect(system, topic, channel)
         .thenApply(reports -> json
             ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, health.status(), startTime,
-                new StatsFormat.Options(topic.isPresent(), channel.isPresent(), clients, memory), reports))
+                new StatsFormat.Options(topic.isPresent(), channel.isPresent(), clients, memory), reports, producers.snapshot(), topic))
             : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, health.status(), reports)));
   }
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import herald.broker.Channel;
 import herald.broker.Topic;
 import herald.stats.StatsCollector.TopicReport;
+import herald.stats.TcpProducers;
 
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -30,6 +31,12 @@ public final class StatsFormat {
 
   /** {@code health}: "OK", or nsqd's "NOK - " and why (see herald.node.Health). */
   public static String json(String version, String health, long startTime, Options options, List<TopicReport> reports) {
+    return json(version, health, startTime, options, reports, List.of(), java.util.Optional.empty());
+  }
+
+  /** With the node's NSQ TCP publishers; {@code topic}, when asked for, narrows their pub_counts. */
+  public static String json(String version, String health, long startTime, Options options, List<TopicReport> reports,
+      List<TcpProducers.Snapshot> producers, java.util.Optional<String> topic) {
     ObjectNode root = JSON.createObjectNode();
     root.put("version", version);
     root.put("health", health);
@@ -40,9 +47,51 @@ public final class StatsFormat {
       topics(root.putArray("topics"), options, reports);
     }
     if (options.includeMem()) memory(root.putObject("memory"));
-    // nsqd's producers are its TCP publishers; HTTP publishers are not listed there, as in nsqd.
-    root.putNull("producers");
+    // nsqd's producers are its TCP publishers (HTTP publishers are not listed), only with clients.
+    if (!options.includeClients() || producers.isEmpty()) {
+      root.putNull("producers");
+    } else {
+      producers(root.putArray("producers"), producers, topic);
+    }
     return root.toString();
+  }
+
+  /** nsqd's ClientV2Stats of a publisher: its consumer counts are 0 and its state nsqd's init (0). */
+  private static void producers(ArrayNode out, List<TcpProducers.Snapshot> producers, java.util.Optional<String> topic) {
+    for (TcpProducers.Snapshot p : producers) {
+      ObjectNode client = out.addObject();
+      client.put("client_id", p.clientId());
+      client.put("hostname", p.client().hostname());
+      client.put("version", p.client().version());
+      client.put("remote_address", p.remoteAddress());
+      client.put("state", 0);
+      for (String zero : List.of("ready_count", "in_flight_count", "message_count", "finish_count", "requeue_count")) client.put(zero, 0);
+      client.put("connect_ts", p.connectTs() / 1000);
+      client.put("sample_rate", p.client().sampleRate());
+      client.put("deflate", p.client().deflate());
+      client.put("snappy", p.client().snappy());
+      client.put("user_agent", p.client().userAgent());
+      // nsqd leaves out (omitempty) what is empty.
+      if (!p.identity().isEmpty()) {
+        client.put("authed", true);
+        client.put("auth_identity", p.identity());
+        if (!p.identityUrl().isEmpty()) client.put("auth_identity_url", p.identityUrl());
+      }
+      ArrayNode counts = JSON.createArrayNode();
+      p.pubCounts().forEach((name, count) -> {
+        if (topic.isEmpty() || topic.get().equals(name)) counts.addObject().put("topic", name).put("count", count);
+      });
+      if (!counts.isEmpty()) client.set("pub_counts", counts);
+      tls(client, p.client());
+    }
+  }
+
+  private static void tls(ObjectNode client, herald.broker.ClientInfo info) {
+    client.put("tls", info.tls());
+    client.put("tls_cipher_suite", info.tlsCipherSuite());
+    client.put("tls_version", info.tlsVersion());
+    client.put("tls_negotiated_protocol", "");
+    client.put("tls_negotiated_protocol_is_mutual", false);
   }
 
   private static void topics(ArrayNode topics, Options options, List<TopicReport> reports) {
@@ -121,11 +170,7 @@ public final class StatsFormat {
           client.put("deflate", cl.client().deflate());
           client.put("snappy", cl.client().snappy());
           client.put("user_agent", cl.client().userAgent());
-          client.put("tls", cl.client().tls());
-          client.put("tls_cipher_suite", cl.client().tlsCipherSuite());
-          client.put("tls_version", cl.client().tlsVersion());
-          client.put("tls_negotiated_protocol", "");
-          client.put("tls_negotiated_protocol_is_mutual", false);
+          tls(client, cl.client());
         }
       }
       for (String name : r.unknownChannels()) unknownChannel(channels, name);

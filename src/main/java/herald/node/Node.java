@@ -10,6 +10,7 @@ import herald.cluster.JournalIdentity;
 import herald.cluster.PostgresSchema;
 import herald.http.HttpApi;
 import herald.protocols.nsq.NsqServer;
+import herald.stats.TcpProducers;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -62,10 +63,10 @@ public final class Node {
   }
 
   private static Tcp.ServerBinding bindTcp(ActorSystem<?> system, Settings settings, Publisher publisher,
-      PortReservation port, herald.stats.NodeMetrics metrics, ClientSecurity security) throws StartException {
+      PortReservation port, herald.stats.NodeMetrics metrics, ClientSecurity security, TcpProducers producers) throws StartException {
     try {
       return NsqServer.bind(system, settings, publisher, port.listenerOptions(), VERSION, metrics.registry(),
-              security.authorizer(), security.tls(), security.tcpTlsRequired())
+              security.authorizer(), security.tls(), security.tcpTlsRequired(), producers)
           .toCompletableFuture().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new StartException("cannot listen on tcp address " + settings.tcpHost() + ":" + settings.tcpPort() + ": " + rootMessage(e));
@@ -119,7 +120,8 @@ public final class Node {
           .description("1 while publishes are refused for lack of disk space, else 0").register(metrics.registry());
       Health health = new Health(journalReport, disk::problem);
       Publisher publisher = new Publisher(system, metrics.registry(), disk);
-      HttpApi api = new HttpApi(system, settings, publisher, metrics, health);
+      TcpProducers producers = new TcpProducers();
+      HttpApi api = new HttpApi(system, settings, publisher, metrics, health, producers);
       Route routes = api.routes();
       Optional<ServerBinding> https = Optional.empty();
       if (security.https().isPresent()) {
@@ -142,7 +144,7 @@ public final class Node {
           .toCompletableFuture()
           .get(10, TimeUnit.SECONDS)
           .addToCoordinatedShutdown(Duration.ofSeconds(5), system);
-      Tcp.ServerBinding tcp = bindTcp(system, settings, publisher, tcpPort, metrics, security);
+      Tcp.ServerBinding tcp = bindTcp(system, settings, publisher, tcpPort, metrics, security, producers);
       system.getWhenTerminated().thenRun(() -> release(lock));
       security.openWarning("http://" + settings.httpHost() + ":" + binding.localAddress().getPort()).ifPresent(log::warn);
       return new Node(system, binding, https, tcp, settings);

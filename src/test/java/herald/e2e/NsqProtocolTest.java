@@ -70,6 +70,47 @@ class NsqProtocolTest extends SharedNode {
   }
 
   @Test
+  void statsListsTcpPublishersAsProducers() throws Exception {
+    String a = unique("producer-a");
+    String b = unique("producer-b");
+    String clientId = unique("publisher");
+    try (NsqSocket pub = new NsqSocket(port())) {
+      assertOk(pub.identify("{\"client_id\":\"" + clientId + "\",\"hostname\":\"pub-host\",\"user_agent\":\"pub/1\"}"));
+      assertTrue(producer(clientId, "").isMissingNode(), "not a producer before its first publish");
+      pub.send("PUB " + a, "one");
+      assertOk(pub.next(WAIT));
+      pub.send("PUB " + a, "two");
+      assertOk(pub.next(WAIT));
+      pub.send("MPUB " + b, NsqSocket.mpubBody("x", "y", "z"));
+      assertOk(pub.next(WAIT));
+      assertEquals(200, http.post("/pub?topic=" + a, "over http").status());
+
+      JsonNode p = producer(clientId, "");
+      assertEquals("pub-host", p.path("hostname").asText());
+      assertEquals("pub/1", p.path("user_agent").asText());
+      assertEquals("V2", p.path("version").asText());
+      assertEquals(0, p.path("state").asInt(-1), "nsqd's init state: a publisher never subscribes");
+      assertTrue(p.path("remote_address").asText().startsWith("127.0.0.1:"));
+      assertTrue(p.path("connect_ts").asLong() > 0);
+      assertFalse(p.path("tls").asBoolean(true));
+      assertFalse(p.has("authed"), "nsqd leaves out what is empty");
+      assertEquals("[{\"topic\":\"" + a + "\",\"count\":2},{\"topic\":\"" + b + "\",\"count\":3}]",
+          p.path("pub_counts").toString(), "TCP publishes only, per topic");
+      assertEquals("[{\"topic\":\"" + b + "\",\"count\":3}]", producer(clientId, "&topic=" + b).path("pub_counts").toString());
+      assertTrue(http.get("/stats?format=json&include_clients=false").json().path("producers").isNull());
+    }
+    Await.until(WAIT, "a closed connection is no producer any more", () -> producer(clientId, "").isMissingNode());
+  }
+
+  /** The producer with this client_id in /stats?format=json (plus {@code query}), or a missing node. */
+  private static JsonNode producer(String clientId, String query) throws Exception {
+    for (JsonNode p : http.get("/stats?format=json" + query).json().path("producers")) {
+      if (p.path("client_id").asText().equals(clientId)) return p;
+    }
+    return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+  }
+
+  @Test
   void identifyOutOfBoundsIsEBadBodyAndCloses() throws Exception {
     try (NsqSocket s = new NsqSocket(port())) {
       s.send("IDENTIFY", "{\"heartbeat_interval\":500}");

@@ -59,22 +59,29 @@ class NsqjsTest {
     return out;
   }
 
+  /**
+   * An nsqjs publisher on the node's TCP port until {@code count} publishes are acknowledged, then
+   * a SIGKILL of the node with publishes in flight (8 at a time); the bodies it acknowledged.
+   */
+  static List<String> publishUntilKilled(NodeProcess node, String topic, int count) throws Exception {
+    List<String> acked = new ArrayList<>();
+    try (Nsqjs publisher = Nsqjs.start("publish", "127.0.0.1:" + node.tcpPort(), topic)) {
+      Await.until(Duration.ofSeconds(90), count + " publishes acknowledged over TCP",
+          () -> publisher.lines().stream().filter(l -> l.has("acked") && l.path("acked").isTextual()).count() >= count);
+      node.kill();
+      publisher.result(Duration.ofSeconds(60));
+      for (JsonNode l : publisher.lines()) if (l.path("acked").isTextual()) acked.add(l.path("acked").asText());
+    }
+    return acked;
+  }
+
   @Test
   void everyAcknowledgedTcpPublishSurvivesSigkill() throws Exception {
     Path data = Files.createTempDirectory("herald-nsqjs-kill-");
     String topic = "nsqjs-kill";
     try (NodeProcess node = NodeProcess.start(data)) {
       node.http().createChannel(topic, "after");
-      String address = "127.0.0.1:" + node.tcpPort();
-      List<String> acked = new ArrayList<>();
-      try (Nsqjs publisher = Nsqjs.start("publish", address, topic)) {
-        Await.until(Duration.ofSeconds(90), "300 publishes acknowledged over TCP",
-            () -> publisher.lines().stream().filter(l -> l.has("acked") && l.path("acked").isTextual()).count() >= 300);
-        // Publishes are in flight (8 at a time) when the node dies.
-        node.kill();
-        publisher.result(Duration.ofSeconds(60));
-        for (JsonNode l : publisher.lines()) if (l.path("acked").isTextual()) acked.add(l.path("acked").asText());
-      }
+      List<String> acked = publishUntilKilled(node, topic, 300);
       node.launch();
       Path wanted = Files.write(data.resolve("acked.txt"), acked);
       JsonNode drained = Nsqjs.run("drain", "127.0.0.1:" + node.tcpPort(), topic, "after", wanted.toString());

@@ -16,6 +16,7 @@ import herald.security.Credentials;
 import herald.security.Identity;
 import herald.security.Right;
 import herald.security.ServerTls;
+import herald.stats.TcpProducers;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -57,7 +58,8 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   /** The socket closed or failed. */
   enum ClientGone implements Event { INSTANCE }
 
-  private record Written(Reply reply, String failedCode, String verb, Throwable failure) implements Event {}
+  private record Written(Reply reply, String failedCode, String verb, String topic, int messages, Throwable failure)
+      implements Event {}
 
   private enum Heartbeat implements Event { INSTANCE }
 
@@ -78,7 +80,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
    * is upgraded to TLS.
    */
   record Params(NsqDecoder.Limits limits, Identify.Offer offer, long maxRdyCount, Publisher publisher,
-      Optional<Authorizer> authorizer, boolean tlsRequired) {}
+      Optional<Authorizer> authorizer, boolean tlsRequired, TcpProducers producers) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -124,6 +126,9 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   /** IDENTIFY asked for TLS: from its answer on, only what comes through TLS is read. */
   private boolean tls;
   private SSLSession tlsSession;
+  private final long connectedAt = System.currentTimeMillis();
+  /** Listed in /stats producers from the first acknowledged publish on. */
+  private TcpProducers.Producer producer;
 
   private NsqConnection(ActorContext<Event> ctx, TimerScheduler<Event> timers, Params params, String remoteAddress,
       ActorRef<ByteString> out) {
@@ -407,6 +412,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       fatal(none, "E_UNAUTHORIZED", "AUTH no authorizations found");
     } else {
       identity = a.identity().get();
+      if (producer != null) producer.authenticated(identity.name(), identity.url());
       if (!a.refresh()) {
         ObjectNode answer = JSON.createObjectNode();
         answer.put("identity", identity.name());
@@ -441,6 +447,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       return;
     }
     startHeartbeats();
+    if (producer != null) producer.identified(client.clientId(), clientInfo());
     reply(client.featureNegotiation() ? NsqFrames.response(Identify.answer(client, params.offer())) : NsqFrames.OK);
     if (client.upgradesToTls(params.offer())) {
       // As nsqd: the answer in clear, then the handshake, then OK through TLS.
@@ -467,13 +474,18 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     replies.add(reply);
     pendingPublishes++;
     CompletionStage<?> written = params.publisher().publish(topic, messages);
-    getContext().pipeToSelf(written, (ok, failure) -> new Written(reply, failedCode, verb, failure));
+    getContext().pipeToSelf(written, (ok, failure) -> new Written(reply, failedCode, verb, topic, messages.size(), failure));
   }
 
   private Behavior<Event> onWritten(Written p) {
     pendingPublishes--;
     if (p.failure() == null) {
       p.reply().bytes = NsqFrames.OK;
+      if (producer == null) {
+        producer = params.producers().add(remoteAddress, connectedAt, client.clientId(), clientInfo());
+        if (identity != null) producer.authenticated(identity.name(), identity.url());
+      }
+      producer.published(p.topic(), p.messages());
     } else {
       // As nsqd: a failed write is fatal for the connection. A write whose outcome is unknown (it
       // may be stored) has its own code: a retry may duplicate it.
@@ -536,6 +548,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
    * abort the connection before the last frame (a fatal error) is written.
    */
   private Behavior<Event> close() {
+    params.producers().closed(producer);
     out.tell(END);
     // The channel takes back what the session held.
     if (session != null) getContext().stop(session);

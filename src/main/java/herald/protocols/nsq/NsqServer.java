@@ -4,6 +4,7 @@ import herald.broker.Publisher;
 import herald.node.Settings;
 import herald.security.Authorizer;
 import herald.security.ServerTls;
+import herald.stats.TcpProducers;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.pekko.Done;
@@ -43,13 +44,14 @@ public final class NsqServer {
 
   public static CompletionStage<Tcp.ServerBinding> bind(
       ActorSystem<?> system, Settings settings, Publisher publisher, List<Inet.SocketOption> options,
-      String version, MeterRegistry metrics, Optional<Authorizer> authorizer, Optional<ServerTls> tls, boolean tlsRequired) {
+      String version, MeterRegistry metrics, Optional<Authorizer> authorizer, Optional<ServerTls> tls, boolean tlsRequired,
+      TcpProducers producers) {
     Materializer materializer = Materializer.matFromSystem(system);
     NsqConnection.Params params = new NsqConnection.Params(
         new NsqDecoder.Limits(settings.maxMsgSize(), settings.maxBodySize(), settings.maxReqTimeout().toMillis()),
         new Identify.Offer(version, settings.maxRdyCount(), settings.msgTimeout(), settings.maxMsgTimeout(), authorizer.isPresent(),
             tls.isPresent()),
-        settings.maxRdyCount(), publisher, authorizer, tlsRequired);
+        settings.maxRdyCount(), publisher, authorizer, tlsRequired, producers);
     AtomicInteger open = new AtomicInteger();
     Gauge.builder("herald.tcp.connections", open, AtomicInteger::get)
         .description("open NSQ TCP connections (publishers and consumers)")
