@@ -4,6 +4,7 @@ import herald.node.Settings;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.cluster.sharding.ShardCoordinator;
 import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
 import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -47,10 +48,16 @@ public final class BrokerEntity {
   }
 
   public static void init(ActorSystem<?> system, Settings settings, int numberOfShards) {
-    ClusterSharding.get(system)
-        .init(Entity.of(KEY, ctx -> create(ctx.getEntityId(), settings, ctx.getShard()))
-            .withMessageExtractor(new TopicShards(numberOfShards))
-            .withStopMessage(Stop.INSTANCE));
+    init(system, settings, numberOfShards, null);
+  }
+
+  /** {@code allocation}: where shards go (null: Pekko's configured default). */
+  public static void init(ActorSystem<?> system, Settings settings, int numberOfShards,
+      ShardCoordinator.ShardAllocationStrategy allocation) {
+    Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(KEY, ctx -> create(ctx.getEntityId(), settings, ctx.getShard()))
+        .withMessageExtractor(new TopicShards(numberOfShards))
+        .withStopMessage(Stop.INSTANCE);
+    ClusterSharding.get(system).init(allocation == null ? entity : entity.withAllocationStrategy(allocation));
   }
 
   @SuppressWarnings("unchecked")

@@ -115,7 +115,13 @@ public final class TopicRegistry
   private static final String ID = "topics";
 
   public static void init(ActorSystem<?> system) {
-    ClusterSharding.get(system).init(Entity.of(KEY, ctx -> create()));
+    init(system, null);
+  }
+
+  /** {@code allocation}: where the registry's shard goes (null: Pekko's configured default). */
+  public static void init(ActorSystem<?> system, org.apache.pekko.cluster.sharding.ShardCoordinator.ShardAllocationStrategy allocation) {
+    var entity = Entity.of(KEY, ctx -> create());
+    ClusterSharding.get(system).init(allocation == null ? entity : entity.withAllocationStrategy(allocation));
   }
 
   public static void register(ActorSystem<?> system, String topic) {

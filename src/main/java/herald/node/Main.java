@@ -137,6 +137,10 @@ public final class Main implements Callable<Integer> {
       + "publishes are refused (507 E_DISK_FULL) so the disk never fills; FINs and consumers go on (default: ${DEFAULT-VALUE})")
   String minFreeSpace;
 
+  @Option(names = "--journal-unfit-after", paramLabel = "DURATION", description = "a node whose journal has not answered "
+      + "for this long hands its topics to nodes whose journal does, until it answers again (default: ${DEFAULT-VALUE})")
+  String journalUnfitAfter;
+
   @Option(names = "--journal-repair", description = "start on a damaged LevelDB journal: keep what is readable, "
       + "report what was lost (log, /stats health, a file next to the journal); without it a damaged journal stops the start")
   boolean journalRepair;
@@ -237,6 +241,7 @@ public final class Main implements Callable<Integer> {
     o.put("herald.journal", journal);
     o.put("herald.min-free-space", minFreeSpace);
     if (journalRepair) o.put("herald.journal-repair", true);
+    o.put("herald.journal-unfit-after", duration("--journal-unfit-after", journalUnfitAfter));
     o.put("herald.join", join);
     o.put("herald.start-timeout", duration("--start-timeout", startTimeout));
     o.put("herald.postgres.url", postgresUrl);

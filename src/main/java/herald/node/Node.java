@@ -5,6 +5,9 @@ import herald.broker.BrokerEntity;
 import herald.broker.Publisher;
 import herald.broker.TopicRegistry;
 import herald.cluster.ClusterTls;
+import herald.cluster.FitNodesFirst;
+import herald.cluster.JournalHealth;
+import herald.cluster.JournalWatch;
 import herald.cluster.JournalCompatibility;
 import herald.cluster.JournalIdentity;
 import herald.cluster.PostgresSchema;
@@ -13,6 +16,7 @@ import herald.protocols.nsq.NsqServer;
 import herald.stats.TcpProducers;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -106,9 +110,12 @@ public final class Node {
       Cluster cluster = Cluster.get(system);
       // Without seeds this node forms its own cluster; with them Pekko joins the first that answers.
       if (!settings.clustered()) cluster.manager().tell(Join.create(cluster.selfMember().address()));
-      BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"));
-      TopicRegistry.init(system);
+      JournalHealth journal = new JournalHealth();
+      BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"), fitNodesFirst(config, journal));
+      TopicRegistry.init(system, fitNodesFirst(config, journal));
       checkJournal(system, settings);
+      system.systemActorOf(JournalWatch.create(journal, config.getDuration("herald.journal-unfit-after"),
+          settings.journal().equals("postgres")), "journal-watch", Props.empty());
       herald.stats.NodeMetrics metrics = new herald.stats.NodeMetrics(settings.advertisedHttp());
       system.getWhenTerminated().thenRun(metrics::close);
       system.scheduler().scheduleAtFixedRate(Duration.ofMillis(250), Duration.ofMillis(250), disk::measure, system.executionContext());
@@ -118,7 +125,12 @@ public final class Node {
           .description("--min-free-space in bytes: below it publishes are refused").register(metrics.registry());
       io.micrometer.core.instrument.Gauge.builder("herald.publishes.refused", disk, d -> d.low() ? 1 : 0)
           .description("1 while publishes are refused for lack of disk space, else 0").register(metrics.registry());
-      Health health = new Health(journalReport, disk::problem);
+      io.micrometer.core.instrument.Gauge.builder("herald.journal.failing", journal, j -> j.failing() ? 1 : 0)
+          .description("1 while this node's journal does not answer (or fails) its probe, else 0").register(metrics.registry());
+      io.micrometer.core.instrument.Gauge.builder("herald.journal.unfit", journal, j -> j.unfit() ? 1 : 0)
+          .description("1 while this node hands its topics to nodes that can use the journal (--journal-unfit-after), else 0")
+          .register(metrics.registry());
+      Health health = new Health(journalReport, disk::problem, journal::problem);
       Publisher publisher = new Publisher(system, metrics.registry(), disk);
       TcpProducers producers = new TcpProducers();
       HttpApi api = new HttpApi(system, settings, publisher, metrics, health, producers);
@@ -159,6 +171,12 @@ public final class Node {
       system.terminate();
       throw new StartException("start-up failed: " + rootMessage(e));
     }
+  }
+
+  /** Pekko's least-shard allocation over the nodes that can use the journal (FitNodesFirst). */
+  private static FitNodesFirst fitNodesFirst(Config config, JournalHealth journal) {
+    Config least = config.getConfig("pekko.cluster.sharding.least-shard-allocation-strategy");
+    return new FitNodesFirst(journal, least.getInt("rebalance-absolute-limit"), least.getDouble("rebalance-relative-limit"));
   }
 
   /** The config with the journal's identity in it, for the join check. */
