@@ -22,9 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Three nodes on one PostgreSQL; node 3 reaches it through a TCP proxy that the test cuts while a
- * client publishes through node 3 to a topic node 3 hosts. An error answer means "not stored":
- * no message answered 503 is ever delivered; every acknowledged one is; the topic is served again
+ * Three nodes on one PostgreSQL; node 3 reaches it through a TCP proxy that the test cuts while
+ * clients publish through node 3 (HTTP /mpub and NSQ TCP PUB) to a topic node 3 hosts. An error
+ * answer means "not stored": no message answered 503 (TCP: E_PUB_FAILED) is ever delivered; every acknowledged one is; the topic is served again
  * (through node 3, which forwards) once it moved to a node that can write; after the heal node 3's
  * journal answers again and it takes shards back.
  */
@@ -110,8 +110,8 @@ class JournalLinkTest {
 
     // One client publishes batches of 10 through node 3, one at a time, and sorts the answers.
     Set<String> acknowledged = ConcurrentHashMap.newKeySet();
-    Set<String> notStored = ConcurrentHashMap.newKeySet();      // 503: never to be delivered
-    Set<String> unknown = ConcurrentHashMap.newKeySet();        // 504 or a broken connection
+    Set<String> notStored = ConcurrentHashMap.newKeySet();      // 503, E_PUB_FAILED: never to be delivered
+    Set<String> unknown = ConcurrentHashMap.newKeySet();        // 504, E_PUB_UNKNOWN or a broken connection
     List<String> unexpected = new CopyOnWriteArrayList<>();
     AtomicLong cutAt = new AtomicLong();
     AtomicLong servedAgainAt = new AtomicLong();
@@ -144,7 +144,42 @@ class JournalLinkTest {
         }
       }
     });
+    // ... and another publishes single messages through node 3 with NSQ's TCP PUB.
+    Map<String, java.util.concurrent.atomic.AtomicInteger> tcpAnswers = new ConcurrentHashMap<>();
+    Thread tcpPublisher = new Thread(() -> {
+      NsqSocket nsq = null;
+      for (int n = 0; publishing.get(); n++) {
+        String body = "t-" + n;
+        long sent = System.nanoTime();
+        String answer;
+        try {
+          if (nsq == null) nsq = new NsqSocket(cutNode.tcpPort());
+          nsq.send("PUB " + topic, body);
+          answer = nsq.next(Duration.ofSeconds(30)).text().split(" ")[0];
+        } catch (Exception | AssertionError e) {
+          answer = "broken";
+        }
+        tcpAnswers.computeIfAbsent(answer, a -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+        switch (answer) {
+          case "OK" -> acknowledged.add(body);
+          case "E_PUB_FAILED" -> notStored.add(body);
+          case "E_PUB_UNKNOWN", "broken" -> unknown.add(body);
+          default -> unexpected.add("TCP " + answer);
+        }
+        if (!answer.equals("OK")) {
+          lastErrorSent.set(sent);
+          // Every error is fatal for an NSQ connection: the next publish opens another.
+          try {
+            if (nsq != null) nsq.close();
+          } catch (Exception ignored) {
+            // closed by the node already
+          }
+          nsq = null;
+        }
+      }
+    });
     publisher.start();
+    tcpPublisher.start();
     Await.until(WAIT, "300 acknowledged before the cut", () -> acknowledged.size() >= 300);
 
     proxy.cut();
@@ -167,6 +202,7 @@ class JournalLinkTest {
     double hostingAgain = (System.nanoTime() - healedAt) / 1e9;
     publishing.set(false);
     publisher.join(Duration.ofSeconds(60).toMillis());
+    tcpPublisher.join(Duration.ofSeconds(60).toMillis());
 
     // Past every error answer's deadline no topic writes it; a marker written after that comes
     // after any such write in the topic, so once it arrives nothing refused can still come.
@@ -190,11 +226,11 @@ class JournalLinkTest {
     long unknownStored = unknown.stream().filter(received::contains).count();
     System.out.printf("journal link cut: topic %s, %d acknowledged, %d answered 503, %d answered 504 or broken (%d of them stored), "
             + "served again through node 3 %.1f s after the cut, slowest answer %.1f s; after the heal: journal answering in %.1f s, "
-            + "node 3 hosting shards again in %.1f s%n",
+            + "node 3 hosting shards again in %.1f s; NSQ TCP PUB answers %s%n",
         topic, acknowledged.size(), notStored.size(), unknown.size(), unknownStored, servedAgain, slowestAnswer.get() / 1e9,
-        recovered, hostingAgain);
-    assertTrue(unexpected.isEmpty(), "answers other than 200, 503, 504: " + unexpected);
-    assertTrue(delivered503.isEmpty(), delivered503.size() + " messages answered 503 were delivered, e.g. "
+        recovered, hostingAgain, tcpAnswers);
+    assertTrue(unexpected.isEmpty(), "answers other than 200, 503, 504 (TCP: OK, E_PUB_FAILED, E_PUB_UNKNOWN): " + unexpected);
+    assertTrue(delivered503.isEmpty(), delivered503.size() + " messages answered 503 (or E_PUB_FAILED) were delivered, e.g. "
         + delivered503.stream().sorted().limit(5).toList());
     assertTrue(servedAgain < SERVED_AGAIN_BOUND.toSeconds(), "served again " + servedAgain + " s after the cut");
     assertTrue(recovered < RECOVERY_BOUND.toSeconds(), "journal answering again " + recovered + " s after the heal");
