@@ -264,7 +264,11 @@ public final class Main implements Callable<Integer> {
   public static Config load(Map<String, Object> overrides) {
     Config flags = ConfigFactory.parseMap(overrides, "command line flags");
     Config application = ConfigFactory.defaultApplication();
-    return ConfigFactory.load(Journal.load(flags, application));
+    Config chosen = flags.withFallback(application);
+    if (chosen.hasPath("herald.journal") && chosen.getString("herald.journal").equals("postgres")) {
+      chosen = flags.withFallback(ConfigFactory.parseResources("postgres.conf")).withFallback(application);
+    }
+    return ConfigFactory.load(chosen);
   }
 
   private static String duration(String flag, String value) {
