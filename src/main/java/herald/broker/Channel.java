@@ -65,6 +65,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   /** replyTo may be null when nobody waits. */
   public record Delete(ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
+  /**
+   * Replay: the cursor moves to {@code start} (found by the topic, which keeps what lies after it);
+   * every message from there on is delivered again, its attempts counted from 1.
+   */
+  public record Rewind(Topic.Start start, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
   public record Subscribe(
       ActorRef<ConsumerProtocol> consumer, String clientId, String remoteAddress, long msgTimeoutMs, ClientInfo client)
       implements Command {
@@ -96,10 +102,18 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     }
   }
 
+  /** {@code rewindCount}: rewinds since the channel started on its node. */
   public record ChannelStats(
       String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
       long deferredCount, long messageCount, long requeueCount, long timeoutCount,
-      List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency) implements CborSerializable {}
+      List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency, long rewindCount) implements CborSerializable {
+    public ChannelStats(String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
+        long deferredCount, long messageCount, long requeueCount, long timeoutCount,
+        List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency) {
+      this(topic, name, exists, paused, depth, inFlightCount, deferredCount, messageCount, requeueCount, timeoutCount,
+          clients, node, e2eProcessingLatency, 0);
+    }
+  }
 
   /**
    * nsqd's e2e_processing_latency: FIN time minus publish time, in nanoseconds (millisecond
@@ -213,6 +227,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private boolean topicPaused;
   private long requeueCount;
   private long timeoutCount;
+  private long rewindCount;
 
   private Channel(ActorContext<Command> ctx, TimerScheduler<Command> timers, String topic, String name, Settings settings,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -308,6 +323,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
             .thenRun(this::deliver)
             .thenReply(c.replyTo(), x -> StatusReply.ack()))
         .onCommand(EmptyUpTo.class, this::onEmpty)
+        .onCommand(Rewind.class, this::onRewind)
         .onCommand(Delete.class, this::onDelete)
         .onCommand(GetStats.class, this::onGetStats)
         .onCommand(IdleCheck.class, this::onIdleCheck)
@@ -617,6 +633,28 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
+  private Effect<Event, State> onRewind(State state, Rewind cmd) {
+    if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
+    Topic.Start start = cmd.start();
+    // What is in flight now is delivered again from the journal; its FINs find nothing in flight.
+    resetRuntime(start.offset(), start.seqNr(), new long[0], List.of());
+    rewindCount++;
+    progress.forgetReported();
+    if (ephemeral) {
+      topicRef().tell(new Topic.ChannelRewound(name));
+      if (!topicEphemeral) reportPosition(start.seqNr());
+      deliver(state);
+      return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    }
+    return Effect().persist(progressed())
+        .thenRun(s -> {
+          topicRef().tell(new Topic.ChannelRewound(name));
+          reportPosition(s.cursorSeqNr());
+          deliver(s);
+        })
+        .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
   private Effect<Event, State> onDelete(State state, Delete cmd) {
     consumers.closeAll("channel deleted");
     queue.clear();
@@ -640,7 +678,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), depth(),
         inFlight.size(), queue.deferredCount(), messageCount(state),
-        requeueCount, timeoutCount, consumers.stats(), settings.advertisedHttp(), e2eLatency.stats()));
+        requeueCount, timeoutCount, consumers.stats(), settings.advertisedHttp(), e2eLatency.stats(), rewindCount));
     return Effect().none();
   }
 

@@ -102,6 +102,11 @@ public final class JournalMarks {
     return from;
   }
 
+  /** The first mark's journal write: nothing of this topic's messages lies before it. 0 for none. */
+  public long firstSeqNr() {
+    return size == 0 ? 0 : seqNr[0];
+  }
+
   public int size() {
     return size;
   }

@@ -18,6 +18,7 @@ import org.apache.pekko.persistence.DeleteMessagesFailure;
 import org.apache.pekko.persistence.DeleteMessagesSuccess;
 import org.apache.pekko.persistence.JournalProtocol;
 import org.apache.pekko.persistence.Persistence;
+import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.SnapshotAdapter;
@@ -29,6 +30,7 @@ import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+import org.apache.pekko.stream.javadsl.Sink;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -86,15 +88,32 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   /** Changes the topic's own settings: the fields of {@code changes} that are not null. */
   public record Configure(TopicConfig changes, ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
-  /** Adds a channel; {@code createTopic} is true for a subscription, false for /channel/create. */
-  public record CreateChannel(String channel, boolean createTopic, ActorRef<StatusReply<Done>> replyTo)
-      implements Command {}
+  /**
+   * Adds a channel; {@code createTopic} is true for a subscription, false for /channel/create.
+   * {@code from}: where a new channel starts; null for the default (the backlog for a first durable
+   * channel, else the end). A channel that exists stays where it is.
+   */
+  public record CreateChannel(String channel, boolean createTopic, ReplayFrom from, ActorRef<StatusReply<Done>> replyTo)
+      implements Command {
+    public CreateChannel(String channel, boolean createTopic, ActorRef<StatusReply<Done>> replyTo) {
+      this(channel, createTopic, null, replyTo);
+    }
+  }
 
   public enum ChannelOp { DELETE, EMPTY, PAUSE, UNPAUSE }
 
   /** Admin on a channel goes through its topic, which knows whether both exist. */
   public record ChannelAdmin(String channel, ChannelOp op, ActorRef<StatusReply<Done>> replyTo)
       implements Command {}
+
+  /**
+   * Replay: moves a channel's cursor to {@code to} (earliest, latest, a time or a position), found
+   * in this topic's journal; what is kept from there on is delivered again.
+   */
+  public record RewindChannel(String channel, ReplayFrom to, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  /** The channel moved its cursor as RewindChannel asked: its position reports from now on are after it. */
+  public record ChannelRewound(String channel) implements Command {}
 
   /** A channel (re)started and asks where it stands. */
   public record Attach(String channel) implements Command {}
@@ -107,6 +126,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * that needs nothing earlier). The topic deletes what no channel needs.
    */
   public record ChannelAt(String channel, long seqNr) implements Command {}
+
+  /**
+   * Where {@code request} (a CreateChannel or a RewindChannel) starts, found in the journal; null
+   * when no message is there yet (the end).
+   */
+  private record Located(Command request, Start start, Throwable failure) implements Command {}
 
   /** The journal's answer to a deletion (DeleteMessagesSuccess or DeleteMessagesFailure). */
   private record Trimmed(Object answer) implements Command {}
@@ -286,6 +311,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private long deletedTo;         // confirmed by the journal
   private boolean trimming;
   private long trimStartedNanos;
+  // Journal reads finding where a channel starts: no deletion meanwhile, so what they find stays.
+  private int locating;
+  // Channels told to rewind that have not said they did: their position is at most this until they do.
+  private final Map<String, Long> rewinding = new HashMap<>();
   // Publishes not stored because their dedup id was, since this actor started.
   private long duplicates;
 
@@ -396,7 +425,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onCommand(Empty.class, (s, c) -> topicNotFound(c.replyTo()))
         .onCommand(SetPaused.class, (s, c) -> topicNotFound(c.replyTo()))
         .onCommand(Configure.class, (s, c) -> topicNotFound(c.replyTo()))
-        .onCommand(ChannelAdmin.class, (s, c) -> topicNotFound(c.replyTo()));
+        .onCommand(ChannelAdmin.class, (s, c) -> topicNotFound(c.replyTo()))
+        .onCommand(RewindChannel.class, (s, c) -> topicNotFound(c.replyTo()));
     builder.forAnyState()
         .onCommand(Append.class, this::onAppend)
         .onCommand(Create.class, this::onCreate)
@@ -405,11 +435,29 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onCommand(SetPaused.class, this::onSetPaused)
         .onCommand(Configure.class, this::onConfigure)
         .onCommand(CreateChannel.class, this::onCreateChannel)
+        .onCommand(Located.class, (state, located) -> {
+          Effect<Event, State> effect = onLocated(state, located);
+          trim(state);
+          return effect;
+        })
         .onCommand(ChannelAdmin.class, this::onChannelAdmin)
+        .onCommand(ChannelRewound.class, (state, cmd) -> {
+          rewinding.remove(cmd.channel());
+          return Effect().none();
+        })
+        .onCommand(RewindChannel.class, (state, cmd) -> {
+          if (startOf(state, cmd.channel()) == null) {
+            return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
+          }
+          locate(state, cmd.to(), cmd);
+          return Effect().none();
+        })
         .onCommand(Attach.class, this::onAttach)
         .onCommand(ChannelVanished.class, this::onChannelVanished)
         .onCommand(ChannelAt.class, (state, cmd) -> {
-          if (startOf(state, cmd.channel()) != null) channelAt.put(cmd.channel(), cmd.seqNr());
+          // A report sent before a rewind was done cannot free what the rewind needs.
+          long seqNr = Math.min(cmd.seqNr(), rewinding.getOrDefault(cmd.channel(), Long.MAX_VALUE));
+          if (startOf(state, cmd.channel()) != null) channelAt.put(cmd.channel(), seqNr);
           trim(state);
           return Effect().none();
         })
@@ -577,6 +625,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           all.forEach(c -> channel(c).tell(new Channel.Delete(null)));
           ephemeralChannels.clear();
           channelAt.clear();
+          rewinding.clear();
           heldForFirstChannel.clear();
           heldCount = 0;
           TopicRegistry.unregister(ctx.getSystem(), name);
@@ -612,14 +661,22 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onCreateChannel(State state, CreateChannel cmd) {
-    String channel = cmd.channel();
-    if (!state.exists() && !cmd.createTopic()) {
-      return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.TOPIC_NOT_FOUND));
+    if (!state.exists() && !cmd.createTopic()) return topicNotFound(cmd.replyTo());
+    if (startOf(state, cmd.channel()) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    // A topic made here has nothing to start from but its end.
+    if (cmd.from() != null && state.exists()) {
+      locate(state, cmd.from(), cmd);
+      return Effect().none();
     }
+    return createChannel(state, cmd, null);
+  }
+
+  /** {@code start}: where it starts; null for the default (the backlog for a first durable channel, else the end). */
+  private Effect<Event, State> createChannel(State state, CreateChannel cmd, Start start) {
+    String channel = cmd.channel();
+    if (!state.exists() && !cmd.createTopic()) return topicNotFound(cmd.replyTo());
     if (startOf(state, channel) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
-    boolean first = keepsBacklog(state);
-    // A topic made here has no backlog yet: start at its end, not at a deleted topic's old backlog.
-    Start start = first && state.exists() ? state.backlog() : new Start(state.nextOffset(), nextSeqNr());
+    if (start == null) start = defaultStart(state);
     List<Event> events = new ArrayList<>();
     if (!state.exists()) events.add(new TopicCreated(nextSeqNr()));
     if (Names.isEphemeral(channel)) {
@@ -630,7 +687,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       }
       return Effect().persist(events)
           .thenRun(s -> {
-            addEphemeral(s, channel, new Start(s.nextOffset(), nextSeqNr()));
+            addEphemeral(s, channel, end(s));
             announce(s);
           })
           .thenReply(cmd.replyTo(), s -> StatusReply.ack());
@@ -642,6 +699,77 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           attached(s, channel, s.channels().get(channel));
         })
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
+  }
+
+  private Start defaultStart(State state) {
+    // A topic made here has no backlog yet: start at its end, not at a deleted topic's old backlog.
+    return keepsBacklog(state) && state.exists() ? state.backlog() : end(state);
+  }
+
+  /** The topic's end: the next message, in the next journal write. */
+  private Start end(State state) {
+    return new Start(state.nextOffset(), nextSeqNr());
+  }
+
+  /**
+   * Finds where {@code from} is in the journal, then hands {@code request} back with it (Located).
+   * Reads from the journal mark before it: one stretch of the journal at most, or the first
+   * messages still kept for {@code earliest}.
+   */
+  private void locate(State state, ReplayFrom from, Command request) {
+    if (from.where() == ReplayFrom.Where.LATEST || ephemeral) {
+      ctx.getSelf().tell(new Located(request, null, null));
+      return;
+    }
+    JournalMarks marks = state.marks();
+    long mark = switch (from.where()) {
+      case TIME -> marks.seqNrBeforeTime(from.value());
+      case POSITION -> marks.seqNrBeforeOffset(from.value());
+      default -> 0;
+    };
+    long fromSeqNr = Math.max(Math.max(mark, marks.firstSeqNr()), Math.max(trimmedTo, deletedTo) + 1);
+    long base = state.baseOffset();
+    locating++;
+    ctx.pipeToSelf(
+        Journals.reader(ctx.getSystem())
+            .currentEventsByPersistenceId(persistenceId().id(), fromSeqNr, Long.MAX_VALUE)
+            .mapConcat(env -> {
+              Start start = firstReached(env, from, base);
+              return start == null ? List.<Start>of() : List.of(start);
+            })
+            .runWith(Sink.headOption(), ctx.getSystem()),
+        (found, failure) -> new Located(request, found == null ? null : found.orElse(null), failure));
+  }
+
+  /** The first message of this journal event where {@code from} starts, as a channel start; null for none. */
+  private static Start firstReached(EventEnvelope env, ReplayFrom from, long baseOffset) {
+    if (!(env.event() instanceof MessagesAppended batch)) return null;
+    long offset = batch.firstOffset();
+    for (Published p : batch.messages()) {
+      // Offsets below the base are a deleted topic's, under the same name.
+      if (offset >= baseOffset && from.reached(offset, p.timestamp())) return new Start(offset, env.sequenceNr());
+      offset++;
+    }
+    return null;
+  }
+
+  private Effect<Event, State> onLocated(State state, Located located) {
+    locating--;
+    ActorRef<StatusReply<Done>> replyTo = located.request() instanceof CreateChannel c ? c.replyTo()
+        : ((RewindChannel) located.request()).replyTo();
+    if (located.failure() != null) {
+      ctx.getLog().warn("topic {}: reading its journal to find where a channel starts failed", name, located.failure());
+      return Effect().reply(replyTo, StatusReply.error(Errors.JOURNAL_READ_FAILED));
+    }
+    Start start = located.start() != null ? located.start() : end(state);
+    if (located.request() instanceof CreateChannel c) return createChannel(state, c, start);
+    String channel = ((RewindChannel) located.request()).channel();
+    if (startOf(state, channel) == null) return Effect().reply(replyTo, StatusReply.error(Errors.CHANNEL_NOT_FOUND));
+    // From now on the channel needs the journal from here: nothing there is deleted before it says otherwise.
+    channelAt.put(channel, start.seqNr());
+    rewinding.put(channel, start.seqNr());
+    channel(channel).tell(new Channel.Rewind(start, replyTo));
+    return Effect().none();
   }
 
   private void addEphemeral(State state, String channel, Start start) {
@@ -677,6 +805,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (durable) events.add(new ChannelRemoved(channel, nextSeqNr()));
     if (vanish) events.add(new TopicDeleted());
     channelAt.remove(channel);
+    rewinding.remove(channel);
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
     effect = effect.thenRun(s -> channel(channel).tell(new Channel.Delete(replyTo)));
     if (!vanish) return effect.thenRun(this::announce).thenRun(this::trim);
@@ -721,7 +850,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * after its snapshot, and if the last snapshot cannot be read the store falls back to the one before.
    */
   private void trim(State state) {
-    if (ephemeral || !state.exists()) return;
+    if (ephemeral || !state.exists() || locating > 0) return;
     if (trimming && System.nanoTime() - trimStartedNanos < TRIM_ANSWER_NANOS) return;
     long low = keepsBacklog(state) ? state.backlog().seqNr() : Long.MAX_VALUE;
     for (var c : state.channels().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));

@@ -48,8 +48,15 @@ final class Subscriber implements AutoCloseable {
   /** Connects, waits for "subscribed", and sends the first RDY. */
   static Subscriber connect(NodeClient node, String topic, String channel, long rdy, long limit, Consumer<String> warn)
       throws NodeClient.Failure, InterruptedException {
+    return connect(node, topic, channel, null, rdy, limit, warn);
+  }
+
+  /** {@code from}: where a channel this makes starts (/sub's from=), null for the default. */
+  static Subscriber connect(NodeClient node, String topic, String channel, String from, long rdy, long limit,
+      Consumer<String> warn) throws NodeClient.Failure, InterruptedException {
     Subscriber s = new Subscriber(node, rdy, limit, warn);
-    String query = "/sub?topic=" + NodeClient.encode(topic) + "&channel=" + NodeClient.encode(channel);
+    String query = "/sub?topic=" + NodeClient.encode(topic) + "&channel=" + NodeClient.encode(channel)
+        + (from == null ? "" : "&from=" + NodeClient.encode(from));
     try {
       s.socket = node.http.newWebSocketBuilder()
           .connectTimeout(NodeClient.CONNECT_TIMEOUT)

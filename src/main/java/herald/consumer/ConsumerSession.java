@@ -4,6 +4,7 @@ import herald.broker.BrokerEntity;
 import herald.broker.Channel;
 import herald.broker.ClientInfo;
 import herald.broker.ConsumerProtocol;
+import herald.broker.ReplayFrom;
 import herald.broker.Topic;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -29,13 +30,21 @@ import java.util.List;
  */
 public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
 
-  /** {@code binary} is the WebSocket's message format; {@code client} what the client said of itself. */
+  /**
+   * {@code binary} is the WebSocket's message format; {@code client} what the client said of itself;
+   * {@code from} where the channel starts if this subscription makes it (null: the default).
+   */
   public record Params(
       String topic, String channel, String clientId, String remoteAddress, long msgTimeoutMs,
-      boolean binary, long maxRdyCount, ClientInfo client) {
+      boolean binary, long maxRdyCount, ClientInfo client, ReplayFrom from) {
     public Params(String topic, String channel, String clientId, String remoteAddress, long msgTimeoutMs,
         boolean binary, long maxRdyCount) {
       this(topic, channel, clientId, remoteAddress, msgTimeoutMs, binary, maxRdyCount, ClientInfo.webSocket(remoteAddress));
+    }
+
+    public Params(String topic, String channel, String clientId, String remoteAddress, long msgTimeoutMs,
+        boolean binary, long maxRdyCount, ClientInfo client) {
+      this(topic, channel, clientId, remoteAddress, msgTimeoutMs, binary, maxRdyCount, client, null);
     }
   }
 
@@ -97,7 +106,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
     this.out = out;
     // Subscribing creates the topic and the channel.
     ctx.askWithStatus(Done.class, BrokerEntity.topic(ctx.getSystem(), params.topic()), Duration.ofSeconds(10),
-        replyTo -> new Topic.CreateChannel(params.channel(), true, replyTo),
+        replyTo -> new Topic.CreateChannel(params.channel(), true, params.from(), replyTo),
         (done, failure) -> new Joined(failure));
   }
 

@@ -3,10 +3,12 @@ package herald.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import herald.broker.BrokerEntity;
+import herald.broker.ClientInfo;
 import herald.broker.ConsumerProtocol;
 import herald.broker.DedupId;
 import herald.broker.Names;
 import herald.broker.Published;
+import herald.broker.ReplayFrom;
 import herald.broker.Publisher;
 import herald.broker.Topic;
 import herald.broker.TopicRegistry;
@@ -293,6 +295,7 @@ public final class HttpApi extends AllDirectives {
 
   private CompletionStage<HttpResponse> channelAdmin(String op, HttpRequest request) {
     Query q = request.getUri().query();
+    if (op.equals("rewind")) return rewind(q);
     Optional<Topic.ChannelOp> channelOp = switch (op) {
       case "create" -> Optional.empty();
       case "delete" -> Optional.of(Topic.ChannelOp.DELETE);
@@ -303,9 +306,30 @@ public final class HttpApi extends AllDirectives {
     };
     String topic = channelTopic(q);
     String channel = channel(q);
+    ReplayFrom from = replayFrom(q, "from", false);
     return askTopic(topic, r -> channelOp
         .<Topic.Command>map(o -> new Topic.ChannelAdmin(channel, o, r))
-        .orElseGet(() -> new Topic.CreateChannel(channel, false, r))).thenApply(done -> empty());
+        .orElseGet(() -> new Topic.CreateChannel(channel, false, from, r))).thenApply(done -> empty());
+  }
+
+  /** Replay: the channel's cursor goes to {@code to=}; what the topic kept from there is delivered again. */
+  private CompletionStage<HttpResponse> rewind(Query q) {
+    String topic = channelTopic(q);
+    String channel = channel(q);
+    ReplayFrom to = replayFrom(q, "to", true);
+    if (to == null) throw ApiError.badRequest("MISSING_ARG_TO");
+    // An ephemeral topic keeps nothing in a journal: there is nothing to deliver again.
+    if (Names.isEphemeral(topic)) throw ApiError.badRequest("EPHEMERAL_TOPIC");
+    return askTopic(topic, r -> new Topic.RewindChannel(channel, to, r)).thenApply(done -> empty());
+  }
+
+  /** {@code from=} or {@code to=}: earliest, latest, unix ms, or (where allowed) a message id; null when absent. */
+  static ReplayFrom replayFrom(Query q, String parameter, boolean positions) {
+    Optional<String> text = q.get(parameter);
+    if (text.isEmpty()) return null;
+    ReplayFrom from = ReplayFrom.parse(text.get(), positions);
+    if (from == null) throw ApiError.badRequest("INVALID_" + parameter.toUpperCase(java.util.Locale.ROOT));
+    return from;
   }
 
   private CompletionStage<Done> askTopic(String topic, Function<ActorRef<StatusReply<Done>>, Topic.Command> command) {
@@ -518,7 +542,8 @@ public final class HttpApi extends AllDirectives {
       case "binary" -> true;
       default -> throw ApiError.badRequest("INVALID_FORMAT");
     };
-    return new ConsumerSession.Params(topic, channel, clientId, remote, msgTimeout, binary, settings.maxRdyCount());
+    return new ConsumerSession.Params(topic, channel, clientId, remote, msgTimeout, binary, settings.maxRdyCount(),
+        ClientInfo.webSocket(remote), replayFrom(q, "from", false));
   }
 
   /** Client frames go to a ConsumerSession actor; its frames come back through a bounded source. */

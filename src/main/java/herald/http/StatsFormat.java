@@ -143,6 +143,7 @@ public final class StatsFormat {
         channel.put("message_count", c.messageCount());
         channel.put("requeue_count", c.requeueCount());
         channel.put("timeout_count", c.timeoutCount());
+        channel.put("rewind_count", c.rewindCount());
         latency(channel, e2e(c));
         channel.put("client_count", c.clients().size());
         if (!options.includeClients()) {

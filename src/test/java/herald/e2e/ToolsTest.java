@@ -185,6 +185,17 @@ class ToolsTest extends SharedNode {
     }
   }
 
+  @Test
+  void tailFromEarliestPrintsWhatTheTopicRetains() throws Exception {
+    String topic = unique("earliest");
+    http.createChannel(topic, "c");
+    assertEquals(200, http.post("/mpub?topic=" + topic, "r1\nr2\nr3").status());
+    Result r = run(new Tail(), null, "--http", http(), "--topic", topic, "--from", "earliest", "-n", "3");
+    assertEquals(0, r.code(), r::toString);
+    assertEquals("r1\nr2\nr3\n", r.out(), r::toString);
+    assertEquals(2, run(new Tail(), null, "--http", http(), "--topic", topic, "--from", "yesterday").code());
+  }
+
   private static int tailChannels(String topic) throws Exception {
     JsonNode t = topicStats(topic);
     if (t == null) return 0;
