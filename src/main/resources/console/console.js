@@ -272,7 +272,25 @@ const WARNINGS = {
   'channel/delete': 'The channel and its messages are deleted; its consumers are disconnected.',
   'topic/pause': 'No channel of the topic delivers until it is unpaused.',
   'channel/pause': 'The channel delivers nothing until it is unpaused.',
+  'channel/rewind': 'Every message the topic kept from there on is delivered again, attempts from 1; what is in flight now is forgotten.',
 };
+
+/**
+ * Where to rewind a channel to, as /channel/rewind's to=: earliest, latest, a message id, or a
+ * time written "YYYY-MM-DD HH:MM[:SS]" in this browser's time zone (sent as unix ms). null: cancelled or not one.
+ */
+function askRewindTarget(what) {
+  const text = window.prompt(`Rewind ${what} to: earliest, latest, a time (YYYY-MM-DD HH:MM, your time zone) or a message id`, 'earliest');
+  if (text === null) return null;
+  const t = text.trim();
+  if (/^(earliest|latest|[0-9a-fA-F]{16})$/.test(t)) return t;
+  const ms = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?$/.test(t) ? new Date(t.replace(' ', 'T')).getTime() : NaN;
+  if (Number.isNaN(ms)) {
+    notice(`rewind ${what}: “${t}” is not earliest, latest, a time or a message id`, 'error');
+    return null;
+  }
+  return String(ms);
+}
 
 function notice(text, kind) {
   const el = document.getElementById('notice');
@@ -288,8 +306,11 @@ function describe(kind, topic, channel) {
 async function act(kind, op, topic, channel) {
   const what = describe(kind, topic, channel);
   const warning = WARNINGS[kind + '/' + op];
-  if (!window.confirm(`${op[0].toUpperCase() + op.slice(1)} ${what}?` + (warning ? '\n\n' + warning : ''))) return;
-  const query = 'topic=' + enc(topic) + (kind === 'channel' ? '&channel=' + enc(channel) : '');
+  const to = op === 'rewind' ? askRewindTarget(what) : null;
+  if (op === 'rewind' && to === null) return;
+  const target = to === null ? '' : ` to ${to}`;
+  if (!window.confirm(`${op[0].toUpperCase() + op.slice(1)} ${what}${target}?` + (warning ? '\n\n' + warning : ''))) return;
+  const query = 'topic=' + enc(topic) + (kind === 'channel' ? '&channel=' + enc(channel) : '') + (to === null ? '' : '&to=' + enc(to));
   const res = await post(`/${kind}/${op}?${query}`);
   if (res.ok) {
     notice(`${op}: ${what}: done`, 'ok');
@@ -301,7 +322,8 @@ async function act(kind, op, topic, channel) {
 function actionButtons(kind, topic, channel, paused) {
   if (!can('admin', topic, kind === 'channel' ? channel : '')) return null;
   const b = (op, cls) => h('button', { type: 'button', class: cls, 'data-act': op, 'data-kind': kind, 'data-topic': topic, 'data-channel': channel }, op);
-  return h('span', { class: 'actions' }, paused ? b('unpause') : b('pause'), b('empty', 'warn'), b('delete', 'danger'));
+  return h('span', { class: 'actions' }, paused ? b('unpause') : b('pause'), kind === 'channel' ? b('rewind', 'warn') : null,
+    b('empty', 'warn'), b('delete', 'danger'));
 }
 
 function createForm(kind, topic) {

@@ -117,6 +117,17 @@ class ConsoleTest extends SharedNode {
       wait.until(d -> text(d, channelRow + "td[data-col='paused']").equals("paused")
           && !d.findElements(By.cssSelector(channelRow + "button[data-act='unpause']")).isEmpty());
 
+      // Rewind: asked where to (a prompt), then confirmed; the channel's rewind_count counts it.
+      click(wait, By.cssSelector(channelRow + "button[data-act='rewind']"));
+      var where = wait.until(ExpectedConditions.alertIsPresent());
+      where.sendKeys("earliest");
+      where.accept();
+      var confirm = wait.until(ExpectedConditions.alertIsPresent());
+      assertTrue(confirm.getText().contains("to earliest?"), confirm.getText());
+      confirm.accept();
+      Await.until(WAIT, "channel rewound in /stats", () -> http.channelStats(topic, channel).path("rewind_count").asInt() == 1);
+      wait.until(d -> text(d, "#notice").contains("rewind"));
+
       // A failing action shows the API's error code.
       driver.findElement(By.id("create-channel-name")).sendKeys("bad*name");
       click(wait, By.cssSelector("#create-channel button[type='submit']"));
