@@ -264,11 +264,7 @@ public final class Main implements Callable<Integer> {
   public static Config load(Map<String, Object> overrides) {
     Config flags = ConfigFactory.parseMap(overrides, "command line flags");
     Config application = ConfigFactory.defaultApplication();
-    Config chosen = flags.withFallback(application);
-    if (chosen.hasPath("herald.journal") && chosen.getString("herald.journal").equals("postgres")) {
-      chosen = flags.withFallback(ConfigFactory.parseResources("postgres.conf")).withFallback(application);
-    }
-    return ConfigFactory.load(chosen);
+    return ConfigFactory.load(Journal.load(flags, application));
   }
 
   private static String duration(String flag, String value) {

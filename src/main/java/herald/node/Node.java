@@ -1,24 +1,13 @@
 package herald.node;
 
 import com.typesafe.config.Config;
-import herald.broker.BrokerEntity;
 import herald.broker.Publisher;
-import herald.broker.TopicRegistry;
 import herald.cluster.ClusterTls;
-import herald.cluster.FitNodesFirst;
-import herald.cluster.JournalHealth;
-import herald.cluster.JournalWatch;
-import herald.cluster.JournalCompatibility;
-import herald.cluster.JournalIdentity;
-import herald.cluster.PostgresSchema;
 import herald.http.HttpApi;
 import herald.protocols.nsq.NsqServer;
 import herald.stats.TcpProducers;
-import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.ConnectionContext;
@@ -35,7 +24,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -80,17 +68,15 @@ public final class Node {
   /** With the listeners' ports chosen already (see PortReservation); the caller closes the reservations. */
   public static Node start(Config config, PortReservation httpPort, PortReservation tcpPort) throws StartException {
     Settings settings = Settings.from(config);
-    if (settings.clustered() && settings.journal().equals("leveldb")) {
-      throw new StartException("--join needs --journal postgres: in a cluster topics and channels move between "
-          + "nodes, and a node's own LevelDB journal would leave their messages behind");
-    }
+    Journal.refuseLevelDbInACluster(settings);
     ClientSecurity security;
     try {
       security = ClientSecurity.from(config);
     } catch (IllegalArgumentException e) {
       throw new StartException(e.getMessage());
     }
-    if (settings.journal().equals("postgres")) config = preparePostgres(config);
+    Journal journal = Journal.prepare(config, settings);
+    config = journal.config();
     try {
       ClusterTls.check(config);
     } catch (RuntimeException e) {
@@ -98,7 +84,7 @@ public final class Node {
     }
     FileLock lock = lockDataPath(Path.of(settings.dataPath()));
     herald.broker.DiskSpace disk = diskSpace(config, settings);
-    String journalReport = settings.journal().equals("leveldb") ? checkLevelDb(config) : null;
+    journal.check();
     ActorSystem<Void> system;
     try {
       system = ActorSystem.create(Behaviors.empty(), "herald", config);
@@ -110,12 +96,9 @@ public final class Node {
       Cluster cluster = Cluster.get(system);
       // Without seeds this node forms its own cluster; with them Pekko joins the first that answers.
       if (!settings.clustered()) cluster.manager().tell(Join.create(cluster.selfMember().address()));
-      JournalHealth journal = new JournalHealth();
-      BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"), fitNodesFirst(config, journal));
-      TopicRegistry.init(system, fitNodesFirst(config, journal));
-      checkJournal(system, settings);
-      system.systemActorOf(JournalWatch.create(journal, config.getDuration("herald.journal-unfit-after"),
-          settings.journal().equals("postgres")), "journal-watch", Props.empty());
+      journal.startSharding(system);
+      journal.touch(system);
+      journal.watch(system);
       herald.stats.NodeMetrics metrics = new herald.stats.NodeMetrics(settings.advertisedHttp());
       system.getWhenTerminated().thenRun(metrics::close);
       system.scheduler().scheduleAtFixedRate(Duration.ofMillis(250), Duration.ofMillis(250), disk::measure, system.executionContext());
@@ -125,12 +108,8 @@ public final class Node {
           .description("--min-free-space in bytes: below it publishes are refused").register(metrics.registry());
       io.micrometer.core.instrument.Gauge.builder("herald.publishes.refused", disk, d -> d.low() ? 1 : 0)
           .description("1 while publishes are refused for lack of disk space, else 0").register(metrics.registry());
-      io.micrometer.core.instrument.Gauge.builder("herald.journal.failing", journal, j -> j.failing() ? 1 : 0)
-          .description("1 while this node's journal does not answer (or fails) its probe, else 0").register(metrics.registry());
-      io.micrometer.core.instrument.Gauge.builder("herald.journal.unfit", journal, j -> j.unfit() ? 1 : 0)
-          .description("1 while this node hands its topics to nodes that can use the journal (--journal-unfit-after), else 0")
-          .register(metrics.registry());
-      Health health = new Health(journalReport, disk::problem, journal::problem);
+      journal.meters(metrics.registry());
+      Health health = new Health(journal.repairReport(), disk::problem, journal.health()::problem);
       Publisher publisher = new Publisher(system, metrics.registry(), disk);
       TcpProducers producers = new TcpProducers();
       HttpApi api = new HttpApi(system, settings, publisher, metrics, health, producers);
@@ -171,44 +150,6 @@ public final class Node {
       system.terminate();
       throw new StartException("start-up failed: " + rootMessage(e));
     }
-  }
-
-  /** Pekko's least-shard allocation over the nodes that can use the journal (FitNodesFirst). */
-  private static FitNodesFirst fitNodesFirst(Config config, JournalHealth journal) {
-    Config least = config.getConfig("pekko.cluster.sharding.least-shard-allocation-strategy");
-    return new FitNodesFirst(journal, least.getInt("rebalance-absolute-limit"), least.getDouble("rebalance-relative-limit"));
-  }
-
-  /** The config with the journal's identity in it, for the join check. */
-  private static Config preparePostgres(Config config) throws StartException {
-    String url = config.getString("herald.postgres.url");
-    try {
-      return PostgresSchema.ensure(url, config.getString("herald.postgres.user"), config.getString("herald.postgres.password"))
-          .addTo(config);
-    } catch (Exception e) {
-      throw new StartException("cannot use PostgreSQL at " + url + ": " + rootMessage(e));
-    }
-  }
-
-  /**
-   * Reads the LevelDB journal whole before Pekko opens it (JournalCheck): damage stops the start
-   * with one line, unless herald.journal-repair; a repair that lost messages is reported in the log,
-   * in a file next to the journal and, for this run, in /stats health.
-   */
-  private static String checkLevelDb(Config config) throws StartException {
-    Path journal = Path.of(config.getString("pekko.persistence.journal.leveldb.dir"));
-    Path snapshots = Path.of(config.getString("pekko.persistence.snapshot-store.local.dir"));
-    JournalCheck.Outcome outcome = JournalCheck.run(journal, snapshots, config.getBoolean("herald.journal-repair"));
-    if (!outcome.repaired()) return null;
-    String report = "journal repaired at " + java.time.Instant.now() + " (" + String.join("; ", outcome.causes())
-        + "; the damaged journal is kept beside it as " + journal.getFileName() + ".damaged-*): " + outcome.lossSummary();
-    Path file = journal.resolveSibling("journal-repair-" + System.currentTimeMillis() + ".txt");
-    try {
-      Files.writeString(file, report + "\n");
-    } catch (IOException e) {
-      org.slf4j.LoggerFactory.getLogger(Node.class).error("cannot write {}: {}", file, e.toString());
-    }
-    return report;
   }
 
   /**
@@ -266,43 +207,6 @@ public final class Node {
     } catch (IOException ignored) {
       // the process is ending; the OS drops the lock anyway
     }
-  }
-
-  /**
-   * Touches the journal once (through the registry, wherever it lives) so a broken journal, or a
-   * cluster that cannot be joined, fails the start rather than the first publish.
-   */
-  private static void checkJournal(ActorSystem<?> system, Settings settings) throws StartException {
-    try {
-      var answered = TopicRegistry.ref(system).ask(TopicRegistry.GetTopics::new, startTimeout(system)).toCompletableFuture();
-      // A node the cluster refuses shuts itself down: stop waiting then.
-      CompletableFuture.anyOf(answered, system.getWhenTerminated().toCompletableFuture())
-          .get(startTimeout(system).toMillis() + 1000, TimeUnit.MILLISECONDS);
-      answered.getNow(null);
-      if (!answered.isDone()) throw new IllegalStateException("the node stopped while starting");
-    } catch (Exception e) {
-      var reason = CoordinatedShutdown.get(system).getShutdownReason();
-      if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.incompatibleConfigurationDetectedReason())) {
-        // Only a node with --join asks, so this node is on PostgreSQL; the seed logged the cluster's side.
-        throw new StartException("the cluster refused this node: " + JournalCompatibility.REFUSAL
-            + " (this node uses " + JournalIdentity.of(system.settings().config()) + ")");
-      }
-      if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.clusterJoinUnsuccessfulReason())) {
-        throw new StartException("could not join the cluster at " + system.settings().config().getStringList("pekko.cluster.seed-nodes"));
-      }
-      if (settings.clustered() && Cluster.get(system).selfMember().status() != MemberStatus.up()) {
-        throw new StartException("could not join the cluster at " + settings.join() + " within "
-            + startTimeout(system).toSeconds() + " s (--start-timeout): are its nodes up, "
-            + (ClusterTls.enabled(system.settings().config())
-                ? "on TLS, and is this node's --cluster-tls certificate signed by their CA? (see the log)"
-                : "and on plain TCP (no --cluster-tls)? (see the log)"));
-      }
-      throw new StartException("the journal did not start: " + rootMessage(e));
-    }
-  }
-
-  private static Duration startTimeout(ActorSystem<?> system) {
-    return system.settings().config().getDuration("herald.start-timeout");
   }
 
   static String rootMessage(Throwable e) {
