@@ -80,6 +80,35 @@ public final class DiskSpace {
     }
   }
 
+  /** A compaction's inputs at a level past 0 are bounded by LevelDB (25 tables of 2 MB); level 0's by what piles up. */
+  private static final long MAX_COMPACTION = 64L << 20;
+  /** A new manifest and log, and what the check before the open writes (a few MB at most). */
+  private static final long OPEN_MARGIN = 16L << 20;
+
+  /**
+   * What LevelDB may write while it opens the journal at {@code dir}, before the node serves
+   * anything: its logs replayed into a table plus a new log (twice the logs), and the compaction
+   * it may start at once. LevelDB 1.8 compacts when level 0 reaches 4 tables (replaying the log
+   * can add the fourth): those and the level-1 tables they overlap, which for a journal's keys is
+   * most of level 1, and it frees the inputs only once the output is whole. Its files are written
+   * through shared memory maps, so a write that finds the disk full kills the JVM with SIGBUS
+   * instead of failing; a start that cannot pay for this much must be refused before the open.
+   */
+  public static long neededToOpen(Path dir) throws IOException {
+    long logs = 0;
+    long tables = 0;
+    if (Files.isDirectory(dir)) {
+      try (var files = Files.list(dir)) {
+        for (Path f : files.toList()) {
+          String name = f.getFileName().toString();
+          if (name.endsWith(".log")) logs += Files.size(f);
+          else if (name.endsWith(".sst") || name.endsWith(".ldb")) tables += Files.size(f);
+        }
+      }
+    }
+    return 2 * logs + Math.min(tables + logs, MAX_COMPACTION) + OPEN_MARGIN;
+  }
+
   /** Whether a publish of these bodies may go ahead. */
   public boolean admits(long bodyBytes, int messages) {
     if (minFree == 0) return true;

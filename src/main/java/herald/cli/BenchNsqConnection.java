@@ -82,11 +82,6 @@ final class BenchNsqConnection implements Closeable {
   public void close() {
     Socket s = socket;
     socket = null;
-    if (s == null) return;
-    try {
-      s.close();
-    } catch (IOException ignored) {
-      // closing anyway
-    }
+    BenchConnection.closeQuietly(s);
   }
 }

@@ -461,7 +461,7 @@ public final class HttpApi extends AllDirectives {
     ObjectNode n = JSON.createObjectNode();
     n.put("version", Node.VERSION);
     n.put("broadcast_address", settings.broadcastAddress());
-    n.put("hostname", hostname());
+    n.put("hostname", Settings.hostname());
     n.put("http_port", settings.httpPort());
     n.put("tcp_port", settings.tcpPort());
     n.put("start_time", startTime);
@@ -497,14 +497,6 @@ public final class HttpApi extends AllDirectives {
 
   private static HttpResponse json(int value) {
     return HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, Integer.toString(value));
-  }
-
-  private static String hostname() {
-    try {
-      return InetAddress.getLocalHost().getHostName();
-    } catch (Exception e) {
-      return "localhost";
-    }
   }
 
   // ---- consume --------------------------------------------------------------------------------

@@ -308,7 +308,9 @@ public final class Main implements Callable<Integer> {
     @Override
     public String defaultValue(CommandLine.Model.ArgSpec spec) {
       if (!(spec instanceof CommandLine.Model.OptionSpec option)) return null;
-      String key = "herald." + option.longestName().substring(2);
+      String name = option.longestName().substring(2);
+      // --postgres-url and --postgres-user are herald.postgres.url and .user in herald.conf.
+      String key = "herald." + (name.startsWith("postgres-") ? "postgres." + name.substring("postgres-".length()) : name);
       return config.hasPath(key) ? config.getValue(key).unwrapped().toString() : null;
     }
   }

@@ -153,8 +153,8 @@ public final class Node {
   }
 
   /**
-   * The free-space guard on --data-path. LevelDB turns its log into a table when it opens, so a
-   * node that could not even do that is refused with the figures instead of dying of SIGBUS.
+   * The free-space guard on --data-path. LevelDB writes when it opens (DiskSpace.neededToOpen), so a
+   * node that could not pay for that is refused with the figures instead of dying of SIGBUS.
    */
   private static herald.broker.DiskSpace diskSpace(Config config, Settings settings) throws StartException {
     Path data = Path.of(settings.dataPath());
@@ -168,19 +168,17 @@ public final class Node {
       throw new StartException(e.getMessage());
     }
     if (!settings.journal().equals("leveldb")) return disk;
-    long logs = 0;
     Path journal = Path.of(config.getString("pekko.persistence.journal.leveldb.dir"));
-    if (Files.isDirectory(journal)) {
-      try (var files = Files.list(journal)) {
-        for (Path f : files.toList()) if (f.toString().endsWith(".log")) logs += Files.size(f);
-      } catch (IOException e) {
-        throw new StartException("journal " + journal + " is unusable: " + rootMessage(e));
-      }
+    long needed;
+    try {
+      needed = herald.broker.DiskSpace.neededToOpen(journal);
+    } catch (IOException e) {
+      throw new StartException("journal " + journal + " is unusable: " + rootMessage(e));
     }
-    long needed = 2 * logs + (16L << 20);
     if (disk.freeBytes() < needed) {
       throw new StartException("not enough free space to open the journal: " + disk.freeBytes() + " bytes free in "
-          + data.toAbsolutePath() + ", LevelDB needs about " + needed + " to turn its log (" + logs + " bytes) into a table; free some space");
+          + data.toAbsolutePath() + ", LevelDB may write up to " + needed + " bytes while it opens (its log into a table, and a"
+          + " compaction); free some space or give --data-path a larger disk");
     }
     return disk;
   }

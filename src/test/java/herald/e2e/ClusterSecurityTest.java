@@ -48,8 +48,6 @@ class ClusterSecurityTest {
   static void startCluster() throws Exception {
     pg = PostgresServer.start();
     data = Files.createTempDirectory("herald-cluster-security-");
-    List<Integer> ports = List.of(NodeProcess.freePort(), NodeProcess.freePort(), NodeProcess.freePort());
-    seeds = "127.0.0.1:" + ports.get(0) + ",127.0.0.1:" + ports.get(1) + ",127.0.0.1:" + ports.get(2);
     Path certs = data.resolve("certs");
     clusterCa = Certificates.authority(certs, "cluster");
     // Nodes 1 and 2 share a certificate as PEM files; node 3 has its own, in stores. Each keytool
@@ -57,14 +55,14 @@ class ClusterSecurityTest {
     Certificates.Issued pem = Certificates.issue(clusterCa, certs, "node", "herald-cluster", false);
     memberTls = new String[] {"--cluster-tls-cert", pem.cert().toString(), "--cluster-tls-key", pem.key().toString(),
         "--cluster-tls-ca", pem.ca().toString()};
-    for (int i = 0; i < 2; i++) {
-      nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), flags("herald", ports.get(i), memberTls)));
-    }
     Certificates.Issued third = Certificates.issue(clusterCa, certs, "node3", "herald-cluster", true);
-    nodes.add(NodeProcess.prepare(data.resolve("node3"), flags("herald", ports.get(2),
+    // The first node forms the cluster on a cluster port the OS picks; it is the others' seed.
+    nodes.add(NodeProcess.start(data.resolve("node1"), flags("herald", memberTls)));
+    seeds = nodes.get(0).clusterAddress();
+    nodes.add(NodeProcess.prepare(data.resolve("node2"), flags("herald", memberTls)));
+    nodes.add(NodeProcess.prepare(data.resolve("node3"), flags("herald",
             "--cluster-tls-keystore", third.keystore().toString(), "--cluster-tls-truststore", Certificates.truststore(clusterCa).toString()))
         .withEnv("HERALD_CLUSTER_TLS_PASSWORD", Certificates.PASSWORD));
-    nodes.get(0).launch();
     nodes.get(1).spawn();
     nodes.get(2).spawn();
     nodes.get(1).awaitReady();
@@ -78,10 +76,14 @@ class ClusterSecurityTest {
     if (pg != null) pg.close();
   }
 
-  /** A cluster node's flags: its journal database and cluster port, the cluster's seeds, then more. */
-  static String[] flags(String database, int clusterPort, String... more) {
+  /**
+   * A cluster node's flags: its journal database, a cluster port the OS picks, the cluster's seed
+   * (none for the first node, which forms the cluster), then more.
+   */
+  static String[] flags(String database, String... more) {
     List<String> flags = new ArrayList<>(List.of(pg.nodeFlags(database)));
-    flags.addAll(List.of("--cluster-address", "127.0.0.1:" + clusterPort, "--join", seeds));
+    flags.addAll(List.of("--cluster-address", "127.0.0.1:0"));
+    if (seeds != null) flags.addAll(List.of("--join", seeds));
     flags.addAll(List.of(more));
     return flags.toArray(String[]::new);
   }
@@ -131,10 +133,10 @@ class ClusterSecurityTest {
     // certificate gives it away, so the cluster's side of mutual TLS is what refuses it.
     Certificates.Issued forged = Certificates.issue(Certificates.authority(certs, "rogue"), certs, "rogue", "herald-cluster", false);
     // The strangers bind any free cluster port (0): every member that is not one of the three is one.
-    NodeProcess withForged = NodeProcess.prepare(data.resolve("forged"), flags("herald", 0,
+    NodeProcess withForged = NodeProcess.prepare(data.resolve("forged"), flags("herald",
         "--cluster-tls-cert", forged.cert().toString(), "--cluster-tls-key", forged.key().toString(),
         "--cluster-tls-ca", clusterCa.cert().toString(), "--start-timeout", "20s"));
-    NodeProcess withNone = NodeProcess.prepare(data.resolve("plain"), flags("herald", 0, "--start-timeout", "20s"));
+    NodeProcess withNone = NodeProcess.prepare(data.resolve("plain"), flags("herald", "--start-timeout", "20s"));
     withForged.spawn();
     withNone.spawn();
     // Each tries the seeds for its whole start (20 s: four rounds of asking every seed) and gives
@@ -179,7 +181,7 @@ class ClusterSecurityTest {
     Await.until(WAIT, "publishing", () -> count(acknowledged) >= 50);
 
     // It holds a cluster certificate: only its journal gives it away. Any free cluster port (0).
-    NodeProcess stranger = NodeProcess.prepare(data.resolve("stranger"), flags("stranger", 0, memberTls));
+    NodeProcess stranger = NodeProcess.prepare(data.resolve("stranger"), flags("stranger", memberTls));
     stranger.spawn();
     // While it tries, the cluster must never list it, in any status (joining, up, ...).
     Set<String> strangerSeenAs = new HashSet<>();

@@ -18,7 +18,8 @@ import java.util.stream.Stream;
 public final class PostgresServer implements AutoCloseable {
   private final Path bin;
   private final Path dir;
-  private final int port;
+  /** PostgreSQL cannot be told port 0: a port found free, and another if it was taken meanwhile. */
+  private int port;
   private final boolean asNobody;
 
   private PostgresServer(Path bin, Path dir, int port, boolean asNobody) {
@@ -39,7 +40,17 @@ public final class PostgresServer implements AutoCloseable {
     }
     PostgresServer pg = new PostgresServer(bin, dir, NodeProcess.freePort(), root);
     pg.run("initdb", "-D", dir.resolve("data").toString(), "-U", "herald", "-A", "trust", "--no-sync", "-E", "UTF8");
-    pg.startServer();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        pg.startServer();
+        break;
+      } catch (IllegalStateException e) {
+        Path log = dir.resolve("log");
+        boolean taken = Files.exists(log) && Files.readString(log).contains("Address already in use");
+        if (!taken || attempt == 3) throw e;
+        pg.port = NodeProcess.freePort();
+      }
+    }
     pg.run("createdb", "-h", "127.0.0.1", "-p", String.valueOf(pg.port), "-U", "herald", "herald");
     return pg;
   }
