@@ -25,6 +25,7 @@ import org.apache.pekko.stream.javadsl.Sink;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -135,14 +136,25 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private record ReadDone(long generation, List<EventEnvelope> events, Throwable failure, boolean filled)
       implements Command {}
 
+  /** The topic writes that hold the bodies of these due messages. */
+  private record BodiesRead(List<ChannelMessage> messages, List<EventEnvelope> events, Throwable failure)
+      implements Command {}
+
   // ---- events ---------------------------------------------------------------------------------
   public interface Event extends CborSerializable {}
 
   public record Created(long startOffset, long startSeqNr) implements Event {}
 
-  /** The whole durable progress; the latest one replaces all before it. */
-  public record Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred)
-      implements Event {}
+  /**
+   * The whole durable progress; the latest one replaces all before it. {@code attempts}: runs of
+   * offsets with their delivery attempts (see AttemptCounts); null in progress written before it was.
+   */
+  public record Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred, long[] attempts)
+      implements Event {
+    public Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred) {
+      this(cursor, cursorSeqNr, finished, deferred, new long[0]);
+    }
+  }
 
   public record PausedChanged(boolean paused) implements Event {}
 
@@ -153,22 +165,23 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   // ---- state ----------------------------------------------------------------------------------
   public record State(
       boolean exists, boolean paused, long startOffset, long cursor, long cursorSeqNr,
-      long[] finished, List<Deferral> deferred) implements CborSerializable {
+      long[] finished, List<Deferral> deferred, long[] attempts) implements CborSerializable {
 
     static State initial() {
-      return new State(false, false, 0, 0, 1, new long[0], List.of());
+      return new State(false, false, 0, 0, 1, new long[0], List.of(), new long[0]);
     }
 
     State created(Created e) {
-      return new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(), new long[0], List.of());
+      return new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(), new long[0], List.of(), new long[0]);
     }
 
     State progressed(Progressed e) {
-      return new State(exists, paused, startOffset, e.cursor(), e.cursorSeqNr(), e.finished(), e.deferred());
+      return new State(exists, paused, startOffset, e.cursor(), e.cursorSeqNr(), e.finished(), e.deferred(),
+          e.attempts() == null ? new long[0] : e.attempts());
     }
 
     State withPaused(boolean paused) {
-      return new State(exists, paused, startOffset, cursor, cursorSeqNr, finished, deferred);
+      return new State(exists, paused, startOffset, cursor, cursorSeqNr, finished, deferred, attempts);
     }
   }
 
@@ -199,7 +212,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   // ---- runtime (memory only) ------------------------------------------------------------------
   private final ChannelConsumers consumers = new ChannelConsumers();
   private final InFlightTable inFlight = new InFlightTable();
-  private final ReadyQueue queue = new ReadyQueue();
+  private final ReadyQueue queue;
   private final TopicReader reader;
   private final ChannelProgress progress = new ChannelProgress();
   private final E2eLatencyRecorder e2eLatency = new E2eLatencyRecorder();
@@ -242,6 +255,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     this.topicEphemeral = Names.isEphemeral(topic);
     this.ephemeral = topicEphemeral || Names.isEphemeral(name);
     this.reader = new TopicReader(topicEphemeral, settings.memQueueSize());
+    // An ephemeral topic has no journal to read a deferred body back from.
+    this.queue = new ReadyQueue(topicEphemeral);
   }
 
   @Override
@@ -269,7 +284,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
-          resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished(), state.deferred());
+          resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished(), state.deferred(), state.attempts());
           topicRef().tell(new Topic.Attach(name));
           announce(true);
           // An ephemeral channel lives in memory only: it never stops for idleness.
@@ -284,10 +299,10 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         new TopicRegistry.ChannelRunning(topic, name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), running));
   }
 
-  private void resetRuntime(long cursor, long seqNr, long[] finishedRanges, List<Deferral> deferred) {
+  private void resetRuntime(long cursor, long seqNr, long[] finishedRanges, List<Deferral> deferred, long[] attempts) {
     queue.clear();
     inFlight.clear();
-    progress.reset(cursor, finishedRanges, deferred);
+    progress.reset(cursor, finishedRanges, deferred, attempts);
     reader.reset(cursor, seqNr);
   }
 
@@ -307,6 +322,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .onCommand(Push.class, this::onPush)
         .onCommand(Attached.class, this::onAttached)
         .onCommand(ReadDone.class, this::onReadDone)
+        .onCommand(BodiesRead.class, this::onBodiesRead)
         .onCommand(Tick.class, this::onTick)
         .onCommand(Subscribe.class, this::onSubscribe)
         .onCommand(Ready.class, this::onReady)
@@ -389,7 +405,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     Topic.Start start = cmd.start();
     return Effect().persist(new Created(start.offset(), start.seqNr()))
         .thenRun(s -> {
-          resetRuntime(start.offset(), start.seqNr(), new long[0], List.of());
+          resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0]);
           attached = true;
           startReading(s, cmd.held());
         });
@@ -432,6 +448,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           ChannelMessage m = new ChannelMessage(offset, seqNr, p.timestamp(), p.body(),
               recovered != null ? recovered.due() : p.deliverAt());
           m.requeueDeferred = recovered != null;
+          m.attempts = progress.takeRecoveredAttempts(offset);
           queue.add(m, now);
         }
       }
@@ -480,9 +497,52 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
             .add(new ConsumerProtocol.Delivery(m.offset, m.timestamp, m.attempts, m.body));
       }
       out.forEach((c, list) -> c.ref.tell(new ConsumerProtocol.Deliver(list)));
+      // Attempts go with the next progress write (batched, like FINs): a restart keeps counting.
+      if (!out.isEmpty()) progress.changed();
     }
     maybeRead(state);
+    readDueBodies();
     tickWhileNeeded();
+  }
+
+  /** Reads back the bodies of deferred messages that are due, as long as the ready buffer has room. */
+  private void readDueBodies() {
+    if (!queue.hasDueWithoutBody()) return;
+    List<ChannelMessage> due = queue.takeDueWithoutBody(Math.max(0, reader.memQueueSize() - queue.readyCount()));
+    if (due.isEmpty()) return;
+    ctx.pipeToSelf(TopicReader.writes(Journals.reader(ctx.getSystem()), Topic.persistenceId(topic), due)
+            .runWith(Sink.seq(), ctx.getSystem()),
+        (events, failure) -> new BodiesRead(due, events, failure));
+  }
+
+  private Effect<Event, State> onBodiesRead(State state, BodiesRead done) {
+    if (done.failure() != null) {
+      queue.bodyNotRead(done.messages());
+      ctx.getLog().warn("reading deferred messages of {}/{} back failed; retrying on the next tick", topic, name,
+          done.failure());
+      return Effect().none();
+    }
+    Map<Long, Topic.MessagesAppended> writes = new HashMap<>();
+    for (EventEnvelope env : done.events()) {
+      if (env.event() instanceof Topic.MessagesAppended batch) writes.put(env.sequenceNr(), batch);
+    }
+    for (ChannelMessage m : done.messages()) {
+      Topic.MessagesAppended batch = writes.get(m.seqNr);
+      int index = batch == null ? -1 : (int) (m.offset - batch.firstOffset());
+      if (index < 0 || index >= batch.messages().size()) {
+        // Retention keeps every write a channel still needs: this is a bug.
+        ctx.getLog().error("{}/{}: deferred message {} is no longer in the topic's journal", topic, name,
+            MessageId.of(m.offset));
+        queue.bodyLost(m);
+        progress.finish(m.offset);
+        continue;
+      }
+      m.body = batch.messages().get(index).body();
+      queue.bodyRead(m);
+    }
+    progress.advance();
+    deliver(state);
+    return Effect().none();
   }
 
   /**
@@ -611,7 +671,10 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private Progressed progressed() {
-    return progress.write(neededSeqNr(), queue.requeueDeferrals());
+    Map<Long, Integer> attempts = new HashMap<>();
+    queue.forEach(m -> attempts.put(m.offset, m.attempts));
+    inFlight.forEach(f -> attempts.put(f.msg.offset, f.msg.attempts));
+    return progress.write(neededSeqNr(), queue.requeueDeferrals(), attempts);
   }
 
   /**
@@ -637,7 +700,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
     Topic.Start start = cmd.start();
     // What is in flight now is delivered again from the journal; its FINs find nothing in flight.
-    resetRuntime(start.offset(), start.seqNr(), new long[0], List.of());
+    resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0]);
     rewindCount++;
     progress.forgetReported();
     if (ephemeral) {

@@ -8,7 +8,8 @@ final class ChannelMessage {
   /** The topic journal write that holds it. */
   final long seqNr;
   final long timestamp;
-  final ByteString body;
+  /** Null while deferred: read back from the topic's journal when due. */
+  ByteString body;
   int attempts;
   long deliverAt;
   /** Deferred by a REQ with a delay (persisted), rather than by a deferred publish (in the topic). */

@@ -6,7 +6,8 @@ import java.util.Map;
 
 /**
  * What a channel must not forget: its cursor (every offset below is done), the offsets finished
- * above it, and the REQ delays restored at recovery whose messages are not read back yet. Changes
+ * above it, the attempts of messages delivered and not finished, and the REQ delays and attempts
+ * restored at recovery whose messages are not read back yet. Changes
  * are applied at once and written in batches ({@link #write}); the topic hears of each written
  * position once ({@link #reportable}).
  */
@@ -14,15 +15,17 @@ final class ChannelProgress {
   private long cursor;
   private Ranges finished = new Ranges();
   private Map<Long, Channel.Deferral> recoveredDeferrals = new HashMap<>();
+  private Map<Long, Integer> recoveredAttempts = new HashMap<>();
   private boolean dirty;
   private long reportedSeqNr;   // the last position told to the topic
 
   /** Starts again from what was written. */
-  void reset(long cursor, long[] finishedRanges, List<Channel.Deferral> deferred) {
+  void reset(long cursor, long[] finishedRanges, List<Channel.Deferral> deferred, long[] attempts) {
     this.cursor = cursor;
     this.finished = Ranges.of(finishedRanges);
     this.recoveredDeferrals = new HashMap<>();
     for (Channel.Deferral d : deferred) recoveredDeferrals.put(d.offset(), d);
+    this.recoveredAttempts = AttemptCounts.decode(attempts);
   }
 
   long cursor() {
@@ -53,6 +56,12 @@ final class ChannelProgress {
     return recoveredDeferrals.remove(offset);
   }
 
+  /** The attempts restored for this offset at recovery, taken out; 0 when none. */
+  int takeRecoveredAttempts(long offset) {
+    Integer n = recoveredAttempts.remove(offset);
+    return n == null ? 0 : n;
+  }
+
   /** Something changed that the next write must carry. */
   void changed() {
     dirty = true;
@@ -69,21 +78,25 @@ final class ChannelProgress {
 
   /**
    * The event that writes everything: {@code neededSeqNr} is the lowest topic write still needed,
-   * {@code deferred} the REQ delays of messages in memory (restored ones not read back yet are added).
+   * {@code deferred} the REQ delays and {@code attempts} the attempts of messages in memory
+   * (restored ones not read back yet are added; finished ones are left out).
    */
-  Channel.Progressed write(long neededSeqNr, List<Channel.Deferral> deferred) {
+  Channel.Progressed write(long neededSeqNr, List<Channel.Deferral> deferred, Map<Long, Integer> attempts) {
     dirty = false;
     deferred.addAll(recoveredDeferrals.values());
-    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), deferred);
+    recoveredAttempts.keySet().removeIf(this::isDone);
+    recoveredAttempts.forEach(attempts::putIfAbsent);
+    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), deferred, AttemptCounts.encode(attempts));
   }
 
   /** Every offset below {@code offset} is done (the channel was emptied); returns its write. */
   Channel.Progressed emptyTo(long offset, long seqNr) {
     finished.clear();
     recoveredDeferrals.clear();
+    recoveredAttempts.clear();
     cursor = Math.max(cursor, offset);
     dirty = false;
-    return new Channel.Progressed(cursor, seqNr, new long[0], List.of());
+    return new Channel.Progressed(cursor, seqNr, new long[0], List.of(), new long[0]);
   }
 
   /** True (once) when {@code seqNr} is further than the topic was last told. */

@@ -78,6 +78,10 @@ final class InFlightTable {
     return out;
   }
 
+  void forEach(java.util.function.Consumer<Entry> action) {
+    entries.values().forEach(action);
+  }
+
   void clear() {
     for (Entry e : entries.values()) e.consumer.inFlight--;
     entries.clear();

@@ -2,21 +2,36 @@ package herald.broker;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.function.Consumer;
 
 /**
- * A channel's messages waiting for a consumer: the ready buffer (in order) and the deferred ones
- * (a deferred publish, or a REQ with a delay) ordered by due time.
+ * A channel's messages waiting for a consumer: the ready buffer (in order, with bodies) and the
+ * deferred ones (a deferred publish, or a REQ with a delay) ordered by due time. A deferred message
+ * keeps only its position and due time: its body is read back from the topic's journal when it is
+ * due ({@link #takeDueWithoutBody}, {@link #bodyRead}), so deferrals cost no body memory. A queue
+ * that keeps bodies (an ephemeral topic, which has no journal) keeps them while deferred too.
  */
 final class ReadyQueue {
+  private final boolean keepDeferredBodies;
   private final ArrayDeque<ChannelMessage> ready = new ArrayDeque<>();
   private final PriorityQueue<ChannelMessage> deferred =
       new PriorityQueue<>((a, b) -> Long.compare(a.deliverAt, b.deliverAt));
+  // Due, body not read back yet; then, while its read runs.
+  private final ArrayDeque<ChannelMessage> dueWithoutBody = new ArrayDeque<>();
+  private final Set<ChannelMessage> readingBody = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+
+  ReadyQueue(boolean keepDeferredBodies) {
+    this.keepDeferredBodies = keepDeferredBodies;
+  }
 
   /** Ready now when its time has come, otherwise deferred until then. */
   void add(ChannelMessage m, long now) {
-    if (m.deliverAt > now) deferred.add(m);
+    if (m.deliverAt > now) defer(m);
     else ready.addLast(m);
   }
 
@@ -33,6 +48,11 @@ final class ReadyQueue {
   void requeueDeferred(ChannelMessage m, long due) {
     m.deliverAt = due;
     m.requeueDeferred = true;
+    defer(m);
+  }
+
+  private void defer(ChannelMessage m) {
+    if (!keepDeferredBodies) m.body = null;
     deferred.add(m);
   }
 
@@ -42,8 +62,9 @@ final class ReadyQueue {
   }
 
   /**
-   * Moves the deferred messages due by {@code now} to the end of the ready buffer. True when one of
-   * them was a REQ deferral, whose due time the channel's progress no longer needs to keep.
+   * Moves the deferred messages due by {@code now} on: to the end of the ready buffer, or, without
+   * a body, to wait for it. True when one of them was a REQ deferral, whose due time the channel's
+   * progress no longer needs to keep.
    */
   boolean releaseDue(long now) {
     boolean requeued = false;
@@ -51,9 +72,48 @@ final class ReadyQueue {
       ChannelMessage m = deferred.poll();
       requeued |= m.requeueDeferred;
       m.requeueDeferred = false;
-      ready.addLast(m);
+      if (m.body == null) dueWithoutBody.addLast(m);
+      else ready.addLast(m);
     }
     return requeued;
+  }
+
+  /**
+   * Due messages whose bodies are to be read now: at most {@code max}, and none while a read runs
+   * (one read at a time, so the ready buffer stays bounded).
+   */
+  List<ChannelMessage> takeDueWithoutBody(int max) {
+    List<ChannelMessage> out = new ArrayList<>();
+    if (!readingBody.isEmpty()) return out;
+    while (out.size() < max && !dueWithoutBody.isEmpty()) {
+      ChannelMessage m = dueWithoutBody.pollFirst();
+      readingBody.add(m);
+      out.add(m);
+    }
+    return out;
+  }
+
+  /** Its body is back: ready. False when the queue no longer waits for it (emptied meanwhile). */
+  boolean bodyRead(ChannelMessage m) {
+    if (!readingBody.remove(m)) return false;
+    ready.addLast(m);
+    return true;
+  }
+
+  /** The read failed or found nothing: these wait for the next read. */
+  void bodyNotRead(List<ChannelMessage> messages) {
+    for (ChannelMessage m : messages) {
+      if (readingBody.remove(m)) dueWithoutBody.addFirst(m);
+    }
+  }
+
+  /** Its body is gone from the journal: the queue forgets it. */
+  void bodyLost(ChannelMessage m) {
+    readingBody.remove(m);
+  }
+
+  boolean hasDueWithoutBody() {
+    return !dueWithoutBody.isEmpty();
   }
 
   int readyCount() {
@@ -64,8 +124,9 @@ final class ReadyQueue {
     return !ready.isEmpty();
   }
 
+  /** Deferred, or due and waiting for its body. */
   int deferredCount() {
-    return deferred.size();
+    return deferred.size() + dueWithoutBody.size() + readingBody.size();
   }
 
   /** The REQ deferrals in memory, for the channel's progress. */
@@ -77,15 +138,25 @@ final class ReadyQueue {
     return out;
   }
 
+  /** Every message held, in no particular order. */
+  void forEach(Consumer<ChannelMessage> action) {
+    ready.forEach(action);
+    deferred.forEach(action);
+    dueWithoutBody.forEach(action);
+    readingBody.forEach(action);
+  }
+
   /** The lowest topic journal write among the waiting messages, or {@code seqNr} if lower. */
   long lowestSeqNr(long seqNr) {
-    for (ChannelMessage m : ready) seqNr = Math.min(seqNr, m.seqNr);
-    for (ChannelMessage m : deferred) seqNr = Math.min(seqNr, m.seqNr);
-    return seqNr;
+    long[] lowest = {seqNr};
+    forEach(m -> lowest[0] = Math.min(lowest[0], m.seqNr));
+    return lowest[0];
   }
 
   void clear() {
     ready.clear();
     deferred.clear();
+    dueWithoutBody.clear();
+    readingBody.clear();
   }
 }

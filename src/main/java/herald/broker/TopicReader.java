@@ -1,9 +1,14 @@
 package herald.broker;
 
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.javadsl.CurrentEventsByPersistenceIdQuery;
+import org.apache.pekko.stream.javadsl.Source;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
 
 /**
  * Where a channel stands in its topic's journal and whether it takes the topic's pushes live or
@@ -203,6 +208,25 @@ final class TopicReader {
     pending.clear();
     pendingCount = 0;
   }
+
+  /**
+   * The topic writes that hold these messages, each read once: runs of nearby writes in one query,
+   * so many deferrals that come due together cost a few reads.
+   */
+  static Source<EventEnvelope, NotUsed> writes(
+      CurrentEventsByPersistenceIdQuery journal, String persistenceId, List<ChannelMessage> messages) {
+    TreeSet<Long> seqNrs = new TreeSet<>();
+    for (ChannelMessage m : messages) seqNrs.add(m.seqNr);
+    List<long[]> runs = new ArrayList<>();
+    for (long s : seqNrs) {
+      long[] last = runs.isEmpty() ? null : runs.get(runs.size() - 1);
+      if (last != null && s - last[1] <= NEARBY_WRITES) last[1] = s;
+      else runs.add(new long[] {s, s});
+    }
+    return Source.from(runs).flatMapConcat(r -> journal.currentEventsByPersistenceId(persistenceId, r[0], r[1]));
+  }
+
+  private static final long NEARBY_WRITES = 16;
 
   static int messagesIn(EventEnvelope env) {
     return env.event() instanceof Topic.MessagesAppended batch ? batch.messages().size() : 0;

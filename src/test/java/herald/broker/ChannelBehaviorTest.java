@@ -105,6 +105,15 @@ class ChannelBehaviorTest {
     return Topic.persistenceId(topic);
   }
 
+  /** The topic holds {@code bodies} in its first write; the channel starts at 0 and a consumer subscribes with {@code rdy}. */
+  private TestProbe<ConsumerProtocol> withMessages(
+      EventSourcedBehaviorTestKit<Channel.Command, Channel.Event, Channel.State> kit, long rdy, String... bodies) {
+    kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
+        new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages(bodies))));
+    kit.runCommand(member(0, 1, bodies.length, 2));
+    return subscribe(kit, rdy);
+  }
+
   // ---- start and attach -----------------------------------------------------------------------
 
   @Test
@@ -440,10 +449,7 @@ class ChannelBehaviorTest {
   @Test
   void aReqWithDelaySurvivesARestart() {
     var kit = kit();
-    kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
-        new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a", "b"))));
-    kit.runCommand(member(0, 1, 2, 2));
-    TestProbe<ConsumerProtocol> consumer = subscribe(kit, 2);
+    TestProbe<ConsumerProtocol> consumer = withMessages(kit, 2, "a", "b");
     receive(consumer, 2);
     kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {1}));
     long before = System.currentTimeMillis();
@@ -578,5 +584,43 @@ class ChannelBehaviorTest {
     List<ConsumerProtocol.Delivery> got = receive(consumer, 2);
     assertEquals(List.of(1L, 2L), got.stream().map(ConsumerProtocol.Delivery::offset).toList());
     assertEquals(List.of("b", "c"), got.stream().map(ChannelBehaviorTest::body).toList());
+  }
+
+  @Test
+  void attemptsAreWrittenWithProgressAndContinueAfterARestart() {
+    var kit = kit();
+    TestProbe<ConsumerProtocol> consumer = withMessages(kit, 2, "a", "b");
+    assertEquals(List.of(1, 1), receive(consumer, 2).stream().map(ConsumerProtocol.Delivery::attempts).toList());
+    for (int attempt = 2; attempt <= 3; attempt++) {
+      kit.runCommand(new Channel.Requeue(consumer.ref(), 0, 0));
+      ConsumerProtocol.Delivery d = receive(consumer, 1).get(0);
+      assertEquals(0, d.offset());
+      assertEquals(attempt, d.attempts());
+    }
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {1}));
+    // Offset 0 went out three times; no delivery was a write of its own, the progress carries them.
+    BrokerTestSystem.awaitTrue(WAIT, "the attempts to be persisted",
+        () -> Arrays.equals(kit.getState().attempts(), new long[] {0, 1, 3}));
+
+    kit.restart();
+    kit.runCommand(member(0, 1, 2, 2));
+    TestProbe<ConsumerProtocol> next = subscribe(kit, 2);
+    ConsumerProtocol.Delivery again = receive(next, 1).get(0);
+    assertEquals(0, again.offset());
+    assertEquals(4, again.attempts(), "the fourth delivery of offset 0");
+  }
+
+  @Test
+  void aDeferredMessageIsReadBackFromTheJournalWhenDue() {
+    var kit = kit();
+    TestProbe<ConsumerProtocol> consumer = withMessages(kit, 2, "a", "b");
+    receive(consumer, 2);
+    kit.runCommand(new Channel.Requeue(consumer.ref(), 1, 300));
+    assertEquals(1, stats(kit).deferredCount());
+    ConsumerProtocol.Delivery again = receive(consumer, 1).get(0);
+    assertEquals(1, again.offset());
+    assertEquals("b", body(again), "the body comes back from the topic's journal");
+    assertEquals(2, again.attempts());
+    assertEquals(0, stats(kit).deferredCount());
   }
 }

@@ -1,0 +1,47 @@
+package herald.broker;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * How many times each unfinished message was delivered, in the form a channel writes it with its
+ * progress: runs of consecutive offsets with the same count, as flat triples start, end
+ * (exclusive), attempts. Messages go out nearly in order and mostly once, so a channel with
+ * thousands in flight writes a handful of runs.
+ */
+final class AttemptCounts {
+  private AttemptCounts() {}
+
+  /** Offsets with no entry (or 0) were never delivered. */
+  static long[] encode(Map<Long, Integer> attempts) {
+    TreeMap<Long, Integer> sorted = new TreeMap<>();
+    attempts.forEach((offset, n) -> {
+      if (n > 0) sorted.put(offset, n);
+    });
+    long[] out = new long[sorted.size() * 3];
+    int i = 0;
+    for (Map.Entry<Long, Integer> e : sorted.entrySet()) {
+      long offset = e.getKey();
+      int n = e.getValue();
+      if (i > 0 && out[i - 2] == offset && out[i - 1] == n) {
+        out[i - 2] = offset + 1;
+      } else {
+        out[i++] = offset;
+        out[i++] = offset + 1;
+        out[i++] = n;
+      }
+    }
+    return java.util.Arrays.copyOf(out, i);
+  }
+
+  /** {@code runs} may be null: progress written before attempts were. */
+  static Map<Long, Integer> decode(long[] runs) {
+    Map<Long, Integer> out = new HashMap<>();
+    if (runs == null) return out;
+    for (int i = 0; i + 2 < runs.length; i += 3) {
+      for (long offset = runs[i]; offset < runs[i + 1]; offset++) out.put(offset, (int) runs[i + 2]);
+    }
+    return out;
+  }
+}
