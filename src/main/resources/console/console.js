@@ -393,6 +393,7 @@ const CHANNEL_COLS = [
   ['messages', 'messages of the topic from the channel’s start on'],
   ['requeued', 'REQs since the channel started'],
   ['timed out', 'in-flight messages whose msg_timeout ran out'],
+  ['dead letters', 'messages sent to the dead-letter topic after max_attempts failed deliveries (POST /channel/config)'],
   ['consumers'],
   ['out FIN/s', 'FINs per second from connected consumers'],
   ['state'],
@@ -410,11 +411,21 @@ function channelRow(tp, ch) {
     num('message_count', ch.message_count),
     num('requeue_count', ch.requeue_count),
     num('timeout_count', ch.timeout_count),
+    deadLetterCell(ch),
     num('client_count', ch.client_count),
     cell('rate_out', fmtRate(state.channelOut.get(t + '\u0000' + ch.channel_name)), 'num'),
     cell('paused', stateBadges(ch)),
     cell('node', ch.node || '—', 'mono'),
     h('td', {}, actionButtons('channel', t, ch.channel_name, ch.paused)));
+}
+
+/** The count, linked to the dead-letter topic once the channel has one (max_attempts set, or some went). */
+function deadLetterCell(ch) {
+  const n = ch.dead_letter_count;
+  if (!ch.dead_letter_topic) return num('dead_letter_count', n);
+  const limit = ch.max_attempts ? ' after ' + ch.max_attempts + ' attempts' : '';
+  return h('td', { 'data-col': 'dead_letter_count', class: 'num', title: 'to ' + ch.dead_letter_topic + limit },
+    link(topicHref(ch.dead_letter_topic), fmtInt(n)));
 }
 
 /** nsqd's e2e_processing_latency per channel, when /stats has it. */

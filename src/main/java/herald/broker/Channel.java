@@ -91,6 +91,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   public record Unsubscribe(ActorRef<ConsumerProtocol> consumer) implements Command {}
 
+  /** Replaces the channel's dead-letter settings. */
+  public record Configure(ChannelConfig config, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
   public record GetStats(ActorRef<ChannelStats> replyTo) implements Command {}
 
   public record ClientStats(
@@ -103,16 +106,21 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     }
   }
 
-  /** {@code rewindCount}: rewinds since the channel started on its node. */
+  /**
+   * {@code rewindCount}: rewinds since the channel started on its node; {@code deadLetterCount}:
+   * messages that left through the dead-letter topic, ever; {@code maxAttempts} 0 (no limit) or the
+   * channel's limit, with {@code deadLetterTopic} where they go.
+   */
   public record ChannelStats(
       String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
       long deferredCount, long messageCount, long requeueCount, long timeoutCount,
-      List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency, long rewindCount) implements CborSerializable {
+      List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency, long rewindCount,
+      long deadLetterCount, int maxAttempts, String deadLetterTopic) implements CborSerializable {
     public ChannelStats(String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
         long deferredCount, long messageCount, long requeueCount, long timeoutCount,
         List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency) {
       this(topic, name, exists, paused, depth, inFlightCount, deferredCount, messageCount, requeueCount, timeoutCount,
-          clients, node, e2eProcessingLatency, 0);
+          clients, node, e2eProcessingLatency, 0, 0, 0, null);
     }
   }
 
@@ -136,6 +144,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private record ReadDone(long generation, List<EventEnvelope> events, Throwable failure, boolean filled)
       implements Command {}
 
+  /** The dead-letter topic's answer for these messages: stored (or already stored), or failure. */
+  private record DeadLettered(List<ChannelMessage> messages, Throwable failure) implements Command {}
+
   /** The topic writes that hold the bodies of these due messages. */
   private record BodiesRead(List<ChannelMessage> messages, List<EventEnvelope> events, Throwable failure)
       implements Command {}
@@ -147,14 +158,18 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /**
    * The whole durable progress; the latest one replaces all before it. {@code attempts}: runs of
-   * offsets with their delivery attempts (see AttemptCounts); null in progress written before it was.
+   * offsets with their delivery attempts (see AttemptCounts); null in progress written before it
+   * was. {@code deadLettered}: how many messages left through the dead-letter topic, ever.
    */
-  public record Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred, long[] attempts)
-      implements Event {
+  public record Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred, long[] attempts,
+      long deadLettered) implements Event {
     public Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred) {
-      this(cursor, cursorSeqNr, finished, deferred, new long[0]);
+      this(cursor, cursorSeqNr, finished, deferred, new long[0], 0);
     }
   }
+
+  /** The dead-letter settings from now on. */
+  public record Configured(ChannelConfig config) implements Event {}
 
   public record PausedChanged(boolean paused) implements Event {}
 
@@ -165,23 +180,31 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   // ---- state ----------------------------------------------------------------------------------
   public record State(
       boolean exists, boolean paused, long startOffset, long cursor, long cursorSeqNr,
-      long[] finished, List<Deferral> deferred, long[] attempts) implements CborSerializable {
+      long[] finished, List<Deferral> deferred, long[] attempts, long deadLettered, ChannelConfig config)
+      implements CborSerializable {
 
     static State initial() {
-      return new State(false, false, 0, 0, 1, new long[0], List.of(), new long[0]);
+      return new State(false, false, 0, 0, 1, new long[0], List.of(), new long[0], 0, ChannelConfig.NONE);
     }
 
+    /** Settings made before (the channel started while its topic was adding it) are kept. */
     State created(Created e) {
-      return new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(), new long[0], List.of(), new long[0]);
+      return new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(), new long[0], List.of(), new long[0],
+          0, config);
     }
 
     State progressed(Progressed e) {
       return new State(exists, paused, startOffset, e.cursor(), e.cursorSeqNr(), e.finished(), e.deferred(),
-          e.attempts() == null ? new long[0] : e.attempts());
+          e.attempts() == null ? new long[0] : e.attempts(), e.deadLettered(), config);
     }
 
     State withPaused(boolean paused) {
-      return new State(exists, paused, startOffset, cursor, cursorSeqNr, finished, deferred, attempts);
+      return new State(exists, paused, startOffset, cursor, cursorSeqNr, finished, deferred, attempts, deadLettered, config);
+    }
+
+    State configured(Configured e) {
+      return new State(exists, paused, startOffset, cursor, cursorSeqNr, finished, deferred, attempts, deadLettered,
+          e.config());
     }
   }
 
@@ -189,6 +212,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   enum Failure { REQUEUED, TIMED_OUT, CONSUMER_GONE }
 
   private static final Duration TICK = Duration.ofMillis(100);
+  private static final Duration DEAD_LETTER_TIMEOUT = Duration.ofSeconds(10);
 
   public static Behavior<Command> create(String topic, String name, Settings settings) {
     return create(topic, name, settings, null);
@@ -216,6 +240,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private final TopicReader reader;
   private final ChannelProgress progress = new ChannelProgress();
   private final E2eLatencyRecorder e2eLatency = new E2eLatencyRecorder();
+  private final DeadLetters deadLetters = new DeadLetters();
+  private ChannelConfig config = ChannelConfig.NONE; // the state's, for the parts that run without it
   private final TopicReader.Taker taker = new TopicReader.Taker() {
     @Override
     public void take(long seqNr, Topic.MessagesAppended batch) {
@@ -284,7 +310,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
-          resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished(), state.deferred(), state.attempts());
+          config = state.config() == null ? ChannelConfig.NONE : state.config();
+          resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished(), state.deferred(), state.attempts(),
+              state.deadLettered());
           topicRef().tell(new Topic.Attach(name));
           announce(true);
           // An ephemeral channel lives in memory only: it never stops for idleness.
@@ -299,10 +327,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         new TopicRegistry.ChannelRunning(topic, name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), running));
   }
 
-  private void resetRuntime(long cursor, long seqNr, long[] finishedRanges, List<Deferral> deferred, long[] attempts) {
+  private void resetRuntime(
+      long cursor, long seqNr, long[] finishedRanges, List<Deferral> deferred, long[] attempts, long deadLettered) {
     queue.clear();
     inFlight.clear();
-    progress.reset(cursor, finishedRanges, deferred, attempts);
+    deadLetters.clear();
+    progress.reset(cursor, finishedRanges, deferred, attempts, deadLettered);
     reader.reset(cursor, seqNr);
   }
 
@@ -323,6 +353,10 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .onCommand(Attached.class, this::onAttached)
         .onCommand(ReadDone.class, this::onReadDone)
         .onCommand(BodiesRead.class, this::onBodiesRead)
+        .onCommand(DeadLettered.class, this::onDeadLettered)
+        .onCommand(Configure.class, (s, c) -> Effect().persist(new Configured(c.config()))
+            .thenRun(x -> config = c.config())
+            .thenReply(c.replyTo(), x -> StatusReply.ack()))
         .onCommand(Tick.class, this::onTick)
         .onCommand(Subscribe.class, this::onSubscribe)
         .onCommand(Ready.class, this::onReady)
@@ -360,7 +394,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
    */
   private Effect<Event, State> onIdleCheck(State state, IdleCheck check) {
     boolean idle = consumers.isEmpty() && inFlight.isEmpty() && queue.deferredCount() == 0 && !progress.isDirty()
-        && !reader.isReading();
+        && !reader.isReading() && deadLetters.isEmpty();
     if (idle && idleness.longEnough()) {
       idleness.passivate(ctx.getSelf());
       return Effect().none();
@@ -372,7 +406,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private boolean needsTick() {
-    return !inFlight.isEmpty() || queue.deferredCount() > 0 || progress.isDirty() || reader.waitsForTick();
+    return !inFlight.isEmpty() || queue.deferredCount() > 0 || progress.isDirty() || reader.waitsForTick()
+        || !deadLetters.isEmpty();
   }
 
   private void tickWhileNeeded() {
@@ -405,7 +440,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     Topic.Start start = cmd.start();
     return Effect().persist(new Created(start.offset(), start.seqNr()))
         .thenRun(s -> {
-          resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0]);
+          resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0], 0);
           attached = true;
           startReading(s, cmd.held());
         });
@@ -446,10 +481,17 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         } else {
           Deferral recovered = progress.takeRecoveredDeferral(offset);
           ChannelMessage m = new ChannelMessage(offset, seqNr, p.timestamp(), p.body(),
-              recovered != null ? recovered.due() : p.deliverAt());
+              recovered != null ? recovered.due() : p.deliverAt(), p.dedupId());
           m.requeueDeferred = recovered != null;
           m.attempts = progress.takeRecoveredAttempts(offset);
-          queue.add(m, now);
+          if (config.exhausted(m.attempts)) {
+            // Its last attempt failed before a restart, and perhaps it reached the dead-letter
+            // topic too: publishing it again under the same id finishes it either way.
+            deadLetters.decide(m);
+            progress.changed();
+          } else {
+            queue.add(m, now);
+          }
         }
       }
       offset++;
@@ -494,7 +536,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         ChannelMessage m = queue.poll();
         inFlight.add(m, c, now);
         out.computeIfAbsent(c, k -> new ArrayList<>())
-            .add(new ConsumerProtocol.Delivery(m.offset, m.timestamp, m.attempts, m.body));
+            .add(new ConsumerProtocol.Delivery(m.offset, m.timestamp, m.attempts, m.body, m.msgId));
       }
       out.forEach((c, list) -> c.ref.tell(new ConsumerProtocol.Deliver(list)));
       // Attempts go with the next progress write (batched, like FINs): a restart keeps counting.
@@ -547,13 +589,28 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /**
    * The one place where a delivery attempt that failed is decided: the message leaves the
-   * in-flight table (already done by the caller) and goes back to wait for its next attempt.
+   * in-flight table (already done by the caller) and goes back to wait for its next attempt, or,
+   * when that was its last one, to the dead-letter topic.
    */
   private void attemptFailed(InFlightTable.Entry f, Failure failure, long delayMs) {
     switch (failure) {
       case REQUEUED -> {
         f.consumer.requeueCount++;
         requeueCount++;
+      }
+      case TIMED_OUT -> {
+        f.consumer.timeoutCount++;
+        timeoutCount++;
+      }
+      case CONSUMER_GONE -> { }
+    }
+    if (config.exhausted(f.msg.attempts)) {
+      deadLetters.decide(f.msg);
+      progress.changed();
+      return;
+    }
+    switch (failure) {
+      case REQUEUED -> {
         if (delayMs == 0) {
           queue.addLast(f.msg);
         } else {
@@ -561,11 +618,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           progress.changed();
         }
       }
-      case TIMED_OUT -> {
-        f.consumer.timeoutCount++;
-        timeoutCount++;
-        queue.addLast(f.msg);
-      }
+      case TIMED_OUT -> queue.addLast(f.msg);
       // What it held goes back to the channel at once, ahead of what waits.
       case CONSUMER_GONE -> queue.addFirst(f.msg);
     }
@@ -655,11 +708,19 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     deliver(state);
     Effect<Event, State> effect = Effect().none();
     if (progress.isDirty() && state.exists() && !ephemeral) {
-      effect = Effect().persist(progressed()).thenRun(s -> reportPosition(s.cursorSeqNr()));
-    } else if (progress.isDirty() && state.exists()) {
-      // An ephemeral channel keeps nothing: what it holds in memory is its position (for a durable topic).
-      progress.forget();
-      if (!topicEphemeral) reportPosition(neededSeqNr());
+      // Dead letters go out once this write (with their last attempts) is durable.
+      effect = Effect().persist(progressed()).thenRun(s -> {
+        reportPosition(s.cursorSeqNr());
+        publishDeadLetters(s);
+      });
+    } else {
+      if (progress.isDirty() && state.exists()) {
+        // An ephemeral channel keeps nothing: what it holds in memory is its position (for a durable topic).
+        progress.forget();
+        deadLetters.written();
+        if (!topicEphemeral) reportPosition(neededSeqNr());
+      }
+      publishDeadLetters(state);
     }
     tickWhileNeeded();
     return effect;
@@ -667,14 +728,53 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /** The lowest topic journal write that holds a message this channel has not finished. */
   private long neededSeqNr() {
-    return queue.lowestSeqNr(inFlight.lowestSeqNr(reader.readSeqNr()));
+    long[] lowest = {queue.lowestSeqNr(inFlight.lowestSeqNr(reader.readSeqNr()))};
+    deadLetters.forEach(m -> lowest[0] = Math.min(lowest[0], m.seqNr));
+    return lowest[0];
   }
 
   private Progressed progressed() {
     Map<Long, Integer> attempts = new HashMap<>();
     queue.forEach(m -> attempts.put(m.offset, m.attempts));
     inFlight.forEach(f -> attempts.put(f.msg.offset, f.msg.attempts));
+    deadLetters.forEach(m -> attempts.put(m.offset, m.attempts));
+    deadLetters.written();
     return progress.write(neededSeqNr(), queue.requeueDeferrals(), attempts);
+  }
+
+  // ---- dead letters ---------------------------------------------------------------------------
+  /**
+   * Publishes the dead letters whose last attempts are durable to the dead-letter topic, under
+   * ids named by this channel and offset (so a publish redone after a crash is stored once).
+   */
+  private void publishDeadLetters(State state) {
+    List<ChannelMessage> batch = deadLetters.takeToPublish();
+    if (batch.isEmpty()) return;
+    long now = System.currentTimeMillis();
+    List<Published> copies = new ArrayList<>(batch.size());
+    for (ChannelMessage m : batch) copies.add(DeadLetters.copy(topic, name, m, now));
+    String target = config.deadLetterTopicOf(topic, name);
+    ctx.pipeToSelf(
+        BrokerEntity.topic(ctx.getSystem(), target).<Topic.Appended>askWithStatus(
+            r -> new Topic.Append(copies, r), DEAD_LETTER_TIMEOUT),
+        (appended, failure) -> new DeadLettered(batch, failure));
+  }
+
+  private Effect<Event, State> onDeadLettered(State state, DeadLettered done) {
+    if (done.failure() != null) {
+      deadLetters.failed(done.messages());
+      ctx.getLog().warn("{}/{}: publishing {} dead letters to {} failed; retrying on the next tick", topic, name,
+          done.messages().size(), config.deadLetterTopicOf(topic, name), done.failure());
+      tickWhileNeeded();
+      return Effect().none();
+    }
+    for (ChannelMessage m : done.messages()) {
+      if (deadLetters.published(m)) progress.deadLettered(m.offset);
+    }
+    progress.advance();
+    progress.changed();
+    deliver(state);
+    return Effect().none();
   }
 
   /**
@@ -688,6 +788,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private Effect<Event, State> onEmpty(State state, EmptyUpTo cmd) {
     inFlight.clear();
     queue.clear();
+    deadLetters.clear();
     reader.emptiedTo(cmd.offset(), cmd.seqNr());
     Progressed emptied = progress.emptyTo(cmd.offset(), reader.readSeqNr());
     if (ephemeral) return Effect().reply(cmd.replyTo(), StatusReply.ack());
@@ -700,7 +801,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
     Topic.Start start = cmd.start();
     // What is in flight now is delivered again from the journal; its FINs find nothing in flight.
-    resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0]);
+    resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0], progress.deadLetteredCount());
     rewindCount++;
     progress.forgetReported();
     if (ephemeral) {
@@ -722,6 +823,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     consumers.closeAll("channel deleted");
     queue.clear();
     inFlight.clear();
+    deadLetters.clear();
     return Effect().persist(new Deleted())
         .thenRun(s -> {
           if (cmd.replyTo() != null) cmd.replyTo().tell(StatusReply.ack());
@@ -741,7 +843,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), depth(),
         inFlight.size(), queue.deferredCount(), messageCount(state),
-        requeueCount, timeoutCount, consumers.stats(), settings.advertisedHttp(), e2eLatency.stats(), rewindCount));
+        requeueCount, timeoutCount, consumers.stats(), settings.advertisedHttp(), e2eLatency.stats(), rewindCount,
+        progress.deadLetteredCount(), config.maxAttempts(), config.deadLetterTopicOf(topic, name)));
     return Effect().none();
   }
 
@@ -757,6 +860,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .onEvent(Created.class, State::created)
         .onEvent(Progressed.class, State::progressed)
         .onEvent(PausedChanged.class, (s, e) -> s.withPaused(e.paused()))
+        .onEvent(Configured.class, State::configured)
         .onEvent(Deleted.class, (s, e) -> State.initial())
         .build();
   }

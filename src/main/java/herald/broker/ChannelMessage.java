@@ -8,6 +8,8 @@ final class ChannelMessage {
   /** The topic journal write that holds it. */
   final long seqNr;
   final long timestamp;
+  /** The publisher's own id (X-Herald-Msg-Id), or a dead letter's origin; usually null. */
+  final String msgId;
   /** Null while deferred: read back from the topic's journal when due. */
   ByteString body;
   int attempts;
@@ -16,6 +18,11 @@ final class ChannelMessage {
   boolean requeueDeferred;
 
   ChannelMessage(long offset, long seqNr, long timestamp, ByteString body, long deliverAt) {
+    this(offset, seqNr, timestamp, body, deliverAt, null);
+  }
+
+  ChannelMessage(long offset, long seqNr, long timestamp, ByteString body, long deliverAt, String msgId) {
+    this.msgId = msgId;
     this.offset = offset;
     this.seqNr = seqNr;
     this.timestamp = timestamp;

@@ -16,12 +16,14 @@ final class ChannelProgress {
   private Ranges finished = new Ranges();
   private Map<Long, Channel.Deferral> recoveredDeferrals = new HashMap<>();
   private Map<Long, Integer> recoveredAttempts = new HashMap<>();
+  private long deadLettered;    // messages that left through the dead-letter topic, ever
   private boolean dirty;
   private long reportedSeqNr;   // the last position told to the topic
 
   /** Starts again from what was written. */
-  void reset(long cursor, long[] finishedRanges, List<Channel.Deferral> deferred, long[] attempts) {
+  void reset(long cursor, long[] finishedRanges, List<Channel.Deferral> deferred, long[] attempts, long deadLettered) {
     this.cursor = cursor;
+    this.deadLettered = deadLettered;
     this.finished = Ranges.of(finishedRanges);
     this.recoveredDeferrals = new HashMap<>();
     for (Channel.Deferral d : deferred) recoveredDeferrals.put(d.offset(), d);
@@ -44,6 +46,16 @@ final class ChannelProgress {
 
   void advance() {
     cursor = finished.advance(cursor);
+  }
+
+  /** It left through the dead-letter topic: finished here, and counted. */
+  void deadLettered(long offset) {
+    finished.add(offset);
+    deadLettered++;
+  }
+
+  long deadLetteredCount() {
+    return deadLettered;
   }
 
   /** How many offsets at or above {@code from} are finished. */
@@ -86,7 +98,8 @@ final class ChannelProgress {
     deferred.addAll(recoveredDeferrals.values());
     recoveredAttempts.keySet().removeIf(this::isDone);
     recoveredAttempts.forEach(attempts::putIfAbsent);
-    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), deferred, AttemptCounts.encode(attempts));
+    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), deferred, AttemptCounts.encode(attempts),
+        deadLettered);
   }
 
   /** Every offset below {@code offset} is done (the channel was emptied); returns its write. */
@@ -96,7 +109,7 @@ final class ChannelProgress {
     recoveredAttempts.clear();
     cursor = Math.max(cursor, offset);
     dirty = false;
-    return new Channel.Progressed(cursor, seqNr, new long[0], List.of(), new long[0]);
+    return new Channel.Progressed(cursor, seqNr, new long[0], List.of(), new long[0], deadLettered);
   }
 
   /** True (once) when {@code seqNr} is further than the topic was last told. */

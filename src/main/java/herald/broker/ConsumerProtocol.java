@@ -7,7 +7,12 @@ import java.util.List;
 /** What a channel says to a consumer session. The session's own messages share this type. */
 public interface ConsumerProtocol extends CborSerializable {
 
-  record Delivery(long offset, long timestamp, int attempts, ByteString body) {}
+  /** {@code msgId}: the publisher's X-Herald-Msg-Id, or the origin of a dead letter (see DedupId); null when none. */
+  record Delivery(long offset, long timestamp, int attempts, ByteString body, String msgId) {
+    public Delivery(long offset, long timestamp, int attempts, ByteString body) {
+      this(offset, timestamp, attempts, body, null);
+    }
+  }
 
   /** Messages now in flight for this consumer, in the order they were taken from the channel. */
   record Deliver(List<Delivery> messages) implements ConsumerProtocol {}

@@ -100,11 +100,15 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     }
   }
 
-  public enum ChannelOp { DELETE, EMPTY, PAUSE, UNPAUSE }
+  public enum ChannelOp { DELETE, EMPTY, PAUSE, UNPAUSE, CONFIGURE }
 
-  /** Admin on a channel goes through its topic, which knows whether both exist. */
-  public record ChannelAdmin(String channel, ChannelOp op, ActorRef<StatusReply<Done>> replyTo)
-      implements Command {}
+  /** Admin on a channel goes through its topic, which knows whether both exist. {@code config}: for CONFIGURE. */
+  public record ChannelAdmin(String channel, ChannelOp op, ChannelConfig config, ActorRef<StatusReply<Done>> replyTo)
+      implements Command {
+    public ChannelAdmin(String channel, ChannelOp op, ActorRef<StatusReply<Done>> replyTo) {
+      this(channel, op, null, replyTo);
+    }
+  }
 
   /**
    * Replay: moves a channel's cursor to {@code to} (earliest, latest, a time or a position), found
@@ -789,6 +793,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       }
       case PAUSE, UNPAUSE -> {
         channel(channel).tell(new Channel.SetPaused(cmd.op() == ChannelOp.PAUSE, cmd.replyTo()));
+        yield Effect().none();
+      }
+      case CONFIGURE -> {
+        channel(channel).tell(new Channel.Configure(cmd.config(), cmd.replyTo()));
         yield Effect().none();
       }
     };

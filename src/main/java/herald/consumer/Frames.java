@@ -134,6 +134,8 @@ public final class Frames {
     n.put("id", MessageId.of(d.offset()));
     n.put("timestamp", d.timestamp());
     n.put("attempts", d.attempts());
+    // Herald's own field: the id it was published with (a dead letter's names its origin).
+    if (d.msgId() != null) n.put("msg_id", d.msgId());
     String text = utf8(d.body());
     if (text != null) n.put("body", text);
     else n.put("body_base64", Base64.getEncoder().encodeToString(d.body().toArray()));

@@ -296,6 +296,12 @@ public final class HttpApi extends AllDirectives {
   private CompletionStage<HttpResponse> channelAdmin(String op, HttpRequest request) {
     Query q = request.getUri().query();
     if (op.equals("rewind")) return rewind(q);
+    if (op.equals("config")) {
+      String topic = channelTopic(q);
+      String channel = channel(q);
+      return body(request, 64 * 1024, "BODY_TOO_BIG").thenCompose(body -> askTopic(topic, r -> new Topic.ChannelAdmin(
+          channel, Topic.ChannelOp.CONFIGURE, ChannelConfigBody.parse(body, topic, channel), r))).thenApply(done -> empty());
+    }
     Optional<Topic.ChannelOp> channelOp = switch (op) {
       case "create" -> Optional.empty();
       case "delete" -> Optional.of(Topic.ChannelOp.DELETE);

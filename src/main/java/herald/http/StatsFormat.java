@@ -144,6 +144,10 @@ public final class StatsFormat {
         channel.put("requeue_count", c.requeueCount());
         channel.put("timeout_count", c.timeoutCount());
         channel.put("rewind_count", c.rewindCount());
+        // Herald's dead letters: max_attempts 0 is no limit (NSQ's behaviour).
+        channel.put("dead_letter_count", c.deadLetterCount());
+        channel.put("max_attempts", c.maxAttempts());
+        channel.put("dead_letter_topic", c.maxAttempts() > 0 || c.deadLetterCount() > 0 ? c.deadLetterTopic() : null);
         latency(channel, e2e(c));
         channel.put("client_count", c.clients().size());
         if (!options.includeClients()) {
@@ -273,6 +277,10 @@ public final class StatsFormat {
         out.append(String.format("    [%-22s] depth: %-8d inflt: %-6d def: %-6d req: %-6d timeout: %-6d msgs: %-10d clients: %d%s%n",
             c.name(), c.depth(), c.inFlightCount(), c.deferredCount(), c.requeueCount(), c.timeoutCount(),
             c.messageCount(), c.clients().size(), c.paused() ? " paused" : ""));
+        if (c.maxAttempts() > 0 || c.deadLetterCount() > 0) {
+          out.append(String.format("        dead letters: %d max attempts: %d to: %s%n",
+              c.deadLetterCount(), c.maxAttempts(), c.deadLetterTopic()));
+        }
         Channel.E2eLatency e2e = e2e(c);
         if (e2e.count() > 0) {
           out.append("        e2e processing latency: count: ").append(e2e.count());

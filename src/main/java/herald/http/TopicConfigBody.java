@@ -22,7 +22,8 @@ final class TopicConfigBody {
 
   private TopicConfigBody() {}
 
-  static TopicConfig parse(ByteString body) {
+  /** The body as a JSON object, or 400 INVALID_CONFIG (also for /channel/config). */
+  static JsonNode object(ByteString body) {
     JsonNode root;
     try {
       root = JSON.readTree(body.toArray());
@@ -30,6 +31,11 @@ final class TopicConfigBody {
       throw ApiError.badRequest("INVALID_CONFIG");
     }
     if (root == null || !root.isObject()) throw ApiError.badRequest("INVALID_CONFIG");
+    return root;
+  }
+
+  static TopicConfig parse(ByteString body) {
+    JsonNode root = object(body);
     Long dedupWindow = null;
     Long retentionTime = null;
     Long retentionBytes = null;

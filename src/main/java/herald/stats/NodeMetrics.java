@@ -109,6 +109,9 @@ public final class NodeMetrics implements AutoCloseable {
           Channel.ChannelStats::requeueCount),
       new Series<>("herald_channel_timeouts_total", "counter", "in-flight messages whose msg_timeout ran out, since the channel started on its node",
           Channel.ChannelStats::timeoutCount),
+      new Series<>("herald_channel_dead_letters_total", "counter",
+          "messages whose last attempt failed, published to the channel's dead-letter topic and finished",
+          Channel.ChannelStats::deadLetterCount),
       new Series<>("herald_channel_consumers", "gauge", "connected consumers", c -> c.clients().size()),
       new Series<>("herald_channel_paused", "gauge", "1 while the channel is paused", c -> c.paused() ? 1 : 0));
 

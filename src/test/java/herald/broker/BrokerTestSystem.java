@@ -50,6 +50,8 @@ final class BrokerTestSystem {
             "pekko.remote.artery.canonical.port = 0",
             "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on",
             "pekko.coordinated-shutdown.exit-jvm = off",
+            // Leaving the cluster at the end can take longer than the default 10 s on a loaded machine.
+            "pekko.actor.testkit.typed.system-shutdown-default = 30s",
             // Channels read their topic's journal back through this query plugin.
             "herald.read-journal = \"pekko.persistence.testkit.query\"")))
         // The project's own config: serialization bindings, sharding settings.

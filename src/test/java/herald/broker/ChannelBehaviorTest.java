@@ -623,4 +623,101 @@ class ChannelBehaviorTest {
     assertEquals(2, again.attempts());
     assertEquals(0, stats(kit).deferredCount());
   }
+
+  // ---- dead letters ---------------------------------------------------------------------------
+
+  private void configure(EventSourcedBehaviorTestKit<Channel.Command, Channel.Event, Channel.State> kit, int maxAttempts) {
+    var result = kit.<StatusReply<Done>>runCommand(r -> new Channel.Configure(new ChannelConfig(maxAttempts, null), r));
+    assertTrue(result.reply().isSuccess());
+    assertEquals(List.of(new Channel.Configured(new ChannelConfig(maxAttempts, null))), result.events());
+  }
+
+  private String deadLetterTopicId() {
+    return BrokerEntity.topicId(ChannelConfig.defaultDeadLetterTopic(topic, name));
+  }
+
+  /** The n-th Append that reached the dead-letter topic. */
+  private Topic.Append deadLetterAppend(int n) {
+    BrokerTestSystem.awaitTrue(WAIT, n + " appends to the dead-letter topic",
+        () -> broker.routedTo(deadLetterTopicId()).stream().filter(Topic.Append.class::isInstance).count() >= n);
+    return (Topic.Append) broker.routedTo(deadLetterTopicId()).stream().filter(Topic.Append.class::isInstance)
+        .skip(n - 1).findFirst().orElseThrow();
+  }
+
+  private static void stored(Topic.Append append) {
+    append.replyTo().tell(StatusReply.success(new Topic.Appended(0, append.messages().size())));
+  }
+
+  @Test
+  void aMessageWhoseLastAttemptFailsIsPublishedToTheDeadLetterTopicAndFinished() {
+    var kit = kit();
+    configure(kit, 2);
+    TestProbe<ConsumerProtocol> consumer = withMessages(kit, 1, "a", "b");
+    assertEquals("a", body(receive(consumer, 1).get(0)));
+    kit.runCommand(new Channel.Requeue(consumer.ref(), 0, 0));
+    assertEquals("b", body(receive(consumer, 1).get(0)));
+    kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {1}));
+    ConsumerProtocol.Delivery last = receive(consumer, 1).get(0);
+    assertEquals(2, last.attempts());
+    kit.runCommand(new Channel.Requeue(consumer.ref(), 0, 0));
+
+    Topic.Append append = deadLetterAppend(1);
+    assertArrayEquals(new long[] {0, 1, 2}, kit.getState().attempts(),
+        "published only after the write that carries its last attempt");
+    assertEquals(1, append.messages().size());
+    Published copy = append.messages().get(0);
+    assertEquals("a", copy.body().utf8String());
+    assertEquals(DedupId.ofPosition(topic, name, 0), copy.dedupId());
+
+    stored(append);
+    BrokerTestSystem.awaitTrue(WAIT, "the dead letter to be finished and written",
+        () -> kit.getState().cursor() == 2 && kit.getState().deadLettered() == 1);
+    Channel.ChannelStats stats = stats(kit);
+    assertEquals(1, stats.deadLetterCount());
+    assertEquals(2, stats.maxAttempts());
+    assertEquals(topic + "." + name + ".dead", stats.deadLetterTopic());
+    assertEquals(0, stats.depth());
+    assertEquals(0, stats.inFlightCount());
+  }
+
+  @Test
+  void aMessageThatTimesOutForTheLastTimeIsDeadLettered() {
+    var kit = kit();
+    configure(kit, 1);
+    kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
+        new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("slow"))));
+    kit.runCommand(member(0, 1, 1, 2));
+    TestProbe<ConsumerProtocol> consumer = broker.testKit.createTestProbe(ConsumerProtocol.class);
+    kit.runCommand(new Channel.Subscribe(consumer.ref(), "slow", "127.0.0.1:4001", 200));
+    consumer.expectMessageClass(ConsumerProtocol.Subscribed.class, WAIT);
+    kit.runCommand(new Channel.Ready(consumer.ref(), 1));
+    assertEquals(1, receive(consumer, 1).get(0).attempts());
+    Topic.Append append = deadLetterAppend(1);
+    assertEquals("slow", append.messages().get(0).body().utf8String());
+    stored(append);
+    BrokerTestSystem.awaitTrue(WAIT, "the dead letter to be counted", () -> stats(kit).deadLetterCount() == 1);
+    assertEquals(1, stats(kit).timeoutCount());
+    consumer.expectNoMessage(Duration.ofMillis(300)); // a timed-out delivery would come back within 200 ms
+  }
+
+  @Test
+  void afterACrashBeforeItWasFinishedADeadLetterIsPublishedAgainUnderTheSameIdNotDelivered() {
+    var kit = kit();
+    configure(kit, 1);
+    TestProbe<ConsumerProtocol> consumer = withMessages(kit, 1, "a");
+    receive(consumer, 1);
+    kit.runCommand(new Channel.Requeue(consumer.ref(), 0, 0));
+    Topic.Append first = deadLetterAppend(1);
+    // A crash before the topic's answer: the channel never learnt that it is stored.
+
+    kit.restart();
+    kit.runCommand(member(0, 1, 1, 2));
+    TestProbe<ConsumerProtocol> next = subscribe(kit, 10);
+    Topic.Append again = deadLetterAppend(2);
+    assertEquals(first.messages().get(0).dedupId(), again.messages().get(0).dedupId(),
+        "the same id: the dead-letter topic stores it once");
+    stored(again);
+    BrokerTestSystem.awaitTrue(WAIT, "the dead letter to be finished", () -> kit.getState().cursor() == 1);
+    next.expectNoMessage(Duration.ofMillis(300)); // it went to the dead-letter topic, never to a consumer
+  }
 }

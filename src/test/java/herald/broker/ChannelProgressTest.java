@@ -18,7 +18,7 @@ class ChannelProgressTest {
   @Test
   void finishedOffsetsMoveTheCursorOnlyWhenTheyReachIt() {
     ChannelProgress p = new ChannelProgress();
-    p.reset(10, new long[0], List.of(), new long[0]);
+    p.reset(10, new long[0], List.of(), new long[0], 0);
     p.finish(11);
     p.advance();
     assertEquals(10, p.cursor());
@@ -34,7 +34,7 @@ class ChannelProgressTest {
   @Test
   void aWriteCarriesEverythingAndClearsDirty() {
     ChannelProgress p = new ChannelProgress();
-    p.reset(0, new long[] {2, 4}, List.of(new Channel.Deferral(5, 3, 9_000)), new long[0]);
+    p.reset(0, new long[] {2, 4}, List.of(new Channel.Deferral(5, 3, 9_000)), new long[0], 0);
     p.changed();
     assertTrue(p.isDirty());
     Channel.Progressed written = p.write(2, new ArrayList<>(List.of(new Channel.Deferral(1, 1, 8_000))), new HashMap<>());
@@ -49,7 +49,7 @@ class ChannelProgressTest {
   @Test
   void aRestoredDeferralIsTakenOnce() {
     ChannelProgress p = new ChannelProgress();
-    p.reset(0, new long[0], List.of(new Channel.Deferral(5, 3, 9_000)), new long[0]);
+    p.reset(0, new long[0], List.of(new Channel.Deferral(5, 3, 9_000)), new long[0], 0);
     assertEquals(9_000, p.takeRecoveredDeferral(5).due());
     assertNull(p.takeRecoveredDeferral(5));
     assertTrue(p.write(1, new ArrayList<>(), new HashMap<>()).deferred().isEmpty());
@@ -58,11 +58,11 @@ class ChannelProgressTest {
   @Test
   void attemptsAreWrittenAndRestoredAndFinishedOnesDropped() {
     ChannelProgress p = new ChannelProgress();
-    p.reset(0, new long[0], List.of(), new long[0]);
+    p.reset(0, new long[0], List.of(), new long[0], 0);
     Channel.Progressed written = p.write(0, new ArrayList<>(), new HashMap<>(Map.of(0L, 2, 1L, 2, 3L, 1)));
     assertArrayEquals(new long[] {0, 2, 2, 3, 4, 1}, written.attempts());
 
-    p.reset(written.cursor(), written.finished(), written.deferred(), written.attempts());
+    p.reset(written.cursor(), written.finished(), written.deferred(), written.attempts(), 0);
     assertEquals(2, p.takeRecoveredAttempts(1));
     assertEquals(0, p.takeRecoveredAttempts(1), "taken once");
     assertEquals(0, p.takeRecoveredAttempts(2), "never delivered");
@@ -74,14 +74,14 @@ class ChannelProgressTest {
   @Test
   void progressWrittenBeforeAttemptsRestoresNone() {
     ChannelProgress p = new ChannelProgress();
-    p.reset(0, new long[0], List.of(), null);
+    p.reset(0, new long[0], List.of(), null, 0);
     assertEquals(0, p.takeRecoveredAttempts(0));
   }
 
   @Test
   void emptyingForgetsFinishedAndDeferralsAndNeverMovesTheCursorBack() {
     ChannelProgress p = new ChannelProgress();
-    p.reset(20, new long[] {22, 23}, List.of(new Channel.Deferral(21, 3, 9_000)), new long[0]);
+    p.reset(20, new long[] {22, 23}, List.of(new Channel.Deferral(21, 3, 9_000)), new long[0], 0);
     p.changed();
     Channel.Progressed emptied = p.emptyTo(15, 4);
     assertEquals(20, emptied.cursor(), "the cursor never goes back");

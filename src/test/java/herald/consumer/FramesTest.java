@@ -142,6 +142,13 @@ class FramesTest {
   }
 
   @Test
+  void messageJsonCarriesTheMsgIdOnlyWhenThereIsOne() throws Exception {
+    JsonNode with = JSON.readTree(Frames.message(new Delivery(0, 1, 1, ByteString.fromString("x"), "pos orders billing 7")));
+    assertEquals("pos orders billing 7", with.get("msg_id").asText());
+    assertFalse(JSON.readTree(Frames.message(new Delivery(0, 1, 1, ByteString.fromString("x")))).has("msg_id"));
+  }
+
+  @Test
   void messageJsonWithANonUtf8BodyIsBase64() throws Exception {
     byte[] raw = {(byte) 0xff, (byte) 0xfe, 0, 'a', (byte) 0xc3};
     JsonNode n = JSON.readTree(Frames.message(new Delivery(7, 5, 1, ByteString.fromArray(raw))));

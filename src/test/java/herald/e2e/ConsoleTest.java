@@ -165,6 +165,27 @@ class ConsoleTest extends SharedNode {
   }
 
   @Test
+  void aChannelsDeadLettersAreCountedAndLinkToTheirTopic() throws Exception {
+    String topic = unique("console-jobs");
+    http.createChannel(topic, "w");
+    assertEquals(200, http.post("/channel/config?topic=" + topic + "&channel=w", "{\"max_attempts\": 1}").status());
+    assertEquals(200, http.post("/pub?topic=" + topic, "poison").status());
+    try (WsConsumer c = WsConsumer.subscribe(node, "topic=" + topic + "&channel=w")) {
+      c.send("RDY 1");
+      c.send("REQ " + c.messages(1, WAIT).get(0).json().path("id").asText() + " 0");
+      Await.until(WAIT, "dead-lettered", () -> http.channelStats(topic, "w").path("dead_letter_count").asInt() == 1);
+    }
+    WebDriverWait wait = new WebDriverWait(driver, WAIT);
+    driver.get(node.baseUrl() + "/#/topic/" + topic);
+    String cell = "tr[data-channel='w'] td[data-col='dead_letter_count']";
+    wait.until(d -> text(d, cell).equals("1"));
+    click(wait, By.cssSelector(cell + " a"));
+    wait.until(d -> d.getCurrentUrl().endsWith("#/topic/" + topic + ".w.dead"));
+    // The dead-letter topic's page: its one message waits for a first channel.
+    wait.until(d -> text(d, "h1").endsWith(topic + ".w.dead") && text(d, "p.summary").contains("1 held for a first channel"));
+  }
+
+  @Test
   void aPageOnAnotherOriginCannotDriveTheNode() throws Exception {
     String topic = unique("console-victim");
     http.createChannel(topic, "keep");
