@@ -13,8 +13,21 @@ import java.util.TreeMap;
 final class AttemptCounts {
   private AttemptCounts() {}
 
+  /** Whether every offset in [from, to) is finished. */
+  interface Finished {
+    boolean all(long from, long to);
+  }
+
   /** Offsets with no entry (or 0) were never delivered. */
   static long[] encode(Map<Long, Integer> attempts) {
+    return encode(attempts, (from, to) -> false);
+  }
+
+  /**
+   * A run also spans offsets that are {@code finished} (their count means nothing, restoring skips
+   * them): FINs scattered among messages in flight then do not cut the runs into pieces.
+   */
+  static long[] encode(Map<Long, Integer> attempts, Finished finished) {
     TreeMap<Long, Integer> sorted = new TreeMap<>();
     attempts.forEach((offset, n) -> {
       if (n > 0) sorted.put(offset, n);
@@ -24,7 +37,7 @@ final class AttemptCounts {
     for (Map.Entry<Long, Integer> e : sorted.entrySet()) {
       long offset = e.getKey();
       int n = e.getValue();
-      if (i > 0 && out[i - 2] == offset && out[i - 1] == n) {
+      if (i > 0 && out[i - 1] == n && (out[i - 2] == offset || finished.all(out[i - 2], offset))) {
         out[i - 2] = offset + 1;
       } else {
         out[i++] = offset;
@@ -37,10 +50,17 @@ final class AttemptCounts {
 
   /** {@code runs} may be null: progress written before attempts were. */
   static Map<Long, Integer> decode(long[] runs) {
+    return decode(runs, offset -> false);
+  }
+
+  /** Leaves out the offsets that are {@code done}. */
+  static Map<Long, Integer> decode(long[] runs, java.util.function.LongPredicate done) {
     Map<Long, Integer> out = new HashMap<>();
     if (runs == null) return out;
     for (int i = 0; i + 2 < runs.length; i += 3) {
-      for (long offset = runs[i]; offset < runs[i + 1]; offset++) out.put(offset, (int) runs[i + 2]);
+      for (long offset = runs[i]; offset < runs[i + 1]; offset++) {
+        if (!done.test(offset)) out.put(offset, (int) runs[i + 2]);
+      }
     }
     return out;
   }

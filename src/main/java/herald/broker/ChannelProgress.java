@@ -27,7 +27,7 @@ final class ChannelProgress {
     this.finished = Ranges.of(finishedRanges);
     this.recoveredDeferrals = new HashMap<>();
     for (Channel.Deferral d : deferred) recoveredDeferrals.put(d.offset(), d);
-    this.recoveredAttempts = AttemptCounts.decode(attempts);
+    this.recoveredAttempts = AttemptCounts.decode(attempts, this::isDone);
   }
 
   long cursor() {
@@ -37,6 +37,11 @@ final class ChannelProgress {
   /** Finished: below the cursor or among the finished offsets above it. */
   boolean isDone(long offset) {
     return offset < cursor || finished.contains(offset);
+  }
+
+  /** Every offset in [from, to) is finished. */
+  boolean allDone(long from, long to) {
+    return to <= cursor || finished.covers(Math.max(from, cursor), to);
   }
 
   /** Marks it finished; {@link #advance} moves the cursor over what is then done. */
@@ -98,8 +103,8 @@ final class ChannelProgress {
     deferred.addAll(recoveredDeferrals.values());
     recoveredAttempts.keySet().removeIf(this::isDone);
     recoveredAttempts.forEach(attempts::putIfAbsent);
-    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), deferred, AttemptCounts.encode(attempts),
-        deadLettered);
+    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), deferred,
+        AttemptCounts.encode(attempts, this::allDone), deadLettered);
   }
 
   /** Every offset below {@code offset} is done (the channel was emptied); returns its write. */

@@ -23,6 +23,13 @@ public final class Ranges {
     return e != null && offset < e.getValue();
   }
 
+  /** Whether every offset in [from, to) is in the set (true when the interval is empty). */
+  public boolean covers(long from, long to) {
+    if (to <= from) return true;
+    Map.Entry<Long, Long> e = ranges.floorEntry(from);
+    return e != null && e.getValue() >= to;
+  }
+
   public void add(long offset) {
     if (contains(offset)) return;
     long start = offset;

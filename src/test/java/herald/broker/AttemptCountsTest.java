@@ -26,6 +26,16 @@ class AttemptCountsTest {
   }
 
   @Test
+  void aRunSpansFinishedOffsetsAndRestoringLeavesThemOut() {
+    Map<Long, Integer> attempts = Map.of(10L, 1, 11L, 1, 15L, 1, 16L, 2, 20L, 2);
+    Ranges finished = Ranges.of(new long[] {12, 15, 17, 19});
+    long[] runs = AttemptCounts.encode(attempts, finished::covers);
+    // 12-14 are finished: one run 10-16; 17-18 finished but 19 is not: 16 and 20 stay apart.
+    assertArrayEquals(new long[] {10, 16, 1, 16, 17, 2, 20, 21, 2}, runs);
+    assertEquals(attempts, AttemptCounts.decode(runs, finished::contains));
+  }
+
+  @Test
   void nothingAndNullAreEmpty() {
     assertArrayEquals(new long[0], AttemptCounts.encode(Map.of()));
     assertTrue(AttemptCounts.decode(null).isEmpty());

@@ -170,4 +170,15 @@ class RangesTest {
     assertFalse(r.contains(1));
     assertArrayEquals(new long[0], r.toArray());
   }
+
+  @Test
+  void coversOnlyWhatOneRangeHoldsWhole() {
+    Ranges r = with(3, 4, 5, 8);
+    assertTrue(r.covers(3, 6));
+    assertTrue(r.covers(4, 5));
+    assertTrue(r.covers(7, 7), "an empty interval");
+    assertFalse(r.covers(3, 7));
+    assertFalse(r.covers(2, 4));
+    assertFalse(r.covers(6, 9));
+  }
 }
