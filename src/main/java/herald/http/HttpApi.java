@@ -3,8 +3,6 @@ package herald.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import herald.broker.BrokerEntity;
-import herald.broker.ClientInfo;
-import herald.broker.ConsumerProtocol;
 import herald.broker.DedupId;
 import herald.broker.Names;
 import herald.broker.Published;
@@ -14,14 +12,14 @@ import herald.broker.Topic;
 import herald.broker.TopicRegistry;
 import herald.cluster.Membership;
 import herald.consumer.ConsumerSession;
+import herald.consumer.SubParams;
+import herald.consumer.WebSocketFlow;
 import herald.node.Node;
 import herald.node.Settings;
 import herald.stats.StatsCollector;
 import org.apache.pekko.Done;
-import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -31,7 +29,6 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Query;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
-import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.MethodRejection;
@@ -39,16 +36,8 @@ import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
-import org.apache.pekko.japi.Pair;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.OverflowStrategy;
-import org.apache.pekko.stream.StreamLimitReachedException;
-import org.apache.pekko.stream.javadsl.Flow;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.stream.javadsl.Source;
-import org.apache.pekko.stream.typed.javadsl.ActorSink;
-import org.apache.pekko.stream.typed.javadsl.ActorSource;
 import org.apache.pekko.util.ByteString;
 
 import java.net.InetAddress;
@@ -60,7 +49,6 @@ import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -80,7 +68,6 @@ public final class HttpApi extends AllDirectives {
   private final herald.stats.TcpProducers producers;
   private final Materializer materializer;
   private final long startTime = System.currentTimeMillis() / 1000;
-  private final AtomicLong consumers = new AtomicLong();
 
   public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics) {
     this(system, settings, publisher, metrics, herald.node.Health.ok());
@@ -511,72 +498,15 @@ public final class HttpApi extends AllDirectives {
       ConsumerSession.Params params;
       try {
         String remote = ip.getAddress().map(InetAddress::getHostAddress).orElse("unknown") + ":" + ip.getPort();
-        params = subscription(request.getUri().query(), remote);
-      } catch (ApiError e) {
-        return complete(e.response());
+        params = SubParams.parse(request.getUri().query()::get, remote, new SubParams.Limits(
+            settings.msgTimeout().toMillis(), settings.maxMsgTimeout().toMillis(), settings.maxRdyCount()));
+      } catch (SubParams.Refused e) {
+        return complete(ApiError.response(StatusCodes.BAD_REQUEST, e.code()));
       }
       Optional<WebSocketUpgrade> upgrade = request.getAttribute(AttributeKeys.webSocketUpgrade);
       if (upgrade.isEmpty()) return complete(ApiError.response(StatusCodes.BAD_REQUEST, "EXPECTED_WEBSOCKET"));
-      return complete(Guard.accept(upgrade.get(), consumerFlow(params)));
+      return complete(Guard.accept(upgrade.get(),
+          WebSocketFlow.of(system, params, settings.maxMsgSize(), Duration.ofMillis(BODY_TIMEOUT_MS))));
     }));
-  }
-
-  private ConsumerSession.Params subscription(Query q, String remote) {
-    String topic = topic(q);
-    String channel = name(q, "channel", "MISSING_ARG_CHANNEL", "INVALID_CHANNEL");
-    long msgTimeout = settings.msgTimeout().toMillis();
-    if (q.get("msg_timeout").isPresent()) {
-      try {
-        msgTimeout = Long.parseLong(q.get("msg_timeout").get());
-      } catch (NumberFormatException e) {
-        throw ApiError.badRequest("INVALID_MSG_TIMEOUT");
-      }
-      if (msgTimeout < 1000 || msgTimeout > settings.maxMsgTimeout().toMillis()) throw ApiError.badRequest("INVALID_MSG_TIMEOUT");
-    }
-    String clientId = q.get("client_id").orElse(remote);
-    if (clientId.isEmpty() || clientId.length() > 255) throw ApiError.badRequest("INVALID_CLIENT_ID");
-    boolean binary = switch (q.get("format").orElse("json")) {
-      case "json" -> false;
-      case "binary" -> true;
-      default -> throw ApiError.badRequest("INVALID_FORMAT");
-    };
-    return new ConsumerSession.Params(topic, channel, clientId, remote, msgTimeout, binary, settings.maxRdyCount(),
-        ClientInfo.webSocket(remote), replayFrom(q, "from", false));
-  }
-
-  /** Client frames go to a ConsumerSession actor; its frames come back through a bounded source. */
-  private Flow<Message, Message, NotUsed> consumerFlow(ConsumerSession.Params params) {
-    // In-flight messages are bounded by RDY, so this buffer only overflows for a broken client.
-    Pair<ActorRef<Message>, Source<Message, NotUsed>> out = ActorSource.<Message>actorRef(
-            m -> m == ConsumerSession.END, m -> Optional.empty(),
-            settings.maxRdyCount() + 256, OverflowStrategy.fail())
-        .preMaterialize(materializer);
-    ActorRef<ConsumerProtocol> session = system.systemActorOf(
-        ConsumerSession.create(params, out.first()), "consumer-" + consumers.incrementAndGet(), Props.empty());
-    long limit = ConsumerSession.maxFrameSize(settings.maxMsgSize(), settings.maxRdyCount());
-    Sink<Message, NotUsed> in = Flow.<Message>create()
-        .<ConsumerProtocol>mapAsync(1, m -> {
-          // A command is one small frame, nearly always whole: take it without a future hop.
-          if (m.isText() && m.asTextMessage().isStrict()) {
-            String text = m.asTextMessage().getStrictText();
-            return CompletableFuture.completedFuture(text.length() > limit
-                ? new ConsumerSession.FrameTooBig(limit) : new ConsumerSession.FromClient(text, false));
-          }
-          if (!m.isText()) {
-            // Not a command, whatever it holds: the session closes the socket without reading it.
-            m.asBinaryMessage().getStreamedData().runWith(Sink.cancelled(), materializer);
-            return CompletableFuture.completedFuture(new ConsumerSession.FromClient("", true));
-          }
-          // A frame in parts is read up to the limit, never buffered whole.
-          return m.asTextMessage().getStreamedText()
-              .limitWeighted(limit, text -> (long) text.length())
-              .completionTimeout(Duration.ofMillis(BODY_TIMEOUT_MS))
-              .runFold(new StringBuilder(), StringBuilder::append, materializer)
-              .<ConsumerProtocol>thenApply(text -> new ConsumerSession.FromClient(text.toString(), false))
-              .exceptionally(failure -> unwrap(failure) instanceof StreamLimitReachedException
-                  ? new ConsumerSession.FrameTooBig(limit) : new ConsumerSession.ClientGone());
-        })
-        .to(ActorSink.actorRef(session, new ConsumerSession.ClientGone(), e -> new ConsumerSession.ClientGone()));
-    return Flow.fromSinkAndSource(in, out.second());
   }
 }
