@@ -380,7 +380,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
         .onCommand(BrokerEntity.Stop.class, (s, c) -> {
           if (s.exists() && !ephemeral) {
             TopicRegistry.ref(ctx.getSystem()).tell(new TopicRegistry.Park(topic, name, new TopicRegistry.Summary(
-                s.paused(), depth(), inFlight.size(), queue.deferredCount(), messageCount(s), 0)));
+                s.paused(), depth(), inFlight.size(), queue.deferredCount(), messageCount(s), 0,
+                progress.deadLetteredCount(), config.maxAttempts(), config.deadLetterTopicOf(topic, name))));
           }
           return progress.isDirty() ? Effect().persist(progressed()).thenStop() : Effect().stop();
         })

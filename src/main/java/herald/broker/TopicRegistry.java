@@ -68,8 +68,13 @@ public final class TopicRegistry
   public record Park(String topic, String channel, Summary summary) implements Command {}
 
   /** What /stats shows for a topic or channel that is not running. */
-  public record Summary(boolean paused, long depth, long inFlight, long deferred, long messageCount, long messageBytes)
-      implements CborSerializable {}
+  /** A channel's also has its dead-letter figures (a topic's are 0, 0, null). */
+  public record Summary(boolean paused, long depth, long inFlight, long deferred, long messageCount, long messageBytes,
+      long deadLetterCount, int maxAttempts, String deadLetterTopic) implements CborSerializable {
+    public Summary(boolean paused, long depth, long inFlight, long deferred, long messageCount, long messageBytes) {
+      this(paused, depth, inFlight, deferred, messageCount, messageBytes, 0, 0, null);
+    }
+  }
 
   public record GetTopics(ActorRef<Topics> replyTo) implements Command {}
 

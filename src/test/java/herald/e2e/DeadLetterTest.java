@@ -42,7 +42,7 @@ class DeadLetterTest {
 
   @Test
   void theMaxThFailureByTimeoutReqOrDisconnectDeadLettersTheMessage() throws Exception {
-    NodeProcess node = NodeProcess.start(data.resolve("node"));
+    NodeProcess node = NodeProcess.start(data.resolve("node"), "--passivate-idle-after", "2s");
     try {
       HttpClientHelper http = node.http();
       http.createChannel("jobs", "slow");
@@ -78,13 +78,17 @@ class DeadLetterTest {
         }
         // A negative check: with a 1 s timeout a third delivery would come within about a second.
         assertNull(c.poll(Duration.ofSeconds(2)), "no third delivery");
+        // Read while the consumer is connected: the channel cannot stop for idleness (timeout_count
+        // lives in memory).
+        Await.until(WAIT, "slow counted", () -> http.channelStats("jobs", "slow").path("dead_letter_count").asInt() == 1);
+        JsonNode slow = http.channelStats("jobs", "slow");
+        assertTrue(slow.path("timeout_count").asInt() >= 2, slow::toString);
       }
       JsonNode slow = http.channelStats("jobs", "slow");
       assertEquals(1, slow.path("dead_letter_count").asInt(), slow::toString);
       assertEquals(2, slow.path("max_attempts").asInt());
       assertEquals("jobs.slow.dead", slow.path("dead_letter_topic").asText());
       assertEquals(0, slow.path("depth").asInt());
-      assertTrue(slow.path("timeout_count").asInt() >= 2, slow::toString);
 
       // REQ: three times, to the named dead-letter topic.
       try (WsConsumer c = WsConsumer.subscribe(node, "topic=jobs&channel=picky")) {
@@ -119,6 +123,14 @@ class DeadLetterTest {
       assertEquals(1.0, metrics.get("herald_channel_dead_letters_total{node=\"" + node.httpAddress()
           + "\",topic=\"jobs\",channel=\"picky\"}"), metrics.keySet()::toString);
       assertTrue(http.get("/stats?topic=jobs").body().contains("dead letters: 1 max attempts: 3 to: jobs.rejected"));
+
+      // Idle channels stop (passivate); /stats still has their dead-letter figures.
+      Await.until(WAIT, "every topic and channel passivated", () -> DurabilityTest.hostedEntities(http) == 0);
+      JsonNode picky = http.channelStats("jobs", "picky");
+      assertEquals("idle", picky.path("state").asText(), picky::toString);
+      assertEquals(1, picky.path("dead_letter_count").asInt(), picky::toString);
+      assertEquals(3, picky.path("max_attempts").asInt());
+      assertEquals("jobs.rejected", picky.path("dead_letter_topic").asText());
     } finally {
       node.close();
     }
