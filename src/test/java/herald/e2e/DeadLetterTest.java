@@ -154,11 +154,12 @@ class DeadLetterTest {
       for (int i = 0; i < n; i++) bodies.append("m-").append(i).append('\n');
       assertEquals(200, http.post("/mpub?topic=work", bodies.toString()).status());
 
-      // Every delivery is REQed: its first failure is its last. One at a time (RDY 1), so the
-      // dead letters go out over a few seconds, batch by batch; the node is killed once some
-      // have reached the dead-letter topic, while the rest are being dead-lettered.
+      // Every delivery is REQed: its first failure is its last. The consumer looks at /stats after
+      // each REQ, so the dead letters go out over seconds, batch by batch; the node is killed once
+      // some have reached the dead-letter topic, with others decided, being published, or in
+      // flight (up to RDY 50: their consumer is gone with the node, which counts as a failure).
       try (WsConsumer c = WsConsumer.subscribe(node, "topic=work&channel=w")) {
-        c.send("RDY 1");
+        c.send("RDY 50");
         for (int i = 0; deadLetters(http) < n / 10; i++) {
           WsConsumer.Frame f = c.poll(Duration.ofSeconds(1));
           if (f != null) c.send("REQ " + f.json().path("id").asText() + " 0");
