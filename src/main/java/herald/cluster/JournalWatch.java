@@ -39,6 +39,7 @@ public final class JournalWatch extends AbstractBehavior<JournalWatch.Command> {
 
   private record Said(boolean unfit, boolean done) implements Command {}
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(JournalWatch.class);
   static final Duration PROBE_EVERY = Duration.ofMillis(500);
   // Generous for a busy machine; the failure still counts from when the probe was sent.
   static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
@@ -60,6 +61,9 @@ public final class JournalWatch extends AbstractBehavior<JournalWatch.Command> {
   private final String address;
   private long probeSentNanos;   // 0: no probe waiting for its answer
   private long probeSentMs;
+  // Until the first answer, only a failure counts, not a slow answer: the start has just used the
+  // journal (Journal.touch), and a busy pool at start is not a lost link.
+  private boolean answered;
   private Boolean said;          // what this node last wrote to the shared set (null: nothing yet)
 
   private JournalWatch(ActorContext<Command> ctx, JournalHealth health, Duration unfitAfter, boolean clustered) {
@@ -104,7 +108,7 @@ public final class JournalWatch extends AbstractBehavior<JournalWatch.Command> {
       Persistence.get(Adapter.toClassic(getContext().getSystem())).journalFor("", ConfigFactory.empty())
           .tell(new JournalProtocol.ReplayMessages(1, 0, 0, PROBE_ID, Adapter.toClassic(answers)),
               Adapter.toClassic(answers));
-    } else if (System.nanoTime() - probeSentNanos > PROBE_TIMEOUT.toNanos()) {
+    } else if (answered && System.nanoTime() - probeSentNanos > PROBE_TIMEOUT.toNanos()) {
       health.failing("no answer within " + PROBE_TIMEOUT.toMillis() + " ms", probeSentMs);
     }
     if (replicator != null) decideFitness();
@@ -114,6 +118,7 @@ public final class JournalWatch extends AbstractBehavior<JournalWatch.Command> {
   private Behavior<Command> onAnswered(Answered a) {
     if (a.answer() instanceof JournalProtocol.RecoverySuccess) {
       probeSentNanos = 0;
+      answered = true;
       health.ok();
     } else if (a.answer() instanceof JournalProtocol.ReplayMessagesFailure f) {
       probeSentNanos = 0;
@@ -125,8 +130,8 @@ public final class JournalWatch extends AbstractBehavior<JournalWatch.Command> {
   private void decideFitness() {
     boolean unfit = health.failingFor().compareTo(unfitAfter) >= 0;
     if (said != null && said == unfit) return;
-    if (unfit) getContext().getLog().warn("journal failing for {}: this node hands its topics to nodes that can use it", health.failingFor());
-    else if (Boolean.TRUE.equals(said)) getContext().getLog().info("journal answers again: this node takes topics again");
+    if (unfit) log.warn("journal failing for {}: this node hands its topics to nodes that can use it", health.failingFor());
+    else if (Boolean.TRUE.equals(said)) log.warn("journal answers again: this node takes topics again");
     said = unfit;
     health.unfit(unfit);
     replicator.askUpdate(
