@@ -8,6 +8,9 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.ddata.ORSet;
+import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
+import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 import org.apache.pekko.cluster.sharding.ShardRegion;
 import org.apache.pekko.cluster.sharding.typed.GetClusterShardingStats;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -32,20 +35,25 @@ public final class Membership {
    */
   public record Producer(String remoteAddress, String hostname, String broadcastAddress, int tcpPort, int httpPort) {}
 
-  /** One member; shards and entities count topics and channels (the broker entity type). */
+  /**
+   * One member; shards and entities count topics and channels (the broker entity type);
+   * journalUnfit: it cannot use the journal and hands its shards away (JournalWatch).
+   */
   public record NodeInfo(
-      String address, String status, boolean reachable, String httpAddress, int shards, int entities) {}
+      String address, String status, boolean reachable, String httpAddress, int shards, int entities,
+      boolean journalUnfit) {}
 
   private Membership() {}
 
   public static CompletionStage<List<NodeInfo>> nodes(ActorSystem<?> system) {
     ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
     Set<Member> unreachable = state.getUnreachable();
+    CompletionStage<Set<String>> unfit = unfitNodes(system);
     return AskPattern.<org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery, ShardRegion.ClusterShardingStats>ask(
             ClusterSharding.get(system).shardState(),
             replyTo -> new GetClusterShardingStats(BrokerEntity.KEY, TIMEOUT, replyTo),
             TIMEOUT.plusSeconds(1), system.scheduler())
-        .thenApply(stats -> {
+        .thenCombine(unfit, (stats, unfitNodes) -> {
           Map<Address, ShardRegion.ShardRegionStats> regions = stats.getRegions();
           List<NodeInfo> nodes = new ArrayList<>();
           for (Member m : state.getMembers()) {
@@ -60,10 +68,19 @@ public final class Membership {
             }
             boolean reachable = !unreachable.contains(m);
             nodes.add(new NodeInfo(m.address().toString(), status(m.status(), reachable), reachable,
-                httpAddress(m), shards, entities));
+                httpAddress(m), shards, entities, unfitNodes.contains(m.address().toString())));
           }
           return nodes;
         });
+  }
+
+  /** This node's copy of the nodes that said they cannot use the journal (none on LevelDB). */
+  private static CompletionStage<Set<String>> unfitNodes(ActorSystem<?> system) {
+    return AskPattern.<Replicator.Command, Replicator.GetResponse<ORSet<String>>>ask(
+            DistributedData.get(system).replicator(),
+            replyTo -> new Replicator.Get<>(JournalWatch.UNFIT, Replicator.readLocal(), replyTo),
+            TIMEOUT, system.scheduler())
+        .thenApply(r -> r instanceof Replicator.GetSuccess<ORSet<String>> found ? found.get(JournalWatch.UNFIT).getElements() : Set.<String>of());
   }
 
   /** The members that are up, as nsqlookupd's producers. */

@@ -368,6 +368,7 @@ public final class HttpApi extends AllDirectives {
         o.put("reachable", n.reachable());
         o.put("http_address", n.httpAddress());
         o.put("shards", n.shards());
+        o.put("journal_unfit", n.journalUnfit());
         o.put("entities", n.entities());
       }
       return json(root);

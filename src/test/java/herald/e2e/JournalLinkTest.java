@@ -74,11 +74,12 @@ class JournalLinkTest {
     if (pg != null) pg.close();
   }
 
-  static int shardsOf(NodeProcess via, NodeProcess node) throws Exception {
+  /** {@code node} as {@code via}'s /cluster/nodes lists it. */
+  static JsonNode member(NodeProcess via, NodeProcess node) throws Exception {
     for (JsonNode n : via.http().get("/cluster/nodes").json().path("nodes")) {
-      if (n.path("http_address").asText().equals(node.httpAddress())) return n.path("shards").asInt();
+      if (n.path("http_address").asText().equals(node.httpAddress())) return n;
     }
-    return -1;
+    throw new AssertionError(node.httpAddress() + " not a member");
   }
 
   @Test
@@ -189,7 +190,10 @@ class JournalLinkTest {
             && cutNode.http().get("/metrics").body().matches("(?s).*\\nherald_journal_failing\\{[^}]*} 1.*"));
     Await.until(WAIT, "a publish through node 3 acknowledged again during the cut", () -> servedAgainAt.get() != 0);
     double servedAgain = (servedAgainAt.get() - cutAt.get()) / 1e9;
-    Await.until(WAIT, "node 3 hosts no shard", () -> shardsOf(entry, cutNode) == 0);
+    Await.until(WAIT, "node 3 listed unfit, hosting no shard", () -> {
+      JsonNode n = member(entry, cutNode);
+      return n.path("journal_unfit").asBoolean() && n.path("shards").asInt() == 0;
+    });
     long acknowledgedDuringCut = acknowledged.size();
     Await.until(WAIT, "200 more acknowledged during the cut", () -> acknowledged.size() >= acknowledgedDuringCut + 200);
 
@@ -198,7 +202,10 @@ class JournalLinkTest {
     Await.until(WAIT, "node 3's journal answers again", () ->
         cutNode.http().get("/stats?format=json").json().path("health").asText().equals("OK"));
     double recovered = (System.nanoTime() - healedAt) / 1e9;
-    Await.until(WAIT, "node 3 takes shards again", () -> shardsOf(entry, cutNode) > 0);
+    Await.until(WAIT, "node 3 fit again and taking shards", () -> {
+      JsonNode n = member(entry, cutNode);
+      return !n.path("journal_unfit").asBoolean() && n.path("shards").asInt() > 0;
+    });
     double hostingAgain = (System.nanoTime() - healedAt) / 1e9;
     publishing.set(false);
     publisher.join(Duration.ofSeconds(60).toMillis());
