@@ -117,6 +117,11 @@ class ConsoleTest extends SharedNode {
       wait.until(d -> text(d, channelRow + "td[data-col='paused']").equals("paused")
           && !d.findElements(By.cssSelector(channelRow + "button[data-act='unpause']")).isEmpty());
 
+      // The topic's retention, its own once set (POST /topic/config), in the topic's summary.
+      wait.until(d -> text(d, "#retention").equals("retention none"));
+      assertEquals(200, http.post("/topic/config?topic=" + topic, "{\"retention_time\": \"2h\"}").status());
+      wait.until(d -> text(d, "#retention").equals("retention 2 h"));
+
       // Rewind: asked where to (a prompt), then confirmed; the channel's rewind_count counts it.
       click(wait, By.cssSelector(channelRow + "button[data-act='rewind']"));
       var where = wait.until(ExpectedConditions.alertIsPresent());
