@@ -50,6 +50,8 @@ class ClusterTest {
   static PostgresServer pg;
   static Path data;
   static final List<NodeProcess> nodes = new ArrayList<>();
+  /** The topic whose host was killed in the idempotent-retry step (read by the replay step after it). */
+  static String movedTopic;
 
   @BeforeAll
   static void startCluster() throws Exception {
@@ -329,6 +331,7 @@ class ClusterTest {
       }
     });
     assertTrue(!hosts(entry).get(topic).equals(host.httpAddress()), "the topic moved off the killed node");
+    movedTopic = topic;
     JsonNode stats = entry.http().stats(topic, null).path("topics").get(0);
     assertEquals(1, stats.path("message_count").asInt(), stats::toString);
     assertTrue(stats.path("dedup").path("duplicates").asInt() >= 1, stats::toString);
@@ -341,5 +344,43 @@ class ClusterTest {
       // Nothing came in between: "end" was published last, so a second copy would have come before it.
       assertEquals(List.of("charge 1", "end"), bodies);
     }
+  }
+
+  @Test
+  @Order(6)
+  void aChannelRewoundAfterItsTopicMovedGetsWhatTheTopicKeptAgain() throws Exception {
+    // The topic of the step before moved off a killed node: its new host finds the start in the
+    // shared journal. Its channel c holds "charge 1" and "end", delivered but not finished.
+    NodeProcess entry = nodes.get(0);
+    String topic = movedTopic;
+    try (WsConsumer c = WsConsumer.subscribe(entry, "topic=" + topic + "&channel=c")) {
+      c.send("RDY 10");
+      List<JsonNode> first = new ArrayList<>();
+      for (WsConsumer.Frame f : c.messages(2, WAIT)) first.add(f.json());
+      for (JsonNode m : first) c.send("FIN " + m.path("id").asText());
+      // Given back when the step before closed its socket, they may come in either order.
+      long endPublished = first.stream().filter(m -> m.path("body").asText().equals("end")).findFirst()
+          .orElseThrow().path("timestamp").asLong();
+
+      assertEquals(200, entry.http().post("/channel/rewind?topic=" + topic + "&channel=c&to=earliest", "").status());
+      assertEquals(200, entry.http().post("/pub?topic=" + topic, "after 1").status());
+      assertEquals(List.of("charge 1", "end", "after 1"), readAgain(c, "after 1"));
+
+      assertEquals(200, entry.http().post("/channel/rewind?topic=" + topic + "&channel=c&to=" + endPublished, "").status());
+      assertEquals(200, entry.http().post("/pub?topic=" + topic, "after 2").status());
+      assertEquals(List.of("end", "after 1", "after 2"), readAgain(c, "after 2"));
+    }
+  }
+
+  /** Bodies up to {@code last}, FINed, each a first attempt again. */
+  private static List<String> readAgain(WsConsumer c, String last) throws Exception {
+    List<String> bodies = new ArrayList<>();
+    while (bodies.isEmpty() || !bodies.get(bodies.size() - 1).equals(last)) {
+      JsonNode m = c.await(f -> f.type().equals("message"), WAIT).json();
+      assertEquals(1, m.path("attempts").asInt(), m::toString);
+      c.send("FIN " + m.path("id").asText());
+      bodies.add(m.path("body").asText());
+    }
+    return bodies;
   }
 }
