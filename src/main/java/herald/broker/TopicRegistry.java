@@ -67,8 +67,10 @@ public final class TopicRegistry
    */
   public record Park(String topic, String channel, Summary summary) implements Command {}
 
-  /** What /stats shows for a topic or channel that is not running. */
-  /** A channel's also has its dead-letter figures (a topic's are 0, 0, null). */
+  /**
+   * What /stats shows for a topic or channel that is not running; a channel's also has its
+   * dead-letter figures (a topic's are 0, 0, null).
+   */
   public record Summary(boolean paused, long depth, long inFlight, long deferred, long messageCount, long messageBytes,
       long deadLetterCount, int maxAttempts, String deadLetterTopic) implements CborSerializable {
     public Summary(boolean paused, long depth, long inFlight, long deferred, long messageCount, long messageBytes) {
@@ -178,14 +180,6 @@ public final class TopicRegistry
         .onCommand(Apply.class, this::onApply)
         .onCommand(TopicRunning.class, (s, c) -> running(BrokerEntity.topicId(c.topic()), c.ref(), c.running()))
         .onCommand(ChannelRunning.class, (s, c) -> running(BrokerEntity.channelId(c.topic(), c.channel()), c.ref(), c.running()))
-        .onCommand(Park.class, (s, c) -> {
-          Map<String, Summary> known = s.parked().get(c.topic());
-          String key = c.channel() == null ? "" : c.channel();
-          boolean registered = c.channel() == null ? s.topics().containsKey(c.topic())
-              : s.topics().getOrDefault(c.topic(), List.of()).contains(c.channel());
-          if (!registered || (known != null && c.summary().equals(known.get(key)))) return Effect().none();
-          return Effect().persist(new Parked(c.topic(), c.channel(), c.summary()));
-        })
         .onCommand(GetTopic.class, (s, c) -> {
           List<String> channels = s.topics().get(c.topic());
           c.replyTo().tell(new TopicChannels(channels != null ? channels : ephemeral.get(c.topic())));
