@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeoutException;
 
 /**
  * One consumer on this node, whatever its protocol (WebSocket, NSQ TCP): turns client commands
@@ -65,6 +66,17 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
 
   private enum RetrySubscribe implements ConsumerProtocol { INSTANCE }
 
+  private enum RetryJoin implements ConsumerProtocol { INSTANCE }
+
+  /**
+   * One try at creating the topic and channel. While the topic's node is being replaced (a failover
+   * takes 10-15 s) a try sent to the dead node goes unanswered; the session tries again until
+   * {@link #JOIN_DEADLINE} instead of refusing, because a refused client may not come back soon
+   * (nsqjs reconnects only every lookupdPollInterval, 60 s by default).
+   */
+  private static final Duration JOIN_TRY = Duration.ofSeconds(5);
+  private static final Duration JOIN_DEADLINE = Duration.ofSeconds(30);
+
   /**
    * Right after a node dies, sharding may still route to it and drop the Subscribe: it is sent
    * again until the channel answers.
@@ -97,6 +109,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   private ActorRef<Channel.Command> channel;
   private long ready;
   private boolean greeted;
+  private final long joinDeadline = System.nanoTime() + JOIN_DEADLINE.toNanos();
 
   private ConsumerSession(
       ActorContext<ConsumerProtocol> ctx, TimerScheduler<ConsumerProtocol> timers, Params params, ConsumerOutput out) {
@@ -104,8 +117,12 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
     this.timers = timers;
     this.params = params;
     this.out = out;
-    // Subscribing creates the topic and the channel.
-    ctx.askWithStatus(Done.class, BrokerEntity.topic(ctx.getSystem(), params.topic()), Duration.ofSeconds(10),
+    join();
+  }
+
+  /** Subscribing creates the topic and the channel. */
+  private void join() {
+    getContext().askWithStatus(Done.class, BrokerEntity.topic(getContext().getSystem(), params.topic()), JOIN_TRY,
         replyTo -> new Topic.CreateChannel(params.channel(), true, params.from(), replyTo),
         (done, failure) -> new Joined(failure));
   }
@@ -116,6 +133,10 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
         .onMessage(Joined.class, this::onJoined)
         .onMessage(ConsumerProtocol.Subscribed.class, this::onSubscribed)
         .onMessage(ChannelLost.class, this::onChannelLost)
+        .onMessage(RetryJoin.class, r -> {
+          join();
+          return this;
+        })
         .onMessage(RetrySubscribe.class, r -> {
           if (channel == null) sendSubscribe();
           return this;
@@ -141,6 +162,11 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   }
 
   private Behavior<ConsumerProtocol> onJoined(Joined j) {
+    if (j.failure() instanceof TimeoutException && System.nanoTime() < joinDeadline) {
+      // Unanswered (the topic's node may be gone): the next try finds the topic where sharding puts it now.
+      timers.startSingleTimer(RetryJoin.INSTANCE, Duration.ofMillis(200));
+      return this;
+    }
     if (j.failure() != null) return fatal("E_SUB_FAILED", "could not subscribe: " + j.failure().getMessage());
     subscribe();
     return this;
