@@ -135,11 +135,11 @@ class ClusterSecurityTest {
     // The strangers bind any free cluster port (0): every member that is not one of the three is one.
     NodeProcess withForged = NodeProcess.prepare(data.resolve("forged"), flags("herald",
         "--cluster-tls-cert", forged.cert().toString(), "--cluster-tls-key", forged.key().toString(),
-        "--cluster-tls-ca", clusterCa.cert().toString(), "--start-timeout", "20s"));
-    NodeProcess withNone = NodeProcess.prepare(data.resolve("plain"), flags("herald", "--start-timeout", "20s"));
+        "--cluster-tls-ca", clusterCa.cert().toString(), "--start-timeout", "10s"));
+    NodeProcess withNone = NodeProcess.prepare(data.resolve("plain"), flags("herald", "--start-timeout", "10s"));
     withForged.spawn();
     withNone.spawn();
-    // Each tries the seeds for its whole start (20 s: four rounds of asking every seed) and gives
+    // Each tries the seeds for its whole start (10 s: two rounds of asking every seed) and gives
     // up; the cluster must never list either, in any status.
     Set<String> seen = new HashSet<>();
     Await.until(WAIT.plusSeconds(60), "both strangers give up", () -> {
