@@ -1,38 +1,26 @@
 #!/usr/bin/env python3
 """Many idle topics on one node: heap, /stats time, and start-up time after a SIGKILL.
 
-Creates N topics with one channel each on a fresh node (LevelDB), waits until all of them have
+Creates N topics with one channel each on a fresh node (LevelDB), many requests at a time (the
+journal group-commits, so concurrency, not fsync, sets the pace), waits until all of them have
 passivated, reads the heap after a full GC, kills the node with SIGKILL, starts it again and
 times /ping and the first /stats listing all N. Prints the figures; docs/operations.md has a run.
 
   python3 deploy/measure-idle-topics.py --jar target/herald.jar --topics 100000 --heap 1g
+
+The two halves can run apart (the long creation as shared load, the restart on a quiet machine):
+  --phase create --data-path DIR   creates, measures, SIGKILLs and keeps DIR
+  --phase restart --data-path DIR  starts on DIR after that SIGKILL and times it
 """
-import argparse, http.client, json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, shutil, signal, tempfile, threading, time
+
+from nodemeasure import Nodes, heap_used_mb, wait
 
 
 def request(conn, method, path):
     conn.request(method, path, body=b"" if method == "POST" else None)
     r = conn.getresponse()
     return r.status, r.read()
-
-
-def wait(what, fn, timeout):
-    start = time.time()
-    while time.time() - start < timeout:
-        try:
-            if fn():
-                return time.time() - start
-        except (OSError, http.client.HTTPException, ValueError):
-            pass
-        time.sleep(0.5)
-    sys.exit(f"timed out waiting for {what}")
-
-
-def heap_used_mb(pid):
-    subprocess.run(["jcmd", str(pid), "GC.run"], capture_output=True)
-    out = subprocess.run(["jcmd", str(pid), "GC.heap_info"], capture_output=True, text=True).stdout
-    m = re.search(r"used (\d+)K", out)
-    return int(m.group(1)) / 1024 if m else -1
 
 
 def main():
@@ -42,18 +30,14 @@ def main():
     p.add_argument("--heap", default="1g")
     p.add_argument("--idle", default="10s", help="--passivate-idle-after for the run")
     p.add_argument("--port", type=int, default=4199)
-    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--threads", type=int, default=64, help="requests at a time while creating")
+    p.add_argument("--phase", choices=["all", "create", "restart"], default="all")
+    p.add_argument("--data-path", help="kept after the run when given; default: a temporary one, removed")
     a = p.parse_args()
-    data = tempfile.mkdtemp(prefix="herald-idle-")
+    data = a.data_path or tempfile.mkdtemp(prefix="herald-idle-")
+    os.makedirs(data, exist_ok=True)
     cmd = ["java", f"-Xmx{a.heap}", "-jar", a.jar, "--http-address", f"127.0.0.1:{a.port}",
-           "--data-path", data, "--passivate-idle-after", a.idle]
-    log = open(os.path.join(data, "node.log"), "a")
-
-    def start():
-        t0 = time.time()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        wait("/ping", lambda: request(http.client.HTTPConnection("127.0.0.1", a.port, timeout=30), "GET", "/ping")[0] == 200, 600)
-        return proc, time.time() - t0
+           "--tcp-address", "127.0.0.1:0", "--data-path", data, "--passivate-idle-after", a.idle]
 
     def stats():
         c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=300)
@@ -66,16 +50,31 @@ def main():
         c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
         return sum(n["entities"] for n in json.loads(request(c, "GET", "/cluster/nodes")[1])["nodes"])
 
+    with Nodes(cmd, os.path.join(data, "node.log"), a.port) as nodes:
+        if a.phase != "restart":
+            create_and_kill(a, nodes.start, stats, entities)
+        if a.phase != "create":
+            restart(a, nodes.start, stats, entities)
+    if not a.data_path:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def create_and_kill(a, start, stats, entities):
     proc, up = start()
     print(f"fresh node up in {up:.1f} s")
     t0 = time.time()
     errors = []
+    retried = []
 
     def create(first):
         c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
         for i in range(first, a.topics, a.threads):
             for path in (f"/topic/create?topic=idle-{i}", f"/channel/create?topic=idle-{i}&channel=c"):
-                status, body = request(c, "POST", path)
+                for attempt in range(5):  # a 503 asks to retry (the ask timed out); creating is idempotent
+                    status, body = request(c, "POST", path)
+                    if status != 503:
+                        break
+                    retried.append(path)
                 if status != 200:
                     errors.append(f"{path}: {status} {body[:100]}")
 
@@ -83,7 +82,8 @@ def main():
     for t in threads: t.start()
     for t in threads: t.join()
     created = time.time() - t0
-    print(f"created {a.topics} topics with a channel each in {created:.0f} s ({2 * a.topics / created:.0f} requests/s), {len(errors)} errors {errors[:3]}")
+    print(f"created {a.topics} topics with a channel each in {created:.0f} s ({2 * a.topics / created:.0f} requests/s, {a.threads} at a time), "
+          f"{len(retried)} retried after a 503, {len(errors)} errors {errors[:3]}")
     idle = wait("every topic and channel passivated", lambda: entities() == 0, 3600)
     print(f"all passivated {idle:.0f} s later; heap used after a full GC: {heap_used_mb(proc.pid):.0f} MB (-Xmx{a.heap})")
     took, topics = stats()
@@ -91,6 +91,9 @@ def main():
 
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def restart(a, start, stats, entities):
     proc, up = start()
     print(f"after SIGKILL: node up (answers /ping) in {up:.1f} s")
     t0 = time.time()
@@ -100,7 +103,6 @@ def main():
           f"entities running {entities()}; heap used after a full GC: {heap_used_mb(proc.pid):.0f} MB")
     proc.terminate()
     proc.wait()
-    shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

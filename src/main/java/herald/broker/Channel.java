@@ -157,14 +157,20 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   public record Created(long startOffset, long startSeqNr) implements Event {}
 
   /**
-   * The whole durable progress; the latest one replaces all before it. {@code attempts}: runs of
-   * offsets with their delivery attempts (see AttemptCounts); null in progress written before it
-   * was. {@code deadLettered}: how many messages left through the dead-letter topic, ever.
+   * The durable progress. Cursor, finished offsets, attempts and count replace those before; the
+   * REQ deferrals are written as changes, so a write costs what changed, not how many wait.
+   * {@code attempts}: runs of offsets with the delivery attempts of the messages in memory and not
+   * deferred by a REQ (see AttemptCounts); null in progress written before it was.
+   * {@code deadLettered}: how many messages left through the dead-letter topic, ever.
+   * {@code deferred}: null, or every deferral there is (progress written before the changes were,
+   * and an emptied or rewound channel's empty list). {@code deferredNow}: the REQ deferrals made
+   * since the last write, with their attempts; {@code deferralsEnded}: ranges of offsets whose
+   * deferral ended since (read back when due, or gone). An offset is in at most one of the two.
    */
   public record Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred, long[] attempts,
-      long deadLettered) implements Event {
+      long deadLettered, Deferrals deferredNow, long[] deferralsEnded) implements Event {
     public Progressed(long cursor, long cursorSeqNr, long[] finished, List<Deferral> deferred) {
-      this(cursor, cursorSeqNr, finished, deferred, new long[0], 0);
+      this(cursor, cursorSeqNr, finished, deferred, new long[0], 0, null, null);
     }
   }
 
@@ -175,26 +181,38 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   public record Deleted() implements Event {}
 
-  public record Deferral(long offset, long seqNr, long due) implements CborSerializable {}
+  /** {@code attempts}: 0 in deferrals written before they carried them (their attempts were in the runs). */
+  public record Deferral(long offset, long seqNr, long due, int attempts) implements CborSerializable {}
 
   // ---- state ----------------------------------------------------------------------------------
+  /**
+   * {@code deferred} is changed in place by each Progressed (see Deferrals): only the event
+   * handler changes it, and Pekko holds commands back while a snapshot of it is stored.
+   */
   public record State(
       boolean exists, boolean paused, long startOffset, long cursor, long cursorSeqNr,
-      long[] finished, List<Deferral> deferred, long[] attempts, long deadLettered, ChannelConfig config)
+      long[] finished, Deferrals deferred, long[] attempts, long deadLettered, ChannelConfig config)
       implements CborSerializable {
 
     static State initial() {
-      return new State(false, false, 0, 0, 1, new long[0], List.of(), new long[0], 0, ChannelConfig.NONE);
+      return new State(false, false, 0, 0, 1, new long[0], new Deferrals(), new long[0], 0, ChannelConfig.NONE);
     }
 
     /** Settings made before (the channel started while its topic was adding it) are kept. */
     State created(Created e) {
-      return new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(), new long[0], List.of(), new long[0],
-          0, config);
+      return new State(true, false, e.startOffset(), e.startOffset(), e.startSeqNr(), new long[0], new Deferrals(),
+          new long[0], 0, config);
     }
 
     State progressed(Progressed e) {
-      return new State(exists, paused, startOffset, e.cursor(), e.cursorSeqNr(), e.finished(), e.deferred(),
+      Deferrals deferrals = deferred == null ? new Deferrals() : deferred;
+      if (e.deferred() != null) {
+        deferrals.clear();
+        deferrals.putAll(e.deferred());
+      }
+      deferrals.removeRanges(e.deferralsEnded());
+      if (e.deferredNow() != null) deferrals.putAll(e.deferredNow());
+      return new State(exists, paused, startOffset, e.cursor(), e.cursorSeqNr(), e.finished(), deferrals,
           e.attempts() == null ? new long[0] : e.attempts(), e.deadLettered(), config);
     }
 
@@ -282,7 +300,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     this.ephemeral = topicEphemeral || Names.isEphemeral(name);
     this.reader = new TopicReader(topicEphemeral, settings.memQueueSize());
     // An ephemeral topic has no journal to read a deferred body back from.
-    this.queue = new ReadyQueue(topicEphemeral);
+    this.queue = new ReadyQueue(topicEphemeral, progress::deferralEnded);
   }
 
   @Override
@@ -328,7 +346,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private void resetRuntime(
-      long cursor, long seqNr, long[] finishedRanges, List<Deferral> deferred, long[] attempts, long deadLettered) {
+      long cursor, long seqNr, long[] finishedRanges, Deferrals deferred, long[] attempts, long deadLettered) {
     queue.clear();
     inFlight.clear();
     deadLetters.clear();
@@ -441,7 +459,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     Topic.Start start = cmd.start();
     return Effect().persist(new Created(start.offset(), start.seqNr()))
         .thenRun(s -> {
-          resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0], 0);
+          resetRuntime(start.offset(), start.seqNr(), new long[0], s.deferred(), new long[0], 0);
           attached = true;
           startReading(s, cmd.held());
         });
@@ -480,14 +498,18 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           // As nsqd does for ephemeral queues: beyond the memory bound, drop.
           progress.finish(offset);
         } else {
-          Deferral recovered = progress.takeRecoveredDeferral(offset);
+          Deferral recovered = progress.writtenDeferral(offset);
           ChannelMessage m = new ChannelMessage(offset, seqNr, p.timestamp(), p.body(),
               recovered != null ? recovered.due() : p.deliverAt(), p.dedupId());
           m.requeueDeferred = recovered != null;
-          m.attempts = progress.takeRecoveredAttempts(offset);
+          int attempts = progress.takeRecoveredAttempts(offset);
+          // A deferral written before deferrals carried attempts has 0: its attempts were in the runs.
+          m.attempts = recovered != null && recovered.attempts() > 0 ? recovered.attempts() : attempts;
           if (config.exhausted(m.attempts)) {
             // Its last attempt failed before a restart, and perhaps it reached the dead-letter
             // topic too: publishing it again under the same id finishes it either way.
+            if (m.requeueDeferred) progress.deferralEnded(offset);
+            m.requeueDeferred = false;
             deadLetters.decide(m);
             progress.changed();
           } else {
@@ -616,7 +638,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           queue.addLast(f.msg);
         } else {
           queue.requeueDeferred(f.msg, System.currentTimeMillis() + delayMs);
-          progress.changed();
+          progress.deferred(f.msg);
         }
       }
       case TIMED_OUT -> queue.addLast(f.msg);
@@ -705,7 +727,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     reader.tick();
     long now = System.currentTimeMillis();
     for (InFlightTable.Entry f : inFlight.removeExpired(now)) attemptFailed(f, Failure.TIMED_OUT, 0);
-    if (queue.releaseDue(now)) progress.changed();
+    queue.releaseDue(now);
     deliver(state);
     Effect<Event, State> effect = Effect().none();
     if (progress.isDirty() && state.exists() && !ephemeral) {
@@ -734,13 +756,14 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     return lowest[0];
   }
 
+  /** Walks only what is bounded (ready buffer, in flight, dead letters), never the deferred messages. */
   private Progressed progressed() {
     Map<Long, Integer> attempts = new HashMap<>();
-    queue.forEach(m -> attempts.put(m.offset, m.attempts));
+    queue.forEachReady(m -> attempts.put(m.offset, m.attempts));
     inFlight.forEach(f -> attempts.put(f.msg.offset, f.msg.attempts));
     deadLetters.forEach(m -> attempts.put(m.offset, m.attempts));
     deadLetters.written();
-    return progress.write(neededSeqNr(), queue.requeueDeferrals(), attempts);
+    return progress.write(neededSeqNr(), attempts);
   }
 
   // ---- dead letters ---------------------------------------------------------------------------
@@ -802,7 +825,8 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     if (!state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
     Topic.Start start = cmd.start();
     // What is in flight now is delivered again from the journal; its FINs find nothing in flight.
-    resetRuntime(start.offset(), start.seqNr(), new long[0], List.of(), new long[0], progress.deadLetteredCount());
+    resetRuntime(start.offset(), start.seqNr(), new long[0], new Deferrals(), new long[0], progress.deadLetteredCount());
+    progress.forgetDeferrals();
     rewindCount++;
     progress.forgetReported();
     if (ephemeral) {

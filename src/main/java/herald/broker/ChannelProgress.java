@@ -1,32 +1,38 @@
 package herald.broker;
 
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * What a channel must not forget: its cursor (every offset below is done), the offsets finished
- * above it, the attempts of messages delivered and not finished, and the REQ delays and attempts
- * restored at recovery whose messages are not read back yet. Changes
- * are applied at once and written in batches ({@link #write}); the topic hears of each written
- * position once ({@link #reportable}).
+ * above it, the attempts of messages delivered and not finished (those restored at recovery whose
+ * messages are not read back yet included), and its REQ deferrals. Changes are applied at once
+ * and written in batches ({@link #write}); the topic hears of each written position once
+ * ({@link #reportable}). Deferrals are written as changes only: the written set is the state's
+ * ({@link Deferrals}), which this reads and never changes.
  */
 final class ChannelProgress {
   private long cursor;
   private Ranges finished = new Ranges();
-  private Map<Long, Channel.Deferral> recoveredDeferrals = new HashMap<>();
+  private Deferrals written = new Deferrals();
+  // Since the last write, by offset: the new deferral, or null when its deferral ended.
+  private final Map<Long, Channel.Deferral> deferralChanges = new LinkedHashMap<>();
+  private boolean deferralsCleared;
   private Map<Long, Integer> recoveredAttempts = new HashMap<>();
   private long deadLettered;    // messages that left through the dead-letter topic, ever
   private boolean dirty;
   private long reportedSeqNr;   // the last position told to the topic
 
-  /** Starts again from what was written. */
-  void reset(long cursor, long[] finishedRanges, List<Channel.Deferral> deferred, long[] attempts, long deadLettered) {
+  /** Starts again from what was written; {@code deferred} is the state's, read as it changes. */
+  void reset(long cursor, long[] finishedRanges, Deferrals deferred, long[] attempts, long deadLettered) {
     this.cursor = cursor;
     this.deadLettered = deadLettered;
     this.finished = Ranges.of(finishedRanges);
-    this.recoveredDeferrals = new HashMap<>();
-    for (Channel.Deferral d : deferred) recoveredDeferrals.put(d.offset(), d);
+    this.written = deferred == null ? new Deferrals() : deferred;
+    this.deferralChanges.clear();
+    this.deferralsCleared = false;
     this.recoveredAttempts = AttemptCounts.decode(attempts, this::isDone);
   }
 
@@ -68,9 +74,32 @@ final class ChannelProgress {
     return finished.countFrom(from);
   }
 
-  /** The REQ delay restored for this offset at recovery, taken out; null when none. */
-  Channel.Deferral takeRecoveredDeferral(long offset) {
-    return recoveredDeferrals.remove(offset);
+  /**
+   * The written REQ deferral of this offset, or null. Asked when the message is taken from the
+   * topic, once per offset after a start: what this run deferred itself is taken already.
+   */
+  Channel.Deferral writtenDeferral(long offset) {
+    return written.get(offset);
+  }
+
+  /** A consumer requeued it with a delay: it waits until {@code due}, with its attempts so far. */
+  void deferred(ChannelMessage m) {
+    deferralChanges.put(m.offset, new Channel.Deferral(m.offset, m.seqNr, m.deliverAt, m.attempts));
+    dirty = true;
+  }
+
+  /** Its REQ deferral ended: it is back among the messages in memory (or gone). */
+  void deferralEnded(long offset) {
+    deferralChanges.put(offset, null);
+    dirty = true;
+  }
+
+  /** Every deferral is forgotten (the channel was rewound): the next write says so. */
+  void forgetDeferrals() {
+    written = new Deferrals();
+    deferralChanges.clear();
+    deferralsCleared = true;
+    dirty = true;
   }
 
   /** The attempts restored for this offset at recovery, taken out; 0 when none. */
@@ -91,30 +120,43 @@ final class ChannelProgress {
   /** Nothing to write: an ephemeral channel keeps its progress in memory only. */
   void forget() {
     dirty = false;
+    deferralChanges.clear();
+    deferralsCleared = false;
   }
 
   /**
-   * The event that writes everything: {@code neededSeqNr} is the lowest topic write still needed,
-   * {@code deferred} the REQ delays and {@code attempts} the attempts of messages in memory
-   * (restored ones not read back yet are added; finished ones are left out).
+   * The event that writes the progress: {@code neededSeqNr} is the lowest topic write still
+   * needed, {@code attempts} the attempts of the messages in memory that no REQ deferral holds
+   * (restored ones not read back yet are added; finished ones are left out), and the deferrals
+   * that changed since the last write.
    */
-  Channel.Progressed write(long neededSeqNr, List<Channel.Deferral> deferred, Map<Long, Integer> attempts) {
+  Channel.Progressed write(long neededSeqNr, Map<Long, Integer> attempts) {
     dirty = false;
-    deferred.addAll(recoveredDeferrals.values());
     recoveredAttempts.keySet().removeIf(this::isDone);
     recoveredAttempts.forEach(attempts::putIfAbsent);
-    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), deferred,
-        AttemptCounts.encode(attempts, this::allDone), deadLettered);
+    Deferrals deferredNow = new Deferrals();
+    Ranges ended = new Ranges();
+    deferralChanges.forEach((offset, d) -> {
+      if (d == null) ended.add(offset);
+      else deferredNow.put(d);
+    });
+    deferralChanges.clear();
+    List<Channel.Deferral> all = deferralsCleared ? List.of() : null;
+    deferralsCleared = false;
+    return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), all,
+        AttemptCounts.encode(attempts, this::allDone), deadLettered, deferredNow, ended.toArray());
   }
 
   /** Every offset below {@code offset} is done (the channel was emptied); returns its write. */
   Channel.Progressed emptyTo(long offset, long seqNr) {
     finished.clear();
-    recoveredDeferrals.clear();
+    written = new Deferrals();
+    deferralChanges.clear();
+    deferralsCleared = false;
     recoveredAttempts.clear();
     cursor = Math.max(cursor, offset);
     dirty = false;
-    return new Channel.Progressed(cursor, seqNr, new long[0], List.of(), new long[0], deadLettered);
+    return new Channel.Progressed(cursor, seqNr, new long[0], List.of(), new long[0], deadLettered, null, null);
   }
 
   /** True (once) when {@code seqNr} is further than the topic was last told. */

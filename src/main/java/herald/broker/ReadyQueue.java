@@ -7,7 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 
 /**
  * A channel's messages waiting for a consumer: the ready buffer (in order, with bodies) and the
@@ -15,24 +17,43 @@ import java.util.function.Consumer;
  * keeps only its position and due time: its body is read back from the topic's journal when it is
  * due ({@link #takeDueWithoutBody}, {@link #bodyRead}), so deferrals cost no body memory. A queue
  * that keeps bodies (an ephemeral topic, which has no journal) keeps them while deferred too.
+ *
+ * <p>A REQ deferral ends when its message is back in the ready buffer (or lost): the queue says so
+ * to {@code deferralEnded}, for the channel's progress. Nothing here walks the deferred messages
+ * per call except {@link #forEach}: a channel may hold a million of them.
  */
 final class ReadyQueue {
   private final boolean keepDeferredBodies;
+  private final LongConsumer deferralEnded;
   private final ArrayDeque<ChannelMessage> ready = new ArrayDeque<>();
   private final PriorityQueue<ChannelMessage> deferred =
       new PriorityQueue<>((a, b) -> Long.compare(a.deliverAt, b.deliverAt));
+  // How many deferred messages each topic write holds: the lowest one without walking them all.
+  private final TreeMap<Long, Integer> deferredSeqNrs = new TreeMap<>();
   // Due, body not read back yet; then, while its read runs.
   private final ArrayDeque<ChannelMessage> dueWithoutBody = new ArrayDeque<>();
   private final Set<ChannelMessage> readingBody = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
 
-  ReadyQueue(boolean keepDeferredBodies) {
+  ReadyQueue(boolean keepDeferredBodies, LongConsumer deferralEnded) {
     this.keepDeferredBodies = keepDeferredBodies;
+    this.deferralEnded = deferralEnded;
   }
 
   /** Ready now when its time has come, otherwise deferred until then. */
   void add(ChannelMessage m, long now) {
     if (m.deliverAt > now) defer(m);
-    else ready.addLast(m);
+    else toReady(m);
+  }
+
+  private void toReady(ChannelMessage m) {
+    endDeferral(m);
+    ready.addLast(m);
+  }
+
+  private void endDeferral(ChannelMessage m) {
+    if (!m.requeueDeferred) return;
+    m.requeueDeferred = false;
+    deferralEnded.accept(m.offset);
   }
 
   void addLast(ChannelMessage m) {
@@ -54,6 +75,7 @@ final class ReadyQueue {
   private void defer(ChannelMessage m) {
     if (!keepDeferredBodies) m.body = null;
     deferred.add(m);
+    deferredSeqNrs.merge(m.seqNr, 1, Integer::sum);
   }
 
   /** The next ready message, or null. */
@@ -63,19 +85,15 @@ final class ReadyQueue {
 
   /**
    * Moves the deferred messages due by {@code now} on: to the end of the ready buffer, or, without
-   * a body, to wait for it. True when one of them was a REQ deferral, whose due time the channel's
-   * progress no longer needs to keep.
+   * a body, to wait for it (still a deferral until the body is back).
    */
-  boolean releaseDue(long now) {
-    boolean requeued = false;
+  void releaseDue(long now) {
     while (!deferred.isEmpty() && deferred.peek().deliverAt <= now) {
       ChannelMessage m = deferred.poll();
-      requeued |= m.requeueDeferred;
-      m.requeueDeferred = false;
+      deferredSeqNrs.computeIfPresent(m.seqNr, (k, n) -> n == 1 ? null : n - 1);
       if (m.body == null) dueWithoutBody.addLast(m);
-      else ready.addLast(m);
+      else toReady(m);
     }
-    return requeued;
   }
 
   /**
@@ -96,7 +114,7 @@ final class ReadyQueue {
   /** Its body is back: ready. False when the queue no longer waits for it (emptied meanwhile). */
   boolean bodyRead(ChannelMessage m) {
     if (!readingBody.remove(m)) return false;
-    ready.addLast(m);
+    toReady(m);
     return true;
   }
 
@@ -110,6 +128,7 @@ final class ReadyQueue {
   /** Its body is gone from the journal: the queue forgets it. */
   void bodyLost(ChannelMessage m) {
     readingBody.remove(m);
+    endDeferral(m);
   }
 
   boolean hasDueWithoutBody() {
@@ -129,33 +148,28 @@ final class ReadyQueue {
     return deferred.size() + dueWithoutBody.size() + readingBody.size();
   }
 
-  /** The REQ deferrals in memory, for the channel's progress. */
-  List<Channel.Deferral> requeueDeferrals() {
-    List<Channel.Deferral> out = new ArrayList<>();
-    for (ChannelMessage m : deferred) {
-      if (m.requeueDeferred) out.add(new Channel.Deferral(m.offset, m.seqNr, m.deliverAt));
-    }
-    return out;
-  }
-
-  /** Every message held, in no particular order. */
-  void forEach(Consumer<ChannelMessage> action) {
+  /**
+   * The messages in the ready buffer. The others are deferred: a REQ deferral keeps its attempts
+   * itself, and a deferred publish was never delivered.
+   */
+  void forEachReady(Consumer<ChannelMessage> action) {
     ready.forEach(action);
-    deferred.forEach(action);
-    dueWithoutBody.forEach(action);
-    readingBody.forEach(action);
   }
 
   /** The lowest topic journal write among the waiting messages, or {@code seqNr} if lower. */
   long lowestSeqNr(long seqNr) {
-    long[] lowest = {seqNr};
-    forEach(m -> lowest[0] = Math.min(lowest[0], m.seqNr));
+    long[] lowest = {deferredSeqNrs.isEmpty() ? seqNr : Math.min(seqNr, deferredSeqNrs.firstKey())};
+    Consumer<ChannelMessage> lower = m -> lowest[0] = Math.min(lowest[0], m.seqNr);
+    ready.forEach(lower);
+    dueWithoutBody.forEach(lower);
+    readingBody.forEach(lower);
     return lowest[0];
   }
 
   void clear() {
     ready.clear();
     deferred.clear();
+    deferredSeqNrs.clear();
     dueWithoutBody.clear();
     readingBody.clear();
   }

@@ -1,5 +1,7 @@
 package herald.broker;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.ConfigFactory;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -10,6 +12,7 @@ import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
 import org.apache.pekko.serialization.Serializers;
 import org.apache.pekko.serialization.jackson.JacksonCborSerializer;
+import org.apache.pekko.serialization.jackson.JacksonObjectMapperProvider;
 import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -20,6 +23,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -161,7 +165,11 @@ class MessagesAppendedSerializerTest {
   @Test
   void channelProgressedRoundTripsThroughCbor() {
     Channel.Progressed p = new Channel.Progressed(100, 7, new long[] {102, 105, 110, 111},
-        List.of(new Channel.Deferral(101, 7, 1_700_000_000_000L), new Channel.Deferral(106, 8, 5)));
+        List.of(new Channel.Deferral(101, 7, 1_700_000_000_000L, 2), new Channel.Deferral(106, 8, 5, 1)),
+        new long[] {100, 101, 3}, 4,
+        new Deferrals(List.of(new Channel.Deferral(120, 9, 1_700_000_060_000L, 3),
+            new Channel.Deferral(107, 8, 1_700_000_000_001L, 1))),
+        new long[] {108, 110});
     assertEquals("jackson-cbor", serializerName(serialization.findSerializerFor(p)));
     Channel.Progressed back = (Channel.Progressed) viaExtension(p);
     // A record with an array field: compare the fields, not equals().
@@ -169,6 +177,37 @@ class MessagesAppendedSerializerTest {
     assertEquals(p.cursorSeqNr(), back.cursorSeqNr());
     assertArrayEquals(p.finished(), back.finished());
     assertEquals(p.deferred(), back.deferred());
+    assertArrayEquals(p.attempts(), back.attempts());
+    assertEquals(p.deadLettered(), back.deadLettered());
+    assertEquals(p.deferredNow(), back.deferredNow());
+    assertArrayEquals(p.deferralsEnded(), back.deferralsEnded());
+  }
+
+  @Test
+  void aMillionDeferralsAreWrittenInAFewBytesEach() throws Exception {
+    Deferrals many = new Deferrals();
+    long due = 1_700_000_000_000L;
+    for (int i = 0; i < 1_000_000; i++) many.put(new Channel.Deferral(5_000 + i, 10 + i / 100, due + i / 7, 1 + i % 3));
+    Channel.State state = new Channel.State(true, false, 0, 5_000, 10, new long[0], many, new long[0], 0,
+        ChannelConfig.NONE);
+    byte[] bytes = serialization.serialize(state).get();
+    assertTrue(bytes.length < 6_000_000, bytes.length + " bytes");
+    Channel.State back = (Channel.State) viaExtension(state);
+    assertEquals(many, back.deferred());
+  }
+
+  @Test
+  void aSnapshotWithDeferralsOfTheOlderFormIsRead() throws Exception {
+    // Written before deferrals carried attempts: a list of objects.
+    Channel.State older = new Channel.State(true, false, 0, 5, 2, new long[0],
+        new Deferrals(List.of(new Channel.Deferral(6, 2, 9_000, 0))), new long[0], 0, ChannelConfig.NONE);
+    ObjectMapper cbor = JacksonObjectMapperProvider.get(testKit.system()).getOrCreate("jackson-cbor", Optional.empty());
+    var tree = cbor.valueToTree(older);
+    var list = cbor.createArrayNode();
+    list.addObject().put("offset", 6).put("seqNr", 2).put("due", 9_000);
+    ((ObjectNode) tree).set("deferred", list);
+    Channel.State back = cbor.treeToValue(tree, Channel.State.class);
+    assertEquals(List.of(new Channel.Deferral(6, 2, 9_000, 0)), back.deferred().toList());
   }
 
   @Test

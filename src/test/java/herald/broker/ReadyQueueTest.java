@@ -3,6 +3,7 @@ package herald.broker;
 import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -18,7 +19,7 @@ class ReadyQueueTest {
 
   @Test
   void readyMessagesComeOutInOrderAndAReturnedOneGoesFirst() {
-    ReadyQueue q = new ReadyQueue(true);
+    ReadyQueue q = new ReadyQueue(true, ended -> { });
     q.add(msg(1, 1, 0), 100);
     q.add(msg(2, 1, 0), 100);
     q.addFirst(msg(0, 1, 0));
@@ -31,39 +32,61 @@ class ReadyQueueTest {
 
   @Test
   void aDeferredPublishWaitsUntilItsTime() {
-    ReadyQueue q = new ReadyQueue(true);
+    List<Long> ended = new ArrayList<>();
+    ReadyQueue q = new ReadyQueue(true, ended::add);
     q.add(msg(1, 1, 500), 100);
     assertEquals(0, q.readyCount());
     assertEquals(1, q.deferredCount());
-    assertFalse(q.releaseDue(499));
-    assertFalse(q.releaseDue(500), "a deferred publish is the topic's, not the channel's progress");
+    q.releaseDue(499);
+    assertEquals(0, q.readyCount());
+    q.releaseDue(500);
     assertEquals(1, q.readyCount());
     assertEquals(0, q.deferredCount());
-    assertTrue(q.requeueDeferrals().isEmpty());
+    assertEquals(List.of(), ended, "a deferred publish is the topic's, not the channel's progress");
   }
 
   @Test
-  void reqDeferralsAreReleasedByDueTimeAndKeptInProgressUntilThen() {
-    ReadyQueue q = new ReadyQueue(true);
+  void reqDeferralsAreReleasedByDueTimeAndEndWhenReadyAgain() {
+    List<Long> ended = new ArrayList<>();
+    ReadyQueue q = new ReadyQueue(true, ended::add);
     q.requeueDeferred(msg(1, 3, 0), 2_000);
     q.requeueDeferred(msg(2, 4, 0), 1_000);
-    assertEquals(List.of(new Channel.Deferral(1, 3, 2_000), new Channel.Deferral(2, 4, 1_000)),
-        q.requeueDeferrals().stream().sorted((a, b) -> Long.compare(a.offset(), b.offset())).toList());
-    assertTrue(q.releaseDue(1_500));
+    q.releaseDue(1_500);
+    assertEquals(List.of(2L), ended);
     assertEquals(2, q.poll().offset);
-    assertEquals(List.of(new Channel.Deferral(1, 3, 2_000)), q.requeueDeferrals());
-    assertTrue(q.releaseDue(2_000));
+    q.releaseDue(2_000);
+    assertEquals(List.of(2L, 1L), ended);
     assertEquals(1, q.poll().offset);
-    assertTrue(q.requeueDeferrals().isEmpty());
+  }
+
+  @Test
+  void aRestoredDeferralThatIsAlreadyDueEndsAtOnce() {
+    List<Long> ended = new ArrayList<>();
+    ReadyQueue q = new ReadyQueue(false, ended::add);
+    ChannelMessage due = msg(1, 3, 900);
+    due.requeueDeferred = true;
+    ChannelMessage later = msg(2, 3, 5_000);
+    later.requeueDeferred = true;
+    q.add(due, 1_000);
+    q.add(later, 1_000);
+    assertEquals(List.of(1L), ended, "read with its body: ready now");
+    assertEquals(1, q.readyCount());
+    assertEquals(1, q.deferredCount());
   }
 
   @Test
   void lowestSeqNrCoversReadyAndDeferred() {
-    ReadyQueue q = new ReadyQueue(true);
+    ReadyQueue q = new ReadyQueue(true, ended -> { });
     q.add(msg(1, 7, 0), 0);
     q.requeueDeferred(msg(2, 5, 0), 1_000);
     assertEquals(5, q.lowestSeqNr(10));
     assertEquals(2, q.lowestSeqNr(2));
+    q.releaseDue(1_000);
+    assertEquals(5, q.lowestSeqNr(10), "released, it is held in the ready buffer");
+    q.poll();
+    q.poll();
+    assertEquals(10, q.lowestSeqNr(10), "taken out, it is no longer held anywhere");
+    q.requeueDeferred(msg(2, 5, 0), 1_000);
     q.clear();
     assertEquals(10, q.lowestSeqNr(10));
     assertEquals(0, q.deferredCount());
@@ -71,7 +94,8 @@ class ReadyQueueTest {
 
   @Test
   void aDeferredMessageKeepsNoBodyAndIsReadyOnlyOnceItsBodyIsBack() {
-    ReadyQueue q = new ReadyQueue(false);
+    List<Long> ended = new ArrayList<>();
+    ReadyQueue q = new ReadyQueue(false, ended::add);
     ChannelMessage m = msg(1, 3, 0);
     ChannelMessage n = msg(2, 3, 0);
     q.requeueDeferred(m, 1_000);
@@ -81,10 +105,11 @@ class ReadyQueueTest {
     assertNull(m.body, "not held while deferred");
     assertNull(n.body);
     assertEquals(2, q.deferredCount());
-    assertTrue(q.releaseDue(1_000));
+    q.releaseDue(1_000);
     assertEquals(1, q.readyCount(), "due, but without a body they are not ready");
     assertEquals(2, q.deferredCount());
     assertEquals(3, q.lowestSeqNr(10));
+    assertEquals(List.of(), ended, "a REQ deferral waiting for its body has not ended");
 
     List<ChannelMessage> toRead = q.takeDueWithoutBody(1);
     assertEquals(1, toRead.size(), "no more than the room given");
@@ -99,11 +124,12 @@ class ReadyQueueTest {
     assertEquals(3, q.readyCount());
     assertEquals(0, q.deferredCount());
     assertFalse(q.hasDueWithoutBody());
+    assertEquals(List.of(1L), ended, "the REQ deferral ended with its body back; the deferred publish had none");
   }
 
   @Test
   void aBodyThatComesBackAfterTheQueueWasEmptiedIsDropped() {
-    ReadyQueue q = new ReadyQueue(false);
+    ReadyQueue q = new ReadyQueue(false, ended -> { });
     q.requeueDeferred(msg(1, 3, 0), 0);
     q.releaseDue(0);
     ChannelMessage m = q.takeDueWithoutBody(5).get(0);

@@ -160,7 +160,7 @@ class TopicReaderTest {
     reader.reset(0, 1);
     reader.topicAt(10, 3);
     ChannelProgress progress = new ChannelProgress();
-    progress.reset(0, new long[] {5, 7}, List.of(), new long[0], 0);
+    progress.reset(0, new long[] {5, 7}, new Deferrals(), new long[0], 0);
     assertEquals(8, reader.unread(progress));
     assertEquals(0, new TopicReader(true, 100).unread(progress), "an ephemeral topic has nothing to read back");
   }

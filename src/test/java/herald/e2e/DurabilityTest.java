@@ -146,6 +146,10 @@ class DurabilityTest {
         c.send("RDY 10");
         WsConsumer.Frame m = c.messages(1, WAIT).get(0);
         assertEquals("requeued", m.json().path("body").asText());
+        c.send("REQ " + m.json().path("id").asText() + " 0");
+        m = c.messages(1, WAIT).get(0);
+        assertEquals("requeued", m.json().path("body").asText());
+        assertEquals(2, m.json().path("attempts").asInt());
         requeueUntil = System.currentTimeMillis() + 9000;
         c.send("REQ " + m.json().path("id").asText() + " 9000");
         Await.until(WAIT, "both deferred", () -> http.channelStats("timers", "c").path("deferred_count").asInt() == 2);
@@ -187,6 +191,8 @@ class DurabilityTest {
           long now = System.currentTimeMillis();
           long due = body.equals("requeued") ? requeueUntil : deferUntil;
           assertTrue(now >= due - 200, body + " came " + (due - now) + " ms before its due time");
+          // The REQ deferral kept its attempts: two deliveries before the kill, this is the third.
+          assertEquals(body.equals("requeued") ? 3 : 1, f.json().path("attempts").asInt(), body);
           seen.add(body);
           c.send("FIN " + f.json().path("id").asText());
         }
