@@ -2,7 +2,6 @@ package herald.broker;
 
 import java.util.HashMap;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * How many times each unfinished message was delivered, in the form a channel writes it with its
@@ -28,15 +27,19 @@ final class AttemptCounts {
    * them): FINs scattered among messages in flight then do not cut the runs into pieces.
    */
   static long[] encode(Map<Long, Integer> attempts, Finished finished) {
-    TreeMap<Long, Integer> sorted = new TreeMap<>();
-    attempts.forEach((offset, n) -> {
-      if (n > 0) sorted.put(offset, n);
-    });
-    long[] out = new long[sorted.size() * 3];
+    // Sorted as primitives: a channel writes this every 100 ms with up to mem-queue-size plus every
+    // consumer's RDY entries, and a TreeMap of them cost milliseconds of the channel's thread.
+    long[] offsets = new long[attempts.size()];
+    int count = 0;
+    for (Map.Entry<Long, Integer> e : attempts.entrySet()) {
+      if (e.getValue() > 0) offsets[count++] = e.getKey();
+    }
+    java.util.Arrays.sort(offsets, 0, count);
+    long[] out = new long[count * 3];
     int i = 0;
-    for (Map.Entry<Long, Integer> e : sorted.entrySet()) {
-      long offset = e.getKey();
-      int n = e.getValue();
+    for (int k = 0; k < count; k++) {
+      long offset = offsets[k];
+      int n = attempts.get(offset);
       if (i > 0 && out[i - 1] == n && (out[i - 2] == offset || finished.all(out[i - 2], offset))) {
         out[i - 2] = offset + 1;
       } else {
