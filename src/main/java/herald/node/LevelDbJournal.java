@@ -3,6 +3,7 @@ package herald.node;
 import com.typesafe.config.Config;
 import org.apache.pekko.persistence.AtomicWrite;
 import org.apache.pekko.persistence.journal.leveldb.LeveldbJournal;
+import org.iq80.leveldb.Options;
 import scala.collection.immutable.Seq;
 import scala.concurrent.ExecutionContext;
 import scala.concurrent.Future;
@@ -29,10 +30,18 @@ import java.util.function.Supplier;
  */
 public final class LevelDbJournal extends LeveldbJournal {
   private final ExecutionContext writers;
+  private final Options options;
 
   public LevelDbJournal(Config config) {
     super(config);
     writers = context().system().dispatchers().lookup(config.getString("write-dispatcher"));
+    options = super.leveldbOptions().writeBufferSize((int) config.getBytes("write-buffer-size").longValue());
+  }
+
+  /** Opened with these (Pekko's plus the write buffer): read when the actor starts, after the constructor. */
+  @Override
+  public Options leveldbOptions() {
+    return options;
   }
 
   @Override
