@@ -89,6 +89,14 @@ public final class TopicRegistry
   /** An {@link Apply} is written (or changed nothing). */
   record Applied() implements Command {}
 
+  /**
+   * Sent by sharding when the registry's shard moves or its node stops: it stops once the writes
+   * that reached it are written (PoisonPill would drop those still gathered by WriteBatching).
+   */
+  public enum Stop implements Command {
+    INSTANCE
+  }
+
   /** One topic's channels, for /lookup and /channels. */
   public record GetTopic(String topic, ActorRef<TopicChannels> replyTo) implements Command {}
 
@@ -133,7 +141,7 @@ public final class TopicRegistry
 
   /** {@code allocation}: where the registry's shard goes (null: Pekko's configured default). */
   public static void init(ActorSystem<?> system, org.apache.pekko.cluster.sharding.ShardCoordinator.ShardAllocationStrategy allocation) {
-    var entity = Entity.of(KEY, ctx -> create());
+    var entity = Entity.of(KEY, ctx -> create()).withStopMessage(Stop.INSTANCE);
     ClusterSharding.get(system).init(allocation == null ? entity : entity.withAllocationStrategy(allocation));
   }
 
@@ -178,6 +186,7 @@ public final class TopicRegistry
     return newCommandHandlerBuilder()
         .forAnyState()
         .onCommand(Apply.class, this::onApply)
+        .onCommand(Stop.class, (s, c) -> Effect().stop())
         .onCommand(TopicRunning.class, (s, c) -> running(BrokerEntity.topicId(c.topic()), c.ref(), c.running()))
         .onCommand(ChannelRunning.class, (s, c) -> running(BrokerEntity.channelId(c.topic(), c.channel()), c.ref(), c.running()))
         .onCommand(GetTopic.class, (s, c) -> {
@@ -286,7 +295,8 @@ public final class TopicRegistry
    * written, the writes that arrive are gathered, and handed over as the next batch when it is done
    * (a fixed gathering time is not enough: when a write takes longer, batches pile up in the
    * entity's stash until it overflows, seen with 100,000 topics). A read waits for the writes that
-   * arrived before it; running/stopped notices (memory only) pass straight through, in order.
+   * arrived before it; running/stopped notices (memory only) pass straight through, in order. A
+   * Stop waits for every write that came before it.
    */
   private static final class WriteBatching extends BehaviorInterceptor<Command, Command> {
     /** A batch not confirmed by then is taken as lost (the entity restarted): the next one goes. */
@@ -302,6 +312,7 @@ public final class TopicRegistry
     private final List<Command> waitingReads = new ArrayList<>();
     private boolean writing;
     private long batch;
+    private boolean stopWhenWritten;
 
     WriteBatching() {
       super(Command.class);
@@ -314,6 +325,10 @@ public final class TopicRegistry
         return writing ? Behaviors.same() : handOver(context, target);
       }
       if (msg instanceof Applied) return written(context, target);
+      if (msg instanceof Stop && writing) {
+        stopWhenWritten = true;
+        return Behaviors.same();
+      }
       if (msg instanceof Overdue o) {
         if (!writing || o.batch() != batch) return Behaviors.same();
         context.asJava().getLog().warn("the registry did not confirm a batch of writes within {}; going on", CONFIRM_WITHIN);
@@ -330,7 +345,8 @@ public final class TopicRegistry
 
     private Behavior<Command> written(TypedActorContext<Command> context, ReceiveTarget<Command> target) {
       writing = false;
-      return gathered.isEmpty() ? Behaviors.same() : handOver(context, target);
+      if (!gathered.isEmpty()) return handOver(context, target);
+      return stopWhenWritten ? target.apply(context, Stop.INSTANCE) : Behaviors.same();
     }
 
     private Behavior<Command> handOver(TypedActorContext<Command> context, ReceiveTarget<Command> target) {

@@ -7,6 +7,7 @@ import herald.broker.ConsumerProtocol;
 import herald.broker.ReplayFrom;
 import herald.broker.Topic;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -138,6 +139,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
           return this;
         })
         .onMessage(RetrySubscribe.class, r -> {
+          if (channel == null && nodeStopping()) return goElsewhere();
           if (channel == null) sendSubscribe();
           return this;
         })
@@ -204,8 +206,23 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
     getContext().getLog().debug("channel {} of {}/{} lost; subscribing again", lost.channel(), params.topic(), params.channel());
     if (!lost.channel().equals(channel)) return this;
     channel = null;
+    if (nodeStopping()) return goElsewhere();
     subscribe();
     return this;
+  }
+
+  private boolean nodeStopping() {
+    return CoordinatedShutdown.get(getContext().getSystem()).getShutdownReason().isPresent();
+  }
+
+  /**
+   * This node is stopping and handing its channels off: the client is closed and goes to another
+   * node. A Subscribe sent now would wait in the stopping shard region for the channel's new home,
+   * holding the node's stop up until Pekko's phase timeout.
+   */
+  private Behavior<ConsumerProtocol> goElsewhere() {
+    out.end();
+    return Behaviors.stopped();
   }
 
   private Behavior<ConsumerProtocol> onFrame(FromClient frame) {

@@ -117,6 +117,7 @@ final class Journal {
   void startSharding(ActorSystem<?> system) {
     BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"), fitNodesFirst());
     TopicRegistry.init(system, fitNodesFirst());
+    ShutdownOrder.brokerBeforeRegistry(system);
   }
 
   /** Pekko's least-shard allocation over the nodes that can use the journal (FitNodesFirst). */
