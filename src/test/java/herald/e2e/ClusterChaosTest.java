@@ -46,7 +46,11 @@ class ClusterChaosTest {
         // Fixed load windows between faults: that is the chaos run, not a wait for a condition.
         Thread.sleep(ROUND.toMillis());
         // A node the cluster downed while stopped exits when continued: bring it back first.
-        for (NodeProcess n : nodes) if (!n.isAlive()) n.launch();
+        for (NodeProcess n : nodes) {
+          if (n.isAlive()) continue;
+          System.out.println("chaos: " + n.httpAddress() + " had exited (downed while stopped); started again");
+          n.launch();
+        }
         NodeProcess victim = nodes.get(round % 3);
         switch (round % 3) {
           case 0 -> {
