@@ -47,10 +47,7 @@ class BacklogTest {
         }
         Await.until(WAIT, "in flight drained to 7 or fewer", () -> http.channelStats("big", "c").path("in_flight_count").asInt() <= 7);
       }
-      // Let the batched FINs reach the journal (at most 1 s late), then kill.
-      long finishedAt = System.nanoTime();
-      Await.until(Duration.ofSeconds(5), "1.2 s after the last FIN", () -> System.nanoTime() - finishedAt > 1_200_000_000L);
-      node.kill();
+      node.killOnceWritten(System.nanoTime(), "the last FIN");
       node.launch();
 
       int redelivered = 0;

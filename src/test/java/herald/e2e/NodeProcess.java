@@ -187,6 +187,15 @@ public final class NodeProcess implements AutoCloseable {
     process.waitFor();
   }
 
+  /**
+   * SIGKILL once what a channel did at {@code sinceNanos} (System.nanoTime: a FIN, a REQ, a
+   * delivery) is written: the promise is about time, progress is written at most 1 s late.
+   */
+  public void killOnceWritten(long sinceNanos, String what) throws Exception {
+    Await.until(Duration.ofSeconds(5), "1.2 s since " + what, () -> System.nanoTime() - sinceNanos > 1_200_000_000L);
+    kill();
+  }
+
   /** Sends a signal by name (STOP, CONT) to the node's process. */
   public void signal(String name) throws Exception {
     Process kill = new ProcessBuilder("kill", "-" + name, String.valueOf(process.pid())).inheritIO().start();
