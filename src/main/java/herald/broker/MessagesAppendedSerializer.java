@@ -63,9 +63,14 @@ public final class MessagesAppendedSerializer extends SerializerWithStringManife
       buf.put((byte) 0);
       return;
     }
-    byte[] bytes = id.getBytes(StandardCharsets.US_ASCII);
-    if (bytes.length > MAX_ID_BYTES) throw new IllegalArgumentException("dedup id longer than " + MAX_ID_BYTES + " bytes");
-    buf.put((byte) bytes.length).put(bytes);
+    int length = id.length();
+    if (length > MAX_ID_BYTES) throw new IllegalArgumentException("dedup id longer than " + MAX_ID_BYTES + " bytes");
+    buf.put((byte) length);
+    // As US-ASCII encodes it, without an array per id (every id is ASCII: DedupId, Names).
+    for (int i = 0; i < length; i++) {
+      char c = id.charAt(i);
+      buf.put(c < 0x80 ? (byte) c : (byte) '?');
+    }
   }
 
   @Override

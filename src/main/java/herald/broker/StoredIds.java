@@ -4,10 +4,8 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The dedup ids a topic stored lately, oldest first, with the time each was stored (the message's
@@ -16,29 +14,65 @@ import java.util.Map;
  * forgotten) and by a count: past {@code maxIds}, the oldest ids are forgotten before their window
  * ends, and counted in {@link #forgottenEarly()}.
  *
- * <p>Mutable, for speed (one map update per message instead of a copy of the map per write): it is
- * changed only by the topic's event handler, and the topic snapshots a {@link #copy()}.
+ * <p>Mutable, for speed (one update per message instead of a copy per write): it is changed only by
+ * the topic's event handler, and the topic snapshots a {@link #copy()}. Up to --dedup-max-ids
+ * (100,000) ids live here for minutes, so it holds no object per id but the id itself: the ids
+ * and their times sit in a ring in the order stored, found through an open-addressing index of
+ * ring positions. (A map entry and a boxed time per id made every young collection copy them, and
+ * a snapshot rebuild a map of them.)
  */
 public final class StoredIds {
-  private final LinkedHashMap<String, Long> storedAt;
+  private static final int EMPTY = -1;
+
+  // The ring: entry number n (counting every entry ever added) sits at n & (ids.length - 1); the
+  // entries from head to tail are kept, oldest first. An entry stored again moved to the young end
+  // and left a null behind.
+  private String[] ring;
+  private long[] times;
+  private long head;
+  private long tail;
+  private int size;
+  // Ring slots by hash, linear probing; EMPTY where none. At most half full.
+  private int[] index;
   private long forgottenEarly;
 
   public StoredIds() {
-    this.storedAt = new LinkedHashMap<>();
+    this(16);
+  }
+
+  private StoredIds(int capacity) {
+    ring = new String[capacity];
+    times = new long[capacity];
+    index = new int[capacity * 2];
+    Arrays.fill(index, EMPTY);
+  }
+
+  private StoredIds(StoredIds of) {
+    ring = of.ring.clone();
+    times = of.times.clone();
+    index = of.index.clone();
+    head = of.head;
+    tail = of.tail;
+    size = of.size;
+    forgottenEarly = of.forgottenEarly;
   }
 
   @JsonCreator
   StoredIds(@JsonProperty("ids") List<String> ids, @JsonProperty("at") long[] at,
             @JsonProperty("forgottenEarly") long forgottenEarly) {
-    this.storedAt = new LinkedHashMap<>(Math.max(16, ids == null ? 0 : ids.size() * 2));
-    if (ids != null) for (int i = 0; i < ids.size(); i++) storedAt.put(ids.get(i), at[i]);
+    this(capacityFor(ids == null ? 0 : ids.size()));
+    if (ids != null) for (int i = 0; i < ids.size(); i++) append(ids.get(i), at[i]);
     this.forgottenEarly = forgottenEarly;
+  }
+
+  private static int capacityFor(int count) {
+    return Math.max(16, Integer.highestOneBit(Math.max(1, count) * 2 - 1) * 2);
   }
 
   /** True when {@code id} was stored less than {@code windowMs} before {@code now}. */
   public boolean contains(String id, long now, long windowMs) {
-    Long at = storedAt.get(id);
-    return at != null && now - at < windowMs;
+    int slot = find(id);
+    return slot != EMPTY && now - times[slot] < windowMs;
   }
 
   /**
@@ -47,23 +81,30 @@ public final class StoredIds {
    */
   public void add(String id, long at, long windowMs, int maxIds) {
     if (windowMs <= 0 || maxIds <= 0) {
-      storedAt.clear();
+      clear();
       return;
     }
     // Stored again after its window: it moves to the young end.
-    storedAt.remove(id);
-    storedAt.put(id, at);
-    Iterator<Map.Entry<String, Long>> oldest = storedAt.entrySet().iterator();
-    while (oldest.hasNext()) {
-      boolean expired = at - oldest.next().getValue() >= windowMs;
-      if (!expired && storedAt.size() <= maxIds) break;
+    int slot = find(id);
+    if (slot != EMPTY) remove(slot);
+    append(id, at);
+    while (head < tail) {
+      int oldest = ringSlot(head);
+      String old = ring[oldest];
+      if (old == null) {
+        head++;
+        continue;
+      }
+      boolean expired = at - times[oldest] >= windowMs;
+      if (!expired && size <= maxIds) break;
       if (!expired) forgottenEarly++;
-      oldest.remove();
+      remove(oldest);
+      head++;
     }
   }
 
   public int size() {
-    return storedAt.size();
+    return size;
   }
 
   /** Ids forgotten before their window ended because the count limit was reached. */
@@ -74,34 +115,123 @@ public final class StoredIds {
 
   @JsonProperty("ids")
   List<String> ids() {
-    return new ArrayList<>(storedAt.keySet());
+    List<String> list = new ArrayList<>(size);
+    for (long n = head; n < tail; n++) {
+      String id = ring[ringSlot(n)];
+      if (id != null) list.add(id);
+    }
+    return list;
   }
 
   @JsonProperty("at")
   long[] at() {
-    long[] at = new long[storedAt.size()];
+    long[] all = new long[size];
     int i = 0;
-    for (long t : storedAt.values()) at[i++] = t;
-    return at;
+    for (long n = head; n < tail; n++) {
+      int slot = ringSlot(n);
+      if (ring[slot] != null) all[i++] = times[slot];
+    }
+    return all;
   }
 
   /** An independent copy, for a snapshot that is serialized while the topic goes on. */
   public StoredIds copy() {
-    return new StoredIds(ids(), at(), forgottenEarly);
+    return new StoredIds(this);
+  }
+
+  private int ringSlot(long n) {
+    return (int) (n & (ring.length - 1));
+  }
+
+  private static int spread(int hash) {
+    return hash ^ (hash >>> 16);
+  }
+
+  /** The ring slot of {@code id}, or EMPTY. */
+  private int find(String id) {
+    int mask = index.length - 1;
+    for (int i = spread(id.hashCode()) & mask; ; i = (i + 1) & mask) {
+      int slot = index[i];
+      if (slot == EMPTY) return EMPTY;
+      if (id.equals(ring[slot])) return slot;
+    }
+  }
+
+  private void append(String id, long time) {
+    if (tail - head == ring.length) grow();
+    int slot = ringSlot(tail++);
+    ring[slot] = id;
+    times[slot] = time;
+    size++;
+    int mask = index.length - 1;
+    int i = spread(id.hashCode()) & mask;
+    while (index[i] != EMPTY) i = (i + 1) & mask;
+    index[i] = slot;
+  }
+
+  /** Forgets the entry at ring slot {@code slot}: a null in the ring, and out of the index. */
+  private void remove(int slot) {
+    String id = ring[slot];
+    ring[slot] = null;
+    size--;
+    int mask = index.length - 1;
+    int i = spread(id.hashCode()) & mask;
+    while (index[i] != slot) i = (i + 1) & mask;
+    // Backward-shift deletion: entries after the hole that could sit in it move up, so every entry
+    // stays reachable from its home without markers.
+    int hole = i;
+    for (int j = (hole + 1) & mask; index[j] != EMPTY; j = (j + 1) & mask) {
+      int home = spread(ring[index[j]].hashCode()) & mask;
+      boolean movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+      if (movable) {
+        index[hole] = index[j];
+        hole = j;
+      }
+    }
+    index[hole] = EMPTY;
+  }
+
+  /** Twice the room: the kept entries are laid out again from ring position 0. */
+  private void grow() {
+    String[] oldIds = ring;
+    long[] oldAt = times;
+    long oldHead = head;
+    long oldTail = tail;
+    int oldMask = oldIds.length - 1;
+    ring = new String[oldIds.length * 2];
+    times = new long[oldIds.length * 2];
+    index = new int[ring.length * 2];
+    Arrays.fill(index, EMPTY);
+    head = 0;
+    tail = 0;
+    size = 0;
+    for (long n = oldHead; n < oldTail; n++) {
+      int slot = (int) (n & oldMask);
+      if (oldIds[slot] != null) append(oldIds[slot], oldAt[slot]);
+    }
+  }
+
+  private void clear() {
+    Arrays.fill(ring, null);
+    Arrays.fill(index, EMPTY);
+    head = 0;
+    tail = 0;
+    size = 0;
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof StoredIds other && storedAt.equals(other.storedAt) && forgottenEarly == other.forgottenEarly;
+    return o instanceof StoredIds other && forgottenEarly == other.forgottenEarly
+        && ids().equals(other.ids()) && Arrays.equals(at(), other.at());
   }
 
   @Override
   public int hashCode() {
-    return storedAt.hashCode();
+    return ids().hashCode();
   }
 
   @Override
   public String toString() {
-    return "StoredIds(" + storedAt.size() + " ids, " + forgottenEarly + " forgotten early)";
+    return "StoredIds(" + size + " ids, " + forgottenEarly + " forgotten early)";
   }
 }
