@@ -104,7 +104,7 @@ def main():
     p.add_argument("--messages", type=int, default=1000000)
     p.add_argument("--size", type=int, default=100, help="body bytes")
     p.add_argument("--heap", default="512m")
-    p.add_argument("--delay", default="3600000", help="REQ delay in ms (at most --max-req-timeout, 1 h)")
+    p.add_argument("--delay", default="86400000", help="REQ delay in ms; the node is started with --max-req-timeout 24h")
     p.add_argument("--http-port", type=int, default=4291)
     p.add_argument("--tcp-port", type=int, default=4290)
     p.add_argument("--phase", choices=["all", "fill", "restart"], default="all")
@@ -113,7 +113,7 @@ def main():
     data = a.data_path or tempfile.mkdtemp(prefix="herald-deferred-")
     os.makedirs(data, exist_ok=True)
     cmd = ["java", f"-Xmx{a.heap}", "-jar", a.jar, "--http-address", f"127.0.0.1:{a.http_port}",
-           "--tcp-address", f"127.0.0.1:{a.tcp_port}", "--data-path", data]
+           "--tcp-address", f"127.0.0.1:{a.tcp_port}", "--data-path", data, "--max-req-timeout", "24h"]
     with Nodes(cmd, os.path.join(data, "node.log"), a.http_port) as nodes:
         if a.phase != "restart":
             fill(a, data, nodes.start)
