@@ -1,5 +1,5 @@
 """What the measure-*.py scripts share: waiting for a condition, and a node's heap after a full GC."""
-import http.client, re, subprocess, sys, time
+import http.client, re, signal, subprocess, sys, time
 
 
 def wait(what, fn, timeout, step=0.5):
@@ -43,6 +43,8 @@ class Nodes:
         return proc, time.time() - t0
 
     def __enter__(self):
+        # quiet-run's timeout sends SIGTERM: exit through __exit__, which ends the node.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
         return self
 
     def __exit__(self, *exc):
