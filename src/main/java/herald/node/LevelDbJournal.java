@@ -11,6 +11,7 @@ import scala.concurrent.Promise;
 import scala.runtime.BoxedUnit;
 import scala.util.Try;
 
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
 /**
@@ -31,6 +32,8 @@ import java.util.function.Supplier;
 public final class LevelDbJournal extends LeveldbJournal {
   private final ExecutionContext writers;
   private final Options options;
+  private final ReentrantReadWriteLock open = new ReentrantReadWriteLock();
+  private boolean closed; // guarded by open
 
   public LevelDbJournal(Config config) {
     super(config);
@@ -58,12 +61,28 @@ public final class LevelDbJournal extends LeveldbJournal {
   private <T> Future<T> onWriter(Supplier<Future<T>> write) {
     Promise<T> done = Promise.apply();
     writers.execute(() -> {
+      open.readLock().lock();
       try {
-        done.completeWith(write.get());
+        if (closed) done.failure(new IllegalStateException("the journal is closed"));
+        else done.completeWith(write.get());
       } catch (Throwable e) {
         done.tryFailure(e);
+      } finally {
+        open.readLock().unlock();
       }
     });
     return done.future();
+  }
+
+  /** Closes LevelDB only once no writer is inside it: a write racing the close would use freed memory. */
+  @Override
+  public void postStop() {
+    open.writeLock().lock();
+    try {
+      closed = true;
+      super.postStop();
+    } finally {
+      open.writeLock().unlock();
+    }
   }
 }
