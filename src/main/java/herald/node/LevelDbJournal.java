@@ -11,6 +11,9 @@ import scala.concurrent.Promise;
 import scala.runtime.BoxedUnit;
 import scala.util.Try;
 
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
@@ -28,12 +31,20 @@ import java.util.function.Supplier;
  * writes in the order they reached the journal (its resequencer). Herald uses no tags and no live
  * queries, the only parts of the plugin that keep state outside LevelDB itself (the id mapping is
  * locked by Pekko for use from other threads).
+ *
+ * <p>One thing Pekko's synchronous plugin gave for free must be kept by hand: a journal call can now
+ * time out (the circuit breaker) while its write still waits for a writer thread or an fsync. The
+ * entity then stops and restarts, and its recovery must not read the highest sequence number before
+ * that write lands, or the new incarnation would write the same sequence number again. So each
+ * entity's last write in flight is remembered, and its highest sequence number is read only after it.
  */
 public final class LevelDbJournal extends LeveldbJournal {
   private final ExecutionContext writers;
   private final Options options;
   private final ReentrantReadWriteLock open = new ReentrantReadWriteLock();
   private boolean closed; // guarded by open
+  /** Persistence id -> its last write not yet done. */
+  private final ConcurrentHashMap<String, Future<?>> inFlight = new ConcurrentHashMap<>();
 
   public LevelDbJournal(Config config) {
     super(config);
@@ -49,7 +60,23 @@ public final class LevelDbJournal extends LeveldbJournal {
 
   @Override
   public Future<Seq<Try<BoxedUnit>>> asyncWriteMessages(Seq<AtomicWrite> messages) {
-    return onWriter(() -> super.asyncWriteMessages(messages));
+    Future<Seq<Try<BoxedUnit>>> written = onWriter(() -> super.asyncWriteMessages(messages));
+    Set<String> ids = new HashSet<>();
+    messages.foreach(write -> ids.add(write.persistenceId()));
+    for (String id : ids) {
+      inFlight.put(id, written);
+      written.onComplete(done -> inFlight.remove(id, written), scala.concurrent.ExecutionContext.parasitic$.MODULE$);
+    }
+    return written;
+  }
+
+  /** After the entity's last write in flight, if any (see the class comment). */
+  @Override
+  public Future<Object> asyncReadHighestSequenceNr(String persistenceId, long fromSequenceNr) {
+    Future<?> pending = inFlight.get(persistenceId);
+    if (pending == null) return super.asyncReadHighestSequenceNr(persistenceId, fromSequenceNr);
+    return pending.transformWith(done -> super.asyncReadHighestSequenceNr(persistenceId, fromSequenceNr),
+        scala.concurrent.ExecutionContext.parasitic$.MODULE$);
   }
 
   @Override
