@@ -1,6 +1,7 @@
 package herald.broker;
 
 import herald.node.Settings;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -45,6 +46,15 @@ public final class BrokerEntity {
 
   public static EntityRef<Command> channel(ActorSystem<?> system, String topic, String channel) {
     return ClusterSharding.get(system).entityRefFor(KEY, channelId(topic, channel));
+  }
+
+  /**
+   * This node has begun to stop (SIGTERM or a leave): its shards are being handed off, so a message
+   * sent through sharding now may wait in the stopping region for a home no one gives it, holding
+   * the stop up until Pekko's phase timeout.
+   */
+  public static boolean nodeStopping(ActorSystem<?> system) {
+    return CoordinatedShutdown.get(system).getShutdownReason().isPresent();
   }
 
   public static void init(ActorSystem<?> system, Settings settings, int numberOfShards) {

@@ -806,6 +806,10 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
    * topic may delete what lies below (retention). Sent only once it is durable, and only when it moved.
    */
   private void reportPosition(long seqNr) {
+    // Not while the node stops: the topic's shard is being handed off (see BrokerEntity.nodeStopping);
+    // the position is reported again once the channel runs and moves on, and until then the topic
+    // keeps more, never less.
+    if (BrokerEntity.nodeStopping(ctx.getSystem())) return;
     if (progress.reportable(seqNr)) topicRef().tell(new Topic.ChannelAt(name, seqNr));
   }
 

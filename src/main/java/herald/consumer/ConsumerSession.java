@@ -7,7 +7,6 @@ import herald.broker.ConsumerProtocol;
 import herald.broker.ReplayFrom;
 import herald.broker.Topic;
 import org.apache.pekko.Done;
-import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -212,7 +211,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   }
 
   private boolean nodeStopping() {
-    return CoordinatedShutdown.get(getContext().getSystem()).getShutdownReason().isPresent();
+    return BrokerEntity.nodeStopping(getContext().getSystem());
   }
 
   /**
