@@ -13,10 +13,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
-/**
- * The node's entry point for publishing: straight into the topic's inbox when the topic runs on
- * this node (LocalTopics), else through one PublishBatcher per topic, made on first use.
- */
+/** The node's entry point for publishing: one PublishBatcher per topic, made on first use. */
 public final class Publisher {
   private final ActorSystem<?> system;
   private final ConcurrentHashMap<String, ActorRef<PublishBatcher.Command>> batchers = new ConcurrentHashMap<>();
@@ -26,8 +23,6 @@ public final class Publisher {
   private final ConcurrentHashMap<String, Counter> duplicates = new ConcurrentHashMap<>();
   private final DiskSpace disk;
   private final Counter refused;
-  private final LocalTopics local;
-  private final WriteMeters meters;
 
   /**
    * A publish refused before it reached the journal, with the reason; nothing of it is stored.
@@ -77,14 +72,6 @@ public final class Publisher {
     this.refused = Counter.builder("herald.messages.refused")
         .description("messages refused before the journal because free disk space was below --min-free-space")
         .register(metrics);
-    this.meters = WriteMeters.register(metrics);
-    this.local = LocalTopics.get(system);
-    local.serve(meters, r -> batcher(r.topic()).tell(new PublishBatcher.Publish(r.messages(), r.deadline(), r.result())));
-  }
-
-  private ActorRef<PublishBatcher.Command> batcher(String topic) {
-    return batchers.computeIfAbsent(topic, t ->
-        system.systemActorOf(PublishBatcher.create(t, meters), "publish-" + names.incrementAndGet(), Props.empty()));
   }
 
   /**
@@ -101,10 +88,9 @@ public final class Publisher {
       }
     }
     CompletableFuture<Topic.Appended> result = new CompletableFuture<>();
-    long deadline = System.currentTimeMillis() + PublishBatcher.PUBLISH_TIMEOUT.toMillis();
-    if (!local.offer(topic, messages, deadline, result)) {
-      batcher(topic).tell(new PublishBatcher.Publish(messages, deadline, result));
-    }
+    batchers.computeIfAbsent(topic, t ->
+            system.systemActorOf(PublishBatcher.create(t, metrics), "publish-" + names.incrementAndGet(), Props.empty()))
+        .tell(new PublishBatcher.Publish(messages, result));
     Counter counter = published.computeIfAbsent(topic, t -> Counter.builder("herald.messages.published")
         .description("messages published through this node and stored in their topic's journal")
         .tag("topic", t)
