@@ -134,6 +134,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
         .onMessage(ConsumerProtocol.Subscribed.class, this::onSubscribed)
         .onMessage(ChannelLost.class, this::onChannelLost)
         .onMessage(RetryJoin.class, r -> {
+          if (nodeStopping()) return goElsewhere();
           join();
           return this;
         })
