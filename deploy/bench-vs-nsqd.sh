@@ -9,7 +9,8 @@
 # -j Herald's jar (default target/herald.jar)   -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
 # -c wrk connections for /mpub (default "16 32")
 # -l loads (default all three):
-#    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request)
+#    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
+#             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s
 #    tcp      herald bench --tcp: 8 MPUB publishers + 4 consumers (RDY 1000, FIN each), issue 11's shape
@@ -41,10 +42,11 @@ wait_for() { # file pattern
   echo "no '$2' in $1:" >&2; cat "$1" >&2; exit 1
 }
 mkdir -p "$WORK/nsqd"
+declare -A PID
 "$NSQD" --data-path="$WORK/nsqd" --http-address=127.0.0.1:0 --tcp-address=127.0.0.1:0 >"$WORK/nsqd.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!) PID[nsqd]=$!
 java $JVM -jar "$JAR" --data-path "$WORK/herald" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/herald.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!) PID[herald]=$!
 wait_for "$WORK/nsqd.log" 'HTTP: listening on'
 wait_for "$WORK/herald.log" 'listening on http'
 declare -A HTTP TCP
@@ -53,11 +55,16 @@ TCP[nsqd]=$(grep -oE 'TCP: listening on [0-9.:]+' "$WORK/nsqd.log" | awk '{print
 HTTP[herald]=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/herald.log" | sed 's|.*http://||')
 TCP[herald]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/herald.log" | head -1 | sed 's|tcp://||')
 
-mpub() { # server topic conns seconds -> "msgs/s p50 p99"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
+mpub() { # server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg"
+  local before after
+  before=$(ticks "${PID[$1]}")
   TOPIC=$2 wrk -t2 -c"$3" -d"$4"s -s "$WORK/mpub.lua" --latency "http://${HTTP[$1]}" >"$WORK/wrk.txt"
-  awk 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
+  after=$(ticks "${PID[$1]}")
+  awk -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
        /Requests\/sec/ {r=$2*100} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
-       END {printf "%.0f %.1fms %.1fms%s\n", r, p50, p99, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
+       /requests in/ {n=$1*100}
+       END {printf "%.0f %.1fms %.1fms %.1fus%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
@@ -74,8 +81,9 @@ for load in $LOADS; do
       for c in $CONNS; do
         declare -A R=()
         for s in nsqd herald; do R[$s]=$(mpub $s "mpub$c" "$c" "$DUR"); done
-        set -- ${R[nsqd]}; n=$1 np=$3; set -- ${R[herald]}; h=$1 hp=$3
-        row "/mpub x 100, $c connections" "$n msgs/s, p99 $np" "$h msgs/s, p99 $hp" "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"))"
+        set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
+        row "/mpub x 100, $c connections" "$n msgs/s, p99 $np, CPU $nc/msg" "$h msgs/s, p99 $hp, CPU $hc/msg" \
+            "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/msg $(ratio "${hc%us}" "${nc%us}"))"
       done ;;
     consume)
       c=${CONNS%% *}
@@ -89,9 +97,9 @@ for load in $LOADS; do
         wait $RP || true
         C[$s]=$(grep -oE '[0-9.]+ops/s' "$WORK/reader.txt" | tail -1 | sed 's|ops/s||; s|\..*||')
       done
-      set -- ${R[nsqd]}; n=$1 np=$3; set -- ${R[herald]}; h=$1 hp=$3
-      row "/mpub x 100, $c connections, bench_reader consuming" "$n msgs/s, p99 $np; consumed ${C[nsqd]:-?}/s" \
-          "$h msgs/s, p99 $hp; consumed ${C[herald]:-?}/s" "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"); consumed $(ratio "${C[herald]:-0}" "${C[nsqd]:-0}"))" ;;
+      set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
+      row "/mpub x 100, $c connections, bench_reader consuming" "$n msgs/s, p99 $np, CPU $nc/msg; consumed ${C[nsqd]:-?}/s" \
+          "$h msgs/s, p99 $hp, CPU $hc/msg; consumed ${C[herald]:-?}/s" "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"); consumed $(ratio "${C[herald]:-0}" "${C[nsqd]:-0}"))" ;;
     tcp)
       declare -A P=() C=()
       for s in nsqd herald; do

@@ -41,13 +41,28 @@ public final class MessagesAppendedSerializer extends SerializerWithStringManife
   @Override
   public byte[] toBinary(Object o) {
     Topic.MessagesAppended e = (Topic.MessagesAppended) o;
+    ByteBuffer buf = ByteBuffer.allocate(size(e));
+    write(e, buf);
+    return buf.array();
+  }
+
+  /** How many bytes {@link #write} puts down for {@code e}. */
+  public static int size(Topic.MessagesAppended e) {
     boolean ids = hasIds(e);
     int size = HEADER;
     for (Published p : e.messages()) {
       size += PER_MESSAGE + p.body().length();
       if (ids) size += 1 + (p.dedupId() == null ? 0 : p.dedupId().length());
     }
-    ByteBuffer buf = ByteBuffer.allocate(size);
+    return size;
+  }
+
+  /**
+   * Puts {@code e} down at {@code buf}'s position, exactly {@link #size} bytes: the same bytes as
+   * {@link #toBinary}, for a journal that writes them straight into its own record (LevelDbJournal).
+   */
+  public static void write(Topic.MessagesAppended e, ByteBuffer buf) {
+    boolean ids = hasIds(e);
     buf.putLong(e.firstOffset()).putInt(e.messages().size());
     for (Published p : e.messages()) {
       buf.putLong(p.timestamp()).putLong(p.deliverAt());
@@ -55,7 +70,6 @@ public final class MessagesAppendedSerializer extends SerializerWithStringManife
       buf.putInt(p.body().length());
       p.body().copyToBuffer(buf);
     }
-    return buf.array();
   }
 
   private static void putId(ByteBuffer buf, String id) {

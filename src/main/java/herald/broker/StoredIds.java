@@ -19,7 +19,12 @@ import java.util.List;
  * (100,000) ids live here for minutes, so it holds no object per id but the id itself: the ids
  * and their times sit in a ring in the order stored, found through an open-addressing index of
  * ring positions. (A map entry and a boxed time per id made every young collection copy them, and
- * a snapshot rebuild a map of them.)
+ * a snapshot rebuild a map of them.) Ids are often sequential ("order-1041", "order-1042"), and so
+ * are their String hashes: the index mixes every hash (as murmur3's finalizer does) before it picks
+ * a home, or sequential ids would fill runs of neighbouring homes and linear probing would walk
+ * them on every lookup (measured: 35 % of a node's CPU at 100,000 ids, issue 14). The mixed hash is
+ * kept per ring slot, so a probe compares ids only when hashes match and a deletion moves entries
+ * without touching the strings.
  */
 public final class StoredIds {
   private static final int EMPTY = -1;
@@ -29,6 +34,7 @@ public final class StoredIds {
   // and left a null behind.
   private String[] ring;
   private long[] times;
+  private int[] hashes;
   private long head;
   private long tail;
   private int size;
@@ -43,6 +49,7 @@ public final class StoredIds {
   private StoredIds(int capacity) {
     ring = new String[capacity];
     times = new long[capacity];
+    hashes = new int[capacity];
     index = new int[capacity * 2];
     Arrays.fill(index, EMPTY);
   }
@@ -50,6 +57,7 @@ public final class StoredIds {
   private StoredIds(StoredIds of) {
     ring = of.ring.clone();
     times = of.times.clone();
+    hashes = of.hashes.clone();
     index = of.index.clone();
     head = of.head;
     tail = of.tail;
@@ -143,45 +151,53 @@ public final class StoredIds {
     return (int) (n & (ring.length - 1));
   }
 
-  private static int spread(int hash) {
-    return hash ^ (hash >>> 16);
+  /** murmur3's 32-bit finalizer: every bit of the hash moves every bit of the result. */
+  private static int mix(String id) {
+    int h = id.hashCode();
+    h ^= h >>> 16;
+    h *= 0x85ebca6b;
+    h ^= h >>> 13;
+    h *= 0xc2b2ae35;
+    return h ^ (h >>> 16);
   }
 
   /** The ring slot of {@code id}, or EMPTY. */
   private int find(String id) {
+    int hash = mix(id);
     int mask = index.length - 1;
-    for (int i = spread(id.hashCode()) & mask; ; i = (i + 1) & mask) {
+    for (int i = hash & mask; ; i = (i + 1) & mask) {
       int slot = index[i];
       if (slot == EMPTY) return EMPTY;
-      if (id.equals(ring[slot])) return slot;
+      if (hashes[slot] == hash && id.equals(ring[slot])) return slot;
     }
   }
 
   private void append(String id, long time) {
     if (tail - head == ring.length) grow();
     int slot = ringSlot(tail++);
+    int hash = mix(id);
     ring[slot] = id;
     times[slot] = time;
+    hashes[slot] = hash;
     size++;
     int mask = index.length - 1;
-    int i = spread(id.hashCode()) & mask;
+    int i = hash & mask;
     while (index[i] != EMPTY) i = (i + 1) & mask;
     index[i] = slot;
   }
 
   /** Forgets the entry at ring slot {@code slot}: a null in the ring, and out of the index. */
   private void remove(int slot) {
-    String id = ring[slot];
     ring[slot] = null;
     size--;
     int mask = index.length - 1;
-    int i = spread(id.hashCode()) & mask;
+    int i = hashes[slot] & mask;
     while (index[i] != slot) i = (i + 1) & mask;
     // Backward-shift deletion: entries after the hole that could sit in it move up, so every entry
     // stays reachable from its home without markers.
     int hole = i;
     for (int j = (hole + 1) & mask; index[j] != EMPTY; j = (j + 1) & mask) {
-      int home = spread(ring[index[j]].hashCode()) & mask;
+      int home = hashes[index[j]] & mask;
       boolean movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
       if (movable) {
         index[hole] = index[j];
@@ -200,6 +216,7 @@ public final class StoredIds {
     int oldMask = oldIds.length - 1;
     ring = new String[oldIds.length * 2];
     times = new long[oldIds.length * 2];
+    hashes = new int[oldIds.length * 2];
     index = new int[ring.length * 2];
     Arrays.fill(index, EMPTY);
     head = 0;

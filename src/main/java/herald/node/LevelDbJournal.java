@@ -1,7 +1,10 @@
 package herald.node;
 
 import com.typesafe.config.Config;
+import herald.broker.MessagesAppendedSerializer;
+import herald.broker.Topic;
 import org.apache.pekko.persistence.AtomicWrite;
+import org.apache.pekko.persistence.PersistentRepr;
 import org.apache.pekko.persistence.journal.leveldb.LeveldbJournal;
 import org.iq80.leveldb.Options;
 import scala.collection.immutable.Seq;
@@ -68,6 +71,16 @@ public final class LevelDbJournal extends LeveldbJournal {
       written.onComplete(done -> inFlight.remove(id, written), scala.concurrent.ExecutionContext.parasitic$.MODULE$);
     }
     return written;
+  }
+
+  /** A topic's published messages with one copy of their bodies (MessagesAppendedRecord); the rest as Pekko. */
+  @Override
+  public byte[] persistentToBytes(PersistentRepr p) {
+    if (p.payload() instanceof Topic.MessagesAppended e && p.sender() == null && p.metadata().isEmpty()
+        && serialization().findSerializerFor(e) instanceof MessagesAppendedSerializer s) {
+      return MessagesAppendedRecord.toBytes(p, e, s.identifier(), s.manifest(e));
+    }
+    return super.persistentToBytes(p);
   }
 
   /** After the entity's last write in flight, if any (see the class comment). */

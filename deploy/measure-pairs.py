@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Two variants of a node or a load, A and B, measured in alternating pairs: B / A per pair.
+
+Made for issue 14's question (what do message ids cost?) and used for before/after comparisons of
+jars and JVM options. Every run gets a fresh node (new data directory, new JVM), so no run inherits
+another's journal, compactions or heap; each node is warmed up on two other topics, one without ids
+and one with (so the JIT has compiled both paths whatever is measured), then measured once with
+`herald bench`. The order alternates from pair to pair (A B, B A, A B, ...), so whatever favours a
+place in the sequence falls on both alike. Per run: acknowledged msgs/s, ack p99 and the node's CPU
+time (utime + stime from /proc) per acknowledged message; at the end every pair's ratio, their mean
+and spread.
+
+  deploy/measure-pairs.py [--batch 100] [--pairs 4] [--duration 10] [--warm 5] [--publishers 32]
+                          [--b-first] A B
+
+A and B are variants: ';'-separated items of `ids` (publish with ids, `--msg-id-from sequence`),
+`jar=PATH` (default target/herald.jar) and `jvm=OPTIONS` (default -Xmx1g). Examples:
+
+  deploy/measure-pairs.py '' ids                                   # what ids cost on /mpub x 100
+  deploy/measure-pairs.py --batch 1 '' ids                         # ... on /pub
+  deploy/measure-pairs.py 'jar=/tmp/old.jar' 'jar=target/herald.jar'
+  deploy/measure-pairs.py '' 'jvm=-Xmx1g -XX:G1HeapRegionSize=4m'
+
+--batch 1 measures /pub (ids in X-Herald-Msg-Id), larger batches /mpub (with ids the binary layout
+with ids, without the text layout, as `herald bench` sends them). By hand, under quiet-run.
+"""
+import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nodemeasure import Nodes  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def variant(spec):
+    v = {"jar": "target/herald.jar", "jvm": "-Xmx1g", "ids": False}
+    for item in filter(None, (i.strip() for i in spec.split(";"))):
+        if item == "ids":
+            v["ids"] = True
+        elif item.split("=", 1)[0] in ("jar", "jvm"):
+            key, value = item.split("=", 1)
+            v[key] = value
+        else:
+            sys.exit(f"unknown item {item!r} in variant {spec!r}")
+    v["name"] = spec or "(default)"
+    return v
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench(a, jar, port, topic, seconds, ids):
+    cmd = ["java", "-jar", jar, "bench", "--http", f"127.0.0.1:{port}", "--topic", topic,
+           "--duration", f"{seconds}s", "--batch", str(a.batch), "--publishers", str(a.publishers), "--json"]
+    if ids:
+        cmd += ["--msg-id-from", "sequence"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        sys.exit(f"bench printed no result: {out.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def one_run(a, v):
+    """A fresh node of variant v, warmed up, then one measured run."""
+    data = tempfile.mkdtemp(prefix="measure-pairs-")
+    port = free_port()
+    cmd = ["java"] + v["jvm"].split() + ["-jar", v["jar"], "--data-path", data, "--http-address", f"127.0.0.1:{port}"]
+    try:
+        with Nodes(cmd, data + ".log", port) as nodes:
+            proc, _ = nodes.start()
+            bench(a, v["jar"], port, "warmnone", a.warm, False)
+            bench(a, v["jar"], port, "warmids", a.warm, True)
+            subprocess.run(["sync"])
+            before = cpu_seconds(proc.pid)
+            r = bench(a, v["jar"], port, "measured", a.duration, v["ids"])
+            used = cpu_seconds(proc.pid) - before
+        os.remove(data + ".log")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    acked = r["acknowledged"]
+    return {"rate": r["publish_msgs_per_s"], "p99": r["ack_latency_ms"].get("p99"),
+            "cpu_us": used * 1e6 / acked if acked else float("nan"), "errors": r["errors"], "missing": r["missing"]}
+
+
+def describe(run):
+    errors = f", errors {run['errors']}" if run["errors"] else ""
+    missing = f", {run['missing']} MISSING" if run["missing"] else ""
+    return f"{run['rate']:,.0f} msgs/s, p99 {run['p99']:.1f} ms, {run['cpu_us']:.1f} µs CPU/msg{errors}{missing}"
+
+
+def spread(values):
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"mean {mean:.3f}, sd {sd:.3f}, min {min(values):.3f}, max {max(values):.3f} (n={len(values)})"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--pairs", type=int, default=4)
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--warm", type=int, default=5)
+    p.add_argument("--publishers", type=int, default=32)
+    p.add_argument("--b-first", action="store_true", help="the first pair runs B first (to continue an earlier run's alternation)")
+    p.add_argument("a")
+    p.add_argument("b")
+    a = p.parse_args()
+    variants = {"A": variant(a.a), "B": variant(a.b)}
+    load = lambda: " ".join(open("/proc/loadavg").read().split()[:3])
+    now = lambda: time.strftime("%H:%M:%S", time.gmtime())
+    what = "/pub" if a.batch == 1 else f"/mpub x {a.batch}"
+    print(f"{what}, {a.publishers} publishers, {a.duration} s per run after {a.warm} + {a.warm} s of warm-up; "
+          f"A = {variants['A']}, B = {variants['B']}; load average {load()}; {now()} UTC", flush=True)
+    print("| pair | order | A | B | B / A msgs/s | B / A CPU per msg |")
+    print("| --- | --- | --- | --- | --- | --- |", flush=True)
+    ratios, cpu_ratios = [], []
+    for i in range(a.pairs):
+        order = ("B", "A") if (i % 2 == 0) == a.b_first else ("A", "B")
+        runs = {name: one_run(a, variants[name]) for name in order}
+        ratio = runs["B"]["rate"] / runs["A"]["rate"]
+        cpu_ratio = runs["B"]["cpu_us"] / runs["A"]["cpu_us"]
+        ratios.append(ratio)
+        cpu_ratios.append(cpu_ratio)
+        print(f"| {i + 1} | {' '.join(order)} | {describe(runs['A'])} | {describe(runs['B'])} | {ratio:.2f} | {cpu_ratio:.2f} |",
+              flush=True)
+    print(f"B / A msgs/s: {spread(ratios)}")
+    print(f"B / A node CPU per message: {spread(cpu_ratios)}")
+    print(f"load average after: {load()}; {now()} UTC")
+
+
+if __name__ == "__main__":
+    main()
