@@ -3,23 +3,24 @@
 # node (LevelDB, fsync on) and a fresh nsqd, alternately; prints both side by side with the ratio, so
 # the ratio is measured, not remembered (issue 13). By hand only: CI never needs nsqd.
 #
-#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-l "mpub consume tcp"]
+#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-p "32 128"] [-l "mpub consume tcp pub"]
 #
 # -n nsqd binary (default /work/nsq/bin/nsqd; bench_reader is taken from the same directory)
 # -j Herald's jar (default target/herald.jar)   -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
-# -c wrk connections for /mpub (default "16 32")
-# -l loads (default all three):
+# -c wrk connections for /mpub (default "16 32")   -p wrk connections for /pub (default "32 128")
+# -l loads (default mpub consume tcp):
 #    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
 #             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s
 #    tcp      herald bench --tcp: 8 MPUB publishers + 4 consumers (RDY 1000, FIN each), issue 11's shape
+#    pub      wrk -t2 -cN /pub of one 200-byte message per request: req/s, p99, and the server's CPU time per request
 # Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
 set -euo pipefail
-NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" LOADS="mpub consume tcp"
-while getopts n:j:o:d:w:c:l: opt; do
+NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
+while getopts n:j:o:d:w:c:p:l: opt; do
   case $opt in
-    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; l) LOADS=$OPTARG ;;
+    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; p) PUBCONNS=$OPTARG ;; l) LOADS=$OPTARG ;;
     *) sed -n '2,/^set/p' "$0" | grep '^#'; exit 2 ;;
   esac
 done
@@ -35,6 +36,11 @@ for i = 1, 100 do lines[i] = string.rep("x", 200) end
 wrk.method = "POST"
 wrk.body = table.concat(lines, "\n")
 wrk.path = "/mpub?topic=" .. os.getenv("TOPIC")
+EOF
+cat >"$WORK/pub.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = string.rep("x", 200)
+wrk.path = "/pub?topic=" .. os.getenv("TOPIC")
 EOF
 
 wait_for() { # file pattern
@@ -65,6 +71,16 @@ mpub() { # server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg"
        /Requests\/sec/ {r=$2*100} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
        /requests in/ {n=$1*100}
        END {printf "%.0f %.1fms %.1fms %.1fus%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
+}
+
+pub() { # server topic conns seconds -> "req/s p50 p99 cpu-us-per-request"
+  local before after
+  before=$(ticks "${PID[$1]}")
+  TOPIC=$2 wrk -t2 -c"$3" -d"$4"s -s "$WORK/pub.lua" --latency "http://${HTTP[$1]}" >"$WORK/wrk.txt"
+  after=$(ticks "${PID[$1]}")
+  awk -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
+       /Requests\/sec/ {r=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF} /requests in/ {n=$1}
+       END {printf "%.0f %.1fms %.1fms %.0fus%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
@@ -111,6 +127,14 @@ for load in $LOADS; do
       done
       row "TCP: 8 MPUB publishers + 4 consumers (herald bench --tcp)" "published ${P[nsqd]}/s, consumed ${C[nsqd]}/s" \
           "published ${P[herald]}/s, consumed ${C[herald]}/s" "$(ratio "${C[herald]:-0}" "${C[nsqd]:-0}") (consumed)" ;;
+    pub)
+      for c in $PUBCONNS; do
+        declare -A R=()
+        for s in nsqd herald; do R[$s]=$(pub $s "pub$c" "$c" "$DUR"); done
+        set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
+        row "/pub, $c connections" "$n req/s, p99 $np, CPU $nc/req" "$h req/s, p99 $hp, CPU $hc/req" \
+            "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/req $(ratio "${hc%us}" "${nc%us}"))"
+      done ;;
     *) echo "unknown load $load" >&2; exit 2 ;;
   esac
 done

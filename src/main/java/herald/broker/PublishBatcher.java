@@ -1,8 +1,5 @@
 package herald.broker;
 
-import io.micrometer.core.instrument.DistributionSummary;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -56,40 +53,29 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
    * "handed to the journal" note to come back, and for the clocks of two nodes to differ.
    */
   static final Duration HANDED_MARGIN = Duration.ofSeconds(1);
-  private static final Duration[] WRITE_TIME_BUCKETS = java.util.stream.LongStream
-      .of(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000).mapToObj(Duration::ofMillis).toArray(Duration[]::new);
 
   public static Behavior<Command> create(String topic) {
-    return create(topic, new SimpleMeterRegistry());
+    return create(topic, WriteMeters.register(new SimpleMeterRegistry()));
   }
 
-  /** Times and sizes every journal write in {@code metrics} (one timer and one summary per node). */
-  public static Behavior<Command> create(String topic, MeterRegistry metrics) {
-    return Behaviors.setup(ctx -> new PublishBatcher(ctx, topic, metrics));
+  /** Times and sizes every journal write in {@code meters}. */
+  static Behavior<Command> create(String topic, WriteMeters meters) {
+    return Behaviors.setup(ctx -> new PublishBatcher(ctx, topic, meters));
   }
 
   private final String topic;
-  private final Timer writeTime;
-  private final DistributionSummary writeSize;
+  private final WriteMeters meters;
   private final ArrayDeque<Publish> waiting = new ArrayDeque<>();
   private final org.apache.pekko.actor.typed.ActorRef<Topic.Writing> handedTo;
   private boolean writing;
   private long write;         // the number of the write in flight (or the last one)
   private boolean handed;     // the topic said it handed that write to its journal
 
-  private PublishBatcher(ActorContext<Command> ctx, String topic, MeterRegistry metrics) {
+  private PublishBatcher(ActorContext<Command> ctx, String topic, WriteMeters meters) {
     super(ctx);
     this.topic = topic;
     this.handedTo = ctx.messageAdapter(Topic.Writing.class, w -> new Handed(w.write()));
-    this.writeTime = Timer.builder("herald.journal.write")
-        .description("time of one publish write to a topic's journal, from the request to the topic's answer")
-        .serviceLevelObjectives(WRITE_TIME_BUCKETS)
-        .register(metrics);
-    this.writeSize = DistributionSummary.builder("herald.journal.write.batch")
-        .description("messages in one publish write to a topic's journal")
-        .baseUnit("messages")
-        .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, MAX_BATCH_MESSAGES)
-        .register(metrics);
+    this.meters = meters;
   }
 
   @Override
@@ -160,26 +146,15 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
 
   private Behavior<Command> onWriteDone(WriteDone done) {
     writing = false;
-    writeTime.record(System.nanoTime() - done.startNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
-    writeSize.record(done.size());
+    meters.record(done.startNanos(), done.size());
     RuntimeException failure = done.failure() == null ? null : failure(done.failure());
-    long offset = done.appended() == null ? 0 : done.appended().firstOffset();
-    // The topic names the duplicates by their place in the whole write; each publisher gets its own.
-    List<Integer> duplicates = done.appended() == null ? List.of() : done.appended().duplicates();
-    int first = 0;
-    int next = 0;
-    for (Publish p : done.batch()) {
-      if (failure != null) {
-        p.result().completeExceptionally(failure);
-        continue;
-      }
-      int end = first + p.messages().size();
-      List<Integer> own = new ArrayList<>();
-      for (; next < duplicates.size() && duplicates.get(next) < end; next++) own.add(duplicates.get(next) - first);
-      int stored = p.messages().size() - own.size();
-      p.result().complete(new Topic.Appended(offset, stored, own.isEmpty() ? List.of() : own));
-      offset += stored;
-      first = end;
+    if (failure == null) {
+      // The topic names the duplicates by their place in the whole write; each publisher gets its own.
+      int[] sizes = done.batch().stream().mapToInt(p -> p.messages().size()).toArray();
+      Topic.Appended[] answers = done.appended().split(sizes);
+      for (int i = 0; i < answers.length; i++) done.batch().get(i).result().complete(answers[i]);
+    } else {
+      for (Publish p : done.batch()) p.result().completeExceptionally(failure);
     }
     if (failure != null) {
       // The topic did not answer: what waited behind that write would wait as long again. It was

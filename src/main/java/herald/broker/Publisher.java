@@ -12,8 +12,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
-/** The node's entry point for publishing: one PublishBatcher per topic, made on first use. */
+/**
+ * The node's entry point for publishing: straight into the topic's inbox when the topic runs on
+ * this node (LocalTopics), else through one PublishBatcher per topic, made on first use.
+ */
 public final class Publisher {
   private final ActorSystem<?> system;
   private final ConcurrentHashMap<String, ActorRef<PublishBatcher.Command>> batchers = new ConcurrentHashMap<>();
@@ -23,6 +27,8 @@ public final class Publisher {
   private final ConcurrentHashMap<String, Counter> duplicates = new ConcurrentHashMap<>();
   private final DiskSpace disk;
   private final Counter refused;
+  private final LocalTopics local;
+  private final WriteMeters meters;
 
   /**
    * A publish refused before it reached the journal, with the reason; nothing of it is stored.
@@ -61,17 +67,29 @@ public final class Publisher {
 
   /** Counts the messages published through this node, per topic, and times journal writes, in metrics. */
   public Publisher(ActorSystem<?> system, MeterRegistry metrics) {
-    this(system, metrics, null);
+    this(system, metrics, null, () -> true);
   }
 
-  /** Refuses publishes while {@code disk} (null: never) says space is low. */
-  public Publisher(ActorSystem<?> system, MeterRegistry metrics, DiskSpace disk) {
+  /**
+   * Refuses publishes while {@code disk} (null: never) says space is low; publishes go through
+   * sharding, not into the inbox of a topic here, while {@code journalWorks} says the journal fails.
+   */
+  public Publisher(ActorSystem<?> system, MeterRegistry metrics, DiskSpace disk, BooleanSupplier journalWorks) {
     this.system = system;
     this.metrics = metrics;
     this.disk = disk;
     this.refused = Counter.builder("herald.messages.refused")
         .description("messages refused before the journal because free disk space was below --min-free-space")
         .register(metrics);
+    this.meters = WriteMeters.register(metrics);
+    this.local = LocalTopics.get(system);
+    local.journalWorks(journalWorks);
+    local.serve(meters, r -> batcher(r.topic()).tell(new PublishBatcher.Publish(r.messages(), r.deadline(), r.result())));
+  }
+
+  private ActorRef<PublishBatcher.Command> batcher(String topic) {
+    return batchers.computeIfAbsent(topic, t ->
+        system.systemActorOf(PublishBatcher.create(t, meters), "publish-" + names.incrementAndGet(), Props.empty()));
   }
 
   /**
@@ -88,9 +106,10 @@ public final class Publisher {
       }
     }
     CompletableFuture<Topic.Appended> result = new CompletableFuture<>();
-    batchers.computeIfAbsent(topic, t ->
-            system.systemActorOf(PublishBatcher.create(t, metrics), "publish-" + names.incrementAndGet(), Props.empty()))
-        .tell(new PublishBatcher.Publish(messages, result));
+    long deadline = System.currentTimeMillis() + PublishBatcher.PUBLISH_TIMEOUT.toMillis();
+    if (!local.offer(topic, messages, deadline, result)) {
+      batcher(topic).tell(new PublishBatcher.Publish(messages, deadline, result));
+    }
     Counter counter = published.computeIfAbsent(topic, t -> Counter.builder("herald.messages.published")
         .description("messages published through this node and stored in their topic's journal")
         .tag("topic", t)

@@ -6,6 +6,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
@@ -75,6 +76,27 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     public Appended(long firstOffset, int count) {
       this(firstOffset, count, List.of());
     }
+
+    /**
+     * This answer to one write, shared out to the requests whose messages made it up, in order,
+     * {@code sizes[i]} messages each: each gets its own first offset and its own duplicates.
+     */
+    Appended[] split(int[] sizes) {
+      Appended[] parts = new Appended[sizes.length];
+      long offset = firstOffset;
+      int first = 0;
+      int next = 0;
+      for (int i = 0; i < sizes.length; i++) {
+        int end = first + sizes[i];
+        List<Integer> own = new ArrayList<>();
+        for (; next < duplicates.size() && duplicates.get(next) < end; next++) own.add(duplicates.get(next) - first);
+        int stored = sizes[i] - own.size();
+        parts[i] = new Appended(offset, stored, own.isEmpty() ? List.of() : own);
+        offset += stored;
+        first = end;
+      }
+      return parts;
+    }
   }
 
   public record Create(ActorRef<StatusReply<Done>> replyTo) implements Command {}
@@ -141,6 +163,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private record Trimmed(Object answer) implements Command {}
 
   private enum IdleCheck implements Command { INSTANCE }
+
+  /** Publishes wait in this topic's {@link TopicInbox} (local only). */
+  enum Drain implements Command { INSTANCE }
 
   /** Retention by time frees events as time passes, not only as channels move: looked at on a timer. */
   private enum RetentionCheck implements Command { INSTANCE }
@@ -321,6 +346,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private final Map<String, Long> rewinding = new HashMap<>();
   // Publishes not stored because their dedup id was, since this actor started.
   private long duplicates;
+  // Publishes from this node wait here for the next write (set once recovered).
+  private final LocalTopics local;
+  private TopicInbox inbox;
 
   private Topic(ActorContext<Command> ctx, TimerScheduler<Command> timers, String name, Settings settings,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -332,6 +360,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     this.name = name;
     this.settings = settings;
     this.ephemeral = Names.isEphemeral(name);
+    this.local = LocalTopics.get(ctx.getSystem());
   }
 
   public static String persistenceId(String topic) {
@@ -379,6 +408,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
+          inbox = local.attach(name, ctx.getSelf());
           if (state.exists()) {
             announce(state);
             checkRetentionOverTime(state);
@@ -396,9 +426,21 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           }
           trim(state);
         })
-        .onSignal(PostStop.instance(), state -> TopicRegistry.ref(ctx.getSystem())
-            .tell(new TopicRegistry.TopicRunning(name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), false)))
+        // A failed write restarts this topic (after a back-off, with a recovery that may fail as
+        // long as the journal does): meanwhile its node's publishes go through sharding, which
+        // finds the topic wherever it runs next.
+        .onSignal(PreRestart.instance(), state -> leaveInbox())
+        .onSignal(PostStop.instance(), state -> {
+          leaveInbox();
+          TopicRegistry.ref(ctx.getSystem())
+              .tell(new TopicRegistry.TopicRunning(name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), false));
+        })
         .build();
+  }
+
+  private void leaveInbox() {
+    if (inbox != null) local.detach(name, inbox, ctx.getSelf());
+    inbox = null;
   }
 
   /** Tells the registry this topic exists, runs here, and which channels it has. */
@@ -433,6 +475,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onCommand(RewindChannel.class, (s, c) -> topicNotFound(c.replyTo()));
     builder.forAnyState()
         .onCommand(Append.class, this::onAppend)
+        .onCommand(Drain.class, (state, cmd) -> onDrain(state))
         .onCommand(Create.class, this::onCreate)
         .onCommand(Delete.class, this::onDelete)
         .onCommand(Empty.class, this::onEmpty)
@@ -525,32 +568,74 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       // it is not stored, so it must never be.
       return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.PUB_EXPIRED));
     }
-    List<Integer> duplicates = duplicates(state, cmd.messages());
-    List<Published> fresh = cmd.messages();
+    Runnable writing = cmd.handedTo() == null ? null : () -> cmd.handedTo().tell(new Writing(cmd.write()));
+    return store(state, cmd.messages(), writing, appended -> cmd.replyTo().tell(StatusReply.success(appended)));
+  }
+
+  /**
+   * Group commit for this node's publishers (see TopicInbox): what waits becomes one write, and
+   * each publisher is answered here after it. The next write starts when this one is done.
+   */
+  private Effect<Event, State> onDrain(State state) {
+    if (inbox == null) return Effect().none();
+    List<TopicInbox.Waiting> batch = inbox.take(System.currentTimeMillis(), PublishBatcher.HANDED_MARGIN.toMillis(),
+        PublishBatcher.MAX_BATCH_BYTES, PublishBatcher.MAX_BATCH_MESSAGES);
+    if (batch.isEmpty()) {
+      inbox.done();
+      return Effect().none();
+    }
+    int[] sizes = new int[batch.size()];
+    List<Published> messages = batch.size() == 1 ? batch.get(0).messages : new ArrayList<>();
+    for (int i = 0; i < sizes.length; i++) {
+      if (batch.size() > 1) messages.addAll(batch.get(i).messages);
+      sizes[i] = batch.get(i).messages.size();
+    }
+    long start = System.nanoTime();
+    TopicInbox taken = inbox;
+    return store(state, messages, null, appended -> {
+      local.meters().record(start, messages.size());
+      taken.done();
+      // The answers (each one's response, then a hand-off to its connection) run beside the next write.
+      ctx.getExecutionContext().execute(() -> {
+        Appended[] answers = batch.size() == 1 ? new Appended[] {appended} : appended.split(sizes);
+        for (int i = 0; i < answers.length; i++) batch.get(i).answer(answers[i]);
+      });
+    });
+  }
+
+  /**
+   * One write of the messages whose dedup id this topic has not stored (see duplicates); then the
+   * channels get them and {@code stored} the answer. {@code writing} runs just before the write
+   * goes to the journal. If every message is a duplicate nothing is written.
+   */
+  private Effect<Event, State> store(State state, List<Published> messages, Runnable writing,
+      java.util.function.Consumer<Appended> stored) {
+    List<Integer> duplicates = duplicates(state, messages);
+    List<Published> fresh = messages;
     if (!duplicates.isEmpty()) {
       this.duplicates += duplicates.size();
-      fresh = new ArrayList<>(cmd.messages().size() - duplicates.size());
+      fresh = new ArrayList<>(messages.size() - duplicates.size());
       int next = 0;
-      for (int i = 0; i < cmd.messages().size(); i++) {
+      for (int i = 0; i < messages.size(); i++) {
         if (next < duplicates.size() && duplicates.get(next) == i) next++;
-        else fresh.add(cmd.messages().get(i));
+        else fresh.add(messages.get(i));
       }
     }
     if (fresh.isEmpty()) {
       // Every one already stored (and, being in the state, already written): answered as stored.
-      return Effect().none().thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(s.nextOffset(), 0, duplicates)));
+      return Effect().none().thenRun(s -> stored.accept(new Appended(s.nextOffset(), 0, duplicates)));
     }
     MessagesAppended appended = new MessagesAppended(state.nextOffset(), fresh);
     List<Event> events = state.exists()
         ? List.of(appended)
         : List.of(new TopicCreated(nextSeqNr()), appended);
-    if (cmd.handedTo() != null) cmd.handedTo().tell(new Writing(cmd.write()));
+    if (writing != null) writing.run();
     return Effect().persist(events)
         .thenRun(s -> {
           if (!state.exists()) announce(s);
           fanOut(s, appended);
-        })
-        .thenReply(cmd.replyTo(), s -> StatusReply.success(new Appended(appended.firstOffset(), appended.messages().size(), duplicates)));
+          stored.accept(new Appended(appended.firstOffset(), appended.messages().size(), duplicates));
+        });
   }
 
   /**
@@ -565,7 +650,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     for (int i = 0; i < messages.size(); i++) {
       Published m = messages.get(i);
       if (m.dedupId() == null) continue;
-      if (inThisWrite == null) inThisWrite = new HashSet<>();
+      if (inThisWrite == null) inThisWrite = new HashSet<>(2 * (messages.size() - i));
       if (state.ids().contains(m.dedupId(), m.timestamp(), window) || !inThisWrite.add(m.dedupId())) {
         if (duplicates == null) duplicates = new ArrayList<>();
         duplicates.add(i);

@@ -110,7 +110,7 @@ public final class Node {
           .description("1 while publishes are refused for lack of disk space, else 0").register(metrics.registry());
       journal.meters(metrics.registry());
       Health health = new Health(journal.repairReport(), disk::problem, journal.health()::problem);
-      Publisher publisher = new Publisher(system, metrics.registry(), disk);
+      Publisher publisher = new Publisher(system, metrics.registry(), disk, () -> !journal.health().failing());
       TcpProducers producers = new TcpProducers();
       HttpApi api = new HttpApi(system, settings, publisher, metrics, health, producers);
       Route routes = api.routes();
