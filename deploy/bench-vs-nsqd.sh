@@ -14,7 +14,7 @@
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s
 #    tcp      herald bench --tcp: 8 MPUB publishers + 4 consumers (RDY 1000, FIN each), issue 11's shape
-#    pub      wrk -t2 -cN /pub of one 200-byte message per request: req/s, p99, and the server's CPU time per request
+#    pub      wrk -t2 -cN /pub of one 200-byte message per request: the same figures (a message is a request)
 # Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
 set -euo pipefail
 NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
@@ -62,45 +62,38 @@ HTTP[herald]=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/herald.log" | sed 
 TCP[herald]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/herald.log" | head -1 | sed 's|tcp://||')
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
-mpub() { # server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg"
+wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg"
   local before after
-  before=$(ticks "${PID[$1]}")
-  TOPIC=$2 wrk -t2 -c"$3" -d"$4"s -s "$WORK/mpub.lua" --latency "http://${HTTP[$1]}" >"$WORK/wrk.txt"
-  after=$(ticks "${PID[$1]}")
-  awk -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
-       /Requests\/sec/ {r=$2*100} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
-       /requests in/ {n=$1*100}
+  before=$(ticks "${PID[$3]}")
+  TOPIC=$4 wrk -t2 -c"$5" -d"$6"s -s "$WORK/$1.lua" --latency "http://${HTTP[$3]}" >"$WORK/wrk.txt"
+  after=$(ticks "${PID[$3]}")
+  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
+       /Requests\/sec/ {r=$2*per} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
+       /requests in/ {n=$1*per}
        END {printf "%.0f %.1fms %.1fms %.1fus%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
 }
-
-pub() { # server topic conns seconds -> "req/s p50 p99 cpu-us-per-request"
-  local before after
-  before=$(ticks "${PID[$1]}")
-  TOPIC=$2 wrk -t2 -c"$3" -d"$4"s -s "$WORK/pub.lua" --latency "http://${HTTP[$1]}" >"$WORK/wrk.txt"
-  after=$(ticks "${PID[$1]}")
-  awk -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
-       /Requests\/sec/ {r=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF} /requests in/ {n=$1}
-       END {printf "%.0f %.1fms %.1fms %.0fus%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
-}
-
+mpub() { wrk_run mpub 100 "$@"; } # server topic conns seconds
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
 for s in nsqd herald; do mpub $s warm 16 "$WARM" >/dev/null; done
 ROWS=()
 row() { ROWS+=("| $1 | $2 | $3 | $4 |"); echo "| $1 | $2 | $3 | $4 |"; }
 ratio() { awk -v h="$1" -v n="$2" 'BEGIN {printf (n > 0 ? "%.2f" : "-"), h / n}'; }
+side_by_side() { # label script per-request-messages connections...: one row per connection count
+  local label=$1 script=$2 per=$3 c s; shift 3
+  for c in "$@"; do
+    declare -A R=()
+    for s in nsqd herald; do R[$s]=$(wrk_run "$script" "$per" $s "$script$c" "$c" "$DUR"); done
+    set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
+    row "$label, $c connections" "$n msgs/s, p99 $np, CPU $nc/msg" "$h msgs/s, p99 $hp, CPU $hc/msg" \
+        "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/msg $(ratio "${hc%us}" "${nc%us}"))"
+  done
+}
 
 echo "| load (${DUR} s each) | nsqd | Herald | Herald / nsqd |"
 echo "| --- | --- | --- | --- |"
 for load in $LOADS; do
   case $load in
-    mpub)
-      for c in $CONNS; do
-        declare -A R=()
-        for s in nsqd herald; do R[$s]=$(mpub $s "mpub$c" "$c" "$DUR"); done
-        set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
-        row "/mpub x 100, $c connections" "$n msgs/s, p99 $np, CPU $nc/msg" "$h msgs/s, p99 $hp, CPU $hc/msg" \
-            "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/msg $(ratio "${hc%us}" "${nc%us}"))"
-      done ;;
+    mpub) side_by_side "/mpub x 100" mpub 100 $CONNS ;;
     consume)
       c=${CONNS%% *}
       declare -A R=() C=()
@@ -127,14 +120,7 @@ for load in $LOADS; do
       done
       row "TCP: 8 MPUB publishers + 4 consumers (herald bench --tcp)" "published ${P[nsqd]}/s, consumed ${C[nsqd]}/s" \
           "published ${P[herald]}/s, consumed ${C[herald]}/s" "$(ratio "${C[herald]:-0}" "${C[nsqd]:-0}") (consumed)" ;;
-    pub)
-      for c in $PUBCONNS; do
-        declare -A R=()
-        for s in nsqd herald; do R[$s]=$(pub $s "pub$c" "$c" "$DUR"); done
-        set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
-        row "/pub, $c connections" "$n req/s, p99 $np, CPU $nc/req" "$h req/s, p99 $hp, CPU $hc/req" \
-            "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/req $(ratio "${hc%us}" "${nc%us}"))"
-      done ;;
+    pub) side_by_side "/pub" pub 1 $PUBCONNS ;;
     *) echo "unknown load $load" >&2; exit 2 ;;
   esac
 done
