@@ -529,11 +529,11 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     AtomicLong taken = new AtomicLong();
     ctx.pipeToSelf(
         Journals.reader(ctx.getSystem())
-            .currentEventsByPersistenceId(Topic.persistenceId(topic), read.fromSeqNr(), Long.MAX_VALUE)
+            .currentEventsByPersistenceId(Topic.persistenceId(topic), read.fromSeqNr(), read.toSeqNr())
             // Stop once the buffer is full: it overshoots by one journal write at most.
             .takeWhile(env -> taken.getAndAdd(TopicReader.messagesIn(env)) < read.room())
             .runWith(Sink.seq(), ctx.getSystem()),
-        (events, failure) -> new ReadDone(read.generation(), events, failure, taken.get() >= read.room()));
+        (events, failure) -> new ReadDone(read.generation(), events, failure, events != null && read.filled(taken.get(), events)));
   }
 
   private Effect<Event, State> onReadDone(State state, ReadDone done) {

@@ -7,9 +7,32 @@ package herald.broker;
 public final class MessageId {
   private MessageId() {}
 
+  private static final byte[] HEX = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+
   public static String of(long offset) {
     String hex = Long.toHexString(offset);
     return "0".repeat(16 - hex.length()) + hex;
+  }
+
+  /** The id's 16 ASCII bytes, as {@link #of} spells it: a message frame takes them without a String. */
+  public static byte[] ascii(long offset) {
+    byte[] id = new byte[16];
+    for (int i = 15; i >= 0; i--) {
+      id[i] = HEX[(int) (offset & 0xF)];
+      offset >>>= 4;
+    }
+    return id;
+  }
+
+  /** The offset of the 16 ASCII hex digits at {@code at}, or -1 when they are not a well-formed id. */
+  public static long parse(byte[] bytes, int at) {
+    long offset = 0;
+    for (int i = at; i < at + 16; i++) {
+      int digit = digit(bytes[i]);
+      if (digit < 0) return -1;
+      offset = (offset << 4) | digit;
+    }
+    return offset < 0 ? -1 : offset;
   }
 
   /** The offset, or -1 when the text is not a well-formed id. */
@@ -17,14 +40,17 @@ public final class MessageId {
     if (id.length() != 16) return -1;
     long offset = 0;
     for (int i = 0; i < 16; i++) {
-      char c = id.charAt(i);
-      int digit;
-      if (c >= '0' && c <= '9') digit = c - '0';
-      else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-      else return -1;
+      int digit = digit(id.charAt(i));
+      if (digit < 0) return -1;
       offset = (offset << 4) | digit;
     }
     return offset < 0 ? -1 : offset;
+  }
+
+  private static int digit(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
   }
 }

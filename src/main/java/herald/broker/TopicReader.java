@@ -29,8 +29,18 @@ final class TopicReader {
     void missing(long from, long to);
   }
 
-  /** A read to run: the topic's journal from {@code fromSeqNr}, until {@code room} messages are taken. */
-  record Read(long generation, long fromSeqNr, long room) {}
+  /**
+   * A read to run: the topic's journal from {@code fromSeqNr} up to {@code toSeqNr}, until
+   * {@code room} messages are taken. The bound matters: the journal reads and deserializes a batch
+   * of writes at a time whatever the reader takes of it, so without it a channel behind large
+   * writes (thousands of messages each) read many times what it kept.
+   */
+  record Read(long generation, long fromSeqNr, long toSeqNr, long room) {
+    /** Whether the read stopped before the journal's end: its room filled, or it reached its bound. */
+    boolean filled(long taken, List<EventEnvelope> events) {
+      return taken >= room || !events.isEmpty() && events.get(events.size() - 1).sequenceNr() >= toSeqNr;
+    }
+  }
 
   enum PushAction { TAKE, IGNORE, READ }
 
@@ -48,6 +58,8 @@ final class TopicReader {
   private boolean reading;
   private boolean readOnTick;
   private long generation;
+  // Messages per topic write, smoothed over the writes seen: how many writes a read needs.
+  private double messagesPerWrite;
 
   TopicReader(boolean topicEphemeral, int memQueueSize) {
     this.topicEphemeral = topicEphemeral;
@@ -134,6 +146,7 @@ final class TopicReader {
   PushAction push(Channel.Push push, boolean exists, int buffered) {
     Topic.MessagesAppended batch = push.batch();
     topicNextOffset = Math.max(topicNextOffset, batch.nextOffset());
+    seen(batch);
     if (!exists || !live) {
       maxPushedSeqNr = Math.max(maxPushedSeqNr, push.seqNr());
       if (reading && pendingCount + batch.messages().size() <= memQueueSize) {
@@ -160,7 +173,15 @@ final class TopicReader {
     // Read again once half the buffer is gone: a few large reads rather than many of one write.
     if (buffered > memQueueSize / 2) return null;
     reading = true;
-    return new Read(generation, readSeqNr, memQueueSize - buffered);
+    long room = memQueueSize - buffered;
+    // One write more than the estimate: a write without messages (a channel created) may be among them.
+    long writes = messagesPerWrite < 1 ? room : (long) Math.ceil(room / messagesPerWrite) + 1;
+    return new Read(generation, readSeqNr, readSeqNr + writes - 1, room);
+  }
+
+  private void seen(Topic.MessagesAppended batch) {
+    int n = batch.messages().size();
+    messagesPerWrite = messagesPerWrite < 1 ? n : 0.75 * messagesPerWrite + 0.25 * n;
   }
 
   /** False for a read that an empty or a restart made moot. */
@@ -179,6 +200,7 @@ final class TopicReader {
     reading = false;
     for (EventEnvelope env : events) {
       if (env.event() instanceof Topic.MessagesAppended batch) {
+        seen(batch);
         if (batch.firstOffset() > readOffset && !topicEphemeral) taker.missing(readOffset, batch.firstOffset());
         taker.take(env.sequenceNr(), batch);
       }

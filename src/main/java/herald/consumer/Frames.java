@@ -167,7 +167,7 @@ public final class Frames {
   private static void putMessage(ByteStringBuilder b, Delivery d) {
     b.putLong(d.timestamp() * 1_000_000L, ByteOrder.BIG_ENDIAN);
     b.putShort((short) Math.min(d.attempts(), 0xFFFF), ByteOrder.BIG_ENDIAN);
-    b.append(ByteString.fromString(MessageId.of(d.offset()), StandardCharsets.US_ASCII));
+    b.putBytes(MessageId.ascii(d.offset()));
     b.append(d.body());
   }
 

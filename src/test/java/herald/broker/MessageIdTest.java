@@ -26,6 +26,23 @@ class MessageIdTest {
   void parseRoundTrips() {
     for (long offset : new long[] {0, 1, 10, 255, 256, 123_456_789, 1L << 52, Long.MAX_VALUE}) {
       assertEquals(offset, MessageId.parse(MessageId.of(offset)));
+      byte[] framed = ("FIN " + MessageId.of(offset)).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      assertEquals(offset, MessageId.parse(framed, 4));
+    }
+  }
+
+  @Test
+  void asciiSpellsTheIdAsOfDoes() {
+    for (long offset : new long[] {0, 1, 15, 16, 4095, 0xabcdef012L, 1L << 40, Long.MAX_VALUE}) {
+      assertEquals(MessageId.of(offset), new String(MessageId.ascii(offset), java.nio.charset.StandardCharsets.US_ASCII));
+    }
+  }
+
+  @Test
+  void parseOfBytesRefusesWhatParseOfTextRefuses() {
+    for (String bad : new String[] {"000000000000000g", "-000000000000001", "8000000000000000", "00000000 0000001"}) {
+      assertEquals(-1, MessageId.parse(bad));
+      assertEquals(-1, MessageId.parse(bad.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0), bad);
     }
   }
 

@@ -109,6 +109,24 @@ class TopicReaderTest {
   }
 
   @Test
+  void aReadAsksForTheWritesItNeedsAndCountsAsFilledWhenItReachesThem() {
+    TopicReader reader = new TopicReader(false, 10_000);
+    reader.reset(0, 1);
+    assertEquals(10_000, reader.nextRead(true, 0).toSeqNr(), "writes of unknown size: up to one write per message");
+    reader.readFailed();
+    reader.push(new Channel.Push(2, batch(0, 1000)), true, 0);
+    reader.push(new Channel.Push(3, batch(1000, 1000)), true, 0);
+    TopicReader.Read read = reader.nextRead(true, 4000);
+    assertEquals(6000, read.room());
+    assertEquals(1, read.fromSeqNr());
+    assertEquals(7, read.toSeqNr(), "six writes of 1000 messages fill the room, and one more for a write without messages");
+    assertTrue(read.filled(1000, List.of(env(7, batch(0, 1000)))), "the bound was reached: the journal may hold more");
+    assertFalse(read.filled(1000, List.of(env(3, batch(0, 1000)))), "the journal ended before the bound");
+    assertFalse(read.filled(0, List.of()));
+    assertTrue(read.filled(6000, List.of(env(3, batch(0, 6000)))), "the room is full");
+  }
+
+  @Test
   void aGapInThePushesIsReadBack() {
     TopicReader reader = new TopicReader(false, 100);
     reader.reset(0, 1);

@@ -18,6 +18,9 @@ sealed interface NsqCommand {
     }
   }
 
+  /** "FIN <id>" with a well-formed id, decoded without the general path: one per message consumed. */
+  record Fin(long offset) implements NsqCommand {}
+
   record Identify(ByteString body) implements NsqCommand {}
 
   record Auth(ByteString secret) implements NsqCommand {}

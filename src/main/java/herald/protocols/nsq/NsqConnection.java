@@ -127,6 +127,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   private boolean tls;
   private SSLSession tlsSession;
   private final long connectedAt = System.currentTimeMillis();
+  private long lastRead;
   /** Listed in /stats producers from the first acknowledged publish on. */
   private TcpProducers.Producer producer;
 
@@ -161,7 +162,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
           return this;
         })
         // As nsqd: a client that sends nothing for two heartbeats is gone; nothing is said.
-        .onMessage(ReadTimedOut.class, t -> close())
+        .onMessage(ReadTimedOut.class, t -> readTimedOut())
         .onMessage(SessionEnded.class, e -> close())
         .onMessageEquals(ClientGone.INSTANCE, () -> {
           close();
@@ -172,16 +173,28 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   private void startHeartbeats() {
     timers.cancel(Heartbeat.INSTANCE);
-    if (client.heartbeat().isZero()) {
-      timers.cancel(ReadTimedOut.INSTANCE);
-      return;
-    }
+    timers.cancel(ReadTimedOut.INSTANCE);
+    if (client.heartbeat().isZero()) return;
     timers.startTimerWithFixedDelay(Heartbeat.INSTANCE, client.heartbeat());
     readDeadline();
   }
 
+  /**
+   * nsqd's read deadline, two heartbeat intervals after the last read. A read only notes its time
+   * (a consumer reads for every few FINs); the one timer, when it fires, looks whether the deadline moved.
+   */
   private void readDeadline() {
-    if (!client.heartbeat().isZero()) timers.startSingleTimer(ReadTimedOut.INSTANCE, client.heartbeat().multipliedBy(2));
+    lastRead = System.nanoTime();
+    if (!client.heartbeat().isZero() && !timers.isTimerActive(ReadTimedOut.INSTANCE)) {
+      timers.startSingleTimer(ReadTimedOut.INSTANCE, client.heartbeat().multipliedBy(2));
+    }
+  }
+
+  private Behavior<Event> readTimedOut() {
+    long left = lastRead + client.heartbeat().multipliedBy(2).toNanos() - System.nanoTime();
+    if (left <= 0) return close();
+    timers.startSingleTimer(ReadTimedOut.INSTANCE, Duration.ofNanos(left));
+    return this;
   }
 
   private Behavior<Event> onReceived(Received r) {
@@ -249,6 +262,8 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       publish("MPUB", "E_MPUB_FAILED", mpub.topic(), messages);
     } else if (cmd instanceof NsqCommand.Line line) {
       line(line.params(), forSession);
+    } else if (cmd instanceof NsqCommand.Fin fin) {
+      if (inState("FIN", forSession)) forSession.add(new Frames.Fin(fin.offset()));
     }
   }
 
@@ -309,10 +324,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
    * id and fails the command (not the connection) for one it does not hold; Herald's ids are hex.
    */
   private long messageId(String verb, List<String> p, int arity, List<Frames.ClientCommand> forSession) {
-    if (state != State.SUBSCRIBED && state != State.CLOSING) {
-      fatal(forSession, "E_INVALID", "cannot " + verb + " in current state");
-      return -1;
-    }
+    if (!inState(verb, forSession)) return -1;
     if (p.size() < arity) {
       fatal(forSession, "E_INVALID", verb + " insufficient number of params");
       return -1;
@@ -328,6 +340,13 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       return -1;
     }
     return offset;
+  }
+
+  /** FIN, REQ and TOUCH need a subscription (or its CLS); false once the error is said. */
+  private boolean inState(String verb, List<Frames.ClientCommand> forSession) {
+    if (state == State.SUBSCRIBED || state == State.CLOSING) return true;
+    fatal(forSession, "E_INVALID", "cannot " + verb + " in current state");
+    return false;
   }
 
   private void sub(List<String> p, List<Frames.ClientCommand> forSession) {
@@ -364,6 +383,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   private static String verb(NsqCommand cmd) {
     if (cmd instanceof NsqCommand.Line line) return line.verb();
+    if (cmd instanceof NsqCommand.Fin) return "FIN";
     if (cmd instanceof NsqCommand.Auth) return "AUTH";
     if (cmd instanceof NsqCommand.Pub) return "PUB";
     if (cmd instanceof NsqCommand.Dpub) return "DPUB";

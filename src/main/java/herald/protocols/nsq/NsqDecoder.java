@@ -1,5 +1,6 @@
 package herald.protocols.nsq;
 
+import herald.broker.MessageId;
 import herald.broker.Names;
 import org.apache.pekko.util.ByteIterator;
 import org.apache.pekko.util.ByteString;
@@ -23,7 +24,9 @@ final class NsqDecoder {
   record Limits(long maxMsgSize, long maxBodySize, long maxReqTimeoutMs) {}
 
   private final Limits limits;
+  /** Bytes not yet decoded, from {@code pos} on: a read's lines are cut by position, not by a copy each. */
   private ByteString buffer = ByteString.emptyByteString();
+  private int pos;
   private boolean magicRead;
   /** nsqd's state "init": before SUB. IDENTIFY and AUTH are allowed only then. */
   private boolean init = true;
@@ -40,6 +43,7 @@ final class NsqDecoder {
    */
   void dropHeld() {
     buffer = ByteString.emptyByteString();
+    pos = 0;
     waitingForBody = null;
   }
 
@@ -60,7 +64,8 @@ final class NsqDecoder {
       out.add(next);
       if (next instanceof NsqCommand.Invalid) failed = true;
     }
-    if (failed) buffer = ByteString.emptyByteString();
+    buffer = failed ? ByteString.emptyByteString() : buffer.drop(pos);
+    pos = 0;
     return out;
   }
 
@@ -71,14 +76,16 @@ final class NsqDecoder {
   }
 
   private NsqCommand line() {
-    int end = buffer.indexOf((byte) '\n');
+    int end = buffer.indexOf((byte) '\n', pos);
     if (end < 0) {
-      return buffer.length() >= MAX_LINE ? new NsqCommand.Invalid("E_INVALID", "command line too long") : null;
+      return buffer.length() - pos >= MAX_LINE ? new NsqCommand.Invalid("E_INVALID", "command line too long") : null;
     }
-    ByteString line = buffer.take(end);
-    buffer = buffer.drop(end + 1);
-    if (line.nonEmpty() && line.apply(line.length() - 1) == '\r') line = line.take(line.length() - 1);
-    List<String> params = split(line.decodeString(StandardCharsets.UTF_8));
+    int start = pos;
+    int lineEnd = end > start && buffer.apply(end - 1) == '\r' ? end - 1 : end;
+    pos = end + 1;
+    NsqCommand.Fin fin = fin(start, lineEnd);
+    if (fin != null) return fin;
+    List<String> params = split(buffer.slice(start, lineEnd).decodeString(StandardCharsets.UTF_8));
     String verb = params.get(0);
     switch (verb) {
       case "IDENTIFY":
@@ -109,6 +116,23 @@ final class NsqDecoder {
     return body();
   }
 
+  private static final byte[] FIN = {'F', 'I', 'N', ' '};
+
+  /**
+   * A well-formed "FIN <16 hex digits>", read from the bytes: a consumer sends one per message. Any
+   * other line, a FIN with a bad id included, takes the general path (and its errors).
+   */
+  private NsqCommand.Fin fin(int start, int end) {
+    if (end - start != FIN.length + 16) return null;
+    byte[] line = new byte[end - start];
+    for (int i = 0; i < line.length; i++) {
+      line[i] = buffer.apply(start + i);
+      if (i < FIN.length && line[i] != FIN[i]) return null;
+    }
+    long offset = MessageId.parse(line, FIN.length);
+    return offset < 0 ? null : new NsqCommand.Fin(offset);
+  }
+
   private static NsqCommand.Invalid badTopic(String verb, String topic) {
     // nsqd's MPUB repeats the code in its text.
     String prefix = verb.equals("MPUB") ? "E_BAD_TOPIC MPUB" : verb;
@@ -117,8 +141,9 @@ final class NsqDecoder {
 
   /** The body of the command in waitingForBody, once its size and all its bytes are here. */
   private NsqCommand body() {
-    if (buffer.length() < 4) return null;
-    int size = buffer.iterator().getInt(ByteOrder.BIG_ENDIAN);
+    if (buffer.length() - pos < 4) return null;
+    int size = (buffer.apply(pos) & 0xff) << 24 | (buffer.apply(pos + 1) & 0xff) << 16 | (buffer.apply(pos + 2) & 0xff) << 8
+        | buffer.apply(pos + 3) & 0xff;
     String verb = waitingForBody.get(0);
     boolean message = verb.equals("PUB") || verb.equals("DPUB");
     String code = message ? "E_BAD_MESSAGE" : "E_BAD_BODY";
@@ -130,9 +155,9 @@ final class NsqDecoder {
     if (sizeFirst && size > max) return new NsqCommand.Invalid(code, tooBig);
     if (size <= 0) return new NsqCommand.Invalid(code, invalid);
     if (size > max) return new NsqCommand.Invalid(code, tooBig);
-    if (buffer.length() < 4L + size) return null;
-    ByteString body = buffer.slice(4, 4 + size).compact();
-    buffer = buffer.drop(4 + size);
+    if (buffer.length() - pos < 4L + size) return null;
+    ByteString body = buffer.slice(pos + 4, pos + 4 + size).compact();
+    pos += 4 + size;
     List<String> params = waitingForBody;
     waitingForBody = null;
     return switch (verb) {

@@ -68,7 +68,7 @@ class NsqDecoderTest {
         "Pub[topic=orders, body=ByteString(hello)]",
         "Dpub[topic=orders, deferMs=1500, body=ByteString(later)]",
         "Mpub[topic=orders, bodies=[ByteString(one), ByteString(two)]]",
-        "Line[params=[FIN, 000000000000002a]]",
+        "Fin[offset=42]",
         "Line[params=[NOP]]");
     assertEquals(expected, describe(decode(stream)));
     // The same bytes cut at every position, and byte by byte: TCP delivers any chunking.
@@ -94,6 +94,23 @@ class NsqDecoderTest {
       } else out.add(c.toString());
     }
     return out;
+  }
+
+  @Test
+  void onlyAWellFormedFinSkipsTheGeneralPath() {
+    List<String> expected = List.of(
+        "Fin[offset=42]",
+        "Fin[offset=43]",
+        "Line[params=[FIN, 000000000000002g]]",
+        "Line[params=[FIN, 8000000000000000]]",
+        "Line[params=[FIN, 2a]]",
+        "Line[params=[FIN, , 000000000000002a]]",
+        "Line[params=[FIN, 000000000000002a, x]]",
+        "Line[params=[FIX, 000000000000002a]]",
+        "Line[params=[FIN]]");
+    assertEquals(expected, describe(decode(magic(), line("FIN 000000000000002a"), line("FIN 000000000000002B\r"),
+        line("FIN 000000000000002g"), line("FIN 8000000000000000"), line("FIN 2a"), line("FIN  000000000000002a"),
+        line("FIN 000000000000002a x"), line("FIX 000000000000002a"), line("FIN"))));
   }
 
   @Test
