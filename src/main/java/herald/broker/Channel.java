@@ -759,7 +759,11 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   /** Walks only what is bounded (ready buffer, in flight, dead letters), never the deferred messages. */
   private Progressed progressed() {
     Map<Long, Integer> attempts = new HashMap<>();
-    queue.forEachReady(m -> attempts.put(m.offset, m.attempts));
+    // Never delivered (most of the ready buffer): nothing to write, and no recovered count to shadow
+    // (taking a message took its recovered attempts).
+    queue.forEachReady(m -> {
+      if (m.attempts > 0) attempts.put(m.offset, m.attempts);
+    });
     inFlight.forEach(f -> attempts.put(f.msg.offset, f.msg.attempts));
     deadLetters.forEach(m -> attempts.put(m.offset, m.attempts));
     deadLetters.written();

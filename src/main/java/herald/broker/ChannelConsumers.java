@@ -4,7 +4,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,13 +44,20 @@ final class ChannelConsumers {
   }
 
   private final Map<ActorRef<ConsumerProtocol>, Consumer> consumers = new LinkedHashMap<>();
-  private Iterator<Consumer> roundRobin = List.<Consumer>of().iterator();
+  // The round robin: the consumers in order (made again when they change), and whose turn it is.
+  private Consumer[] turns = new Consumer[0];
+  private int turn;
+
+  private void changed() {
+    turns = consumers.values().toArray(new Consumer[0]);
+    turn = 0;
+  }
 
   /** False when it was there already. */
   boolean add(Consumer c) {
     if (consumers.containsKey(c.ref)) return false;
     consumers.put(c.ref, c);
-    roundRobin = List.<Consumer>of().iterator();
+    changed();
     return true;
   }
 
@@ -62,7 +68,7 @@ final class ChannelConsumers {
   /** The removed consumer, or null when it was not there. */
   Consumer remove(ActorRef<ConsumerProtocol> ref) {
     Consumer c = consumers.remove(ref);
-    if (c != null) roundRobin = List.<Consumer>of().iterator();
+    if (c != null) changed();
     return c;
   }
 
@@ -80,11 +86,10 @@ final class ChannelConsumers {
 
   /** Round robin over the consumers that have RDY credit left; null when none has. */
   Consumer nextWithCredit() {
-    for (int i = 0; i <= consumers.size(); i++) {
-      if (!roundRobin.hasNext()) roundRobin = new ArrayList<>(consumers.values()).iterator();
-      if (!roundRobin.hasNext()) return null;
-      Consumer c = roundRobin.next();
-      if (consumers.containsKey(c.ref) && c.hasCredit()) return c;
+    for (int i = 0; i < turns.length; i++) {
+      Consumer c = turns[turn];
+      turn = (turn + 1) % turns.length;
+      if (c.hasCredit()) return c;
     }
     return null;
   }
@@ -93,7 +98,7 @@ final class ChannelConsumers {
   void closeAll(String reason) {
     consumers.keySet().forEach(ref -> ref.tell(new ConsumerProtocol.Close(reason)));
     consumers.clear();
-    roundRobin = List.<Consumer>of().iterator();
+    changed();
   }
 
   List<Channel.ClientStats> stats() {

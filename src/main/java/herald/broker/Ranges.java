@@ -31,17 +31,13 @@ public final class Ranges {
   }
 
   public void add(long offset) {
-    if (contains(offset)) return;
-    long start = offset;
-    long end = offset + 1;
+    // One lookup below, one above, one put (which replaces the range it extends): a channel adds
+    // every FIN here.
     Map.Entry<Long, Long> below = ranges.floorEntry(offset);
-    if (below != null && below.getValue() == offset) {
-      start = below.getKey();
-      ranges.remove(below.getKey());
-    }
-    Long aboveEnd = ranges.remove(end);
-    if (aboveEnd != null) end = aboveEnd;
-    ranges.put(start, end);
+    if (below != null && offset < below.getValue()) return;
+    long start = below != null && below.getValue() == offset ? below.getKey() : offset;
+    Long aboveEnd = ranges.remove(offset + 1);
+    ranges.put(start, aboveEnd != null ? aboveEnd : offset + 1);
   }
 
   /**

@@ -80,7 +80,8 @@ public final class Bench implements Callable<Integer> {
   int batch;
 
   @Option(names = "--publishers", paramLabel = "N", defaultValue = "32",
-      description = "concurrent publishing HTTP connections, one request in flight each (default: ${DEFAULT-VALUE})")
+      description = "concurrent publishing HTTP connections, one request in flight each; 0 = none: the consumers take what"
+          + " the channel already holds (a backlog) for --duration (default: ${DEFAULT-VALUE})")
   int publishers;
 
   @Option(names = "--consumers", paramLabel = "N", defaultValue = "0",
@@ -163,6 +164,7 @@ public final class Bench implements Callable<Integer> {
     HttpClient wsClient = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
     List<BenchConsumer> subs = new ArrayList<>();
     List<Histogram> e2eHistograms = new ArrayList<>();
+    long connecting = System.nanoTime();
     try {
       for (int i = 0; i < consumers; i++) {
         Histogram h = new Histogram(MAX_LATENCY_MICROS, 3);
@@ -181,8 +183,8 @@ public final class Bench implements Callable<Integer> {
         e2eHistograms.add(h);
       }
 
-      // Publish.
-      long start = System.nanoTime();
+      // Publish. A backlog's consumers take messages from their RDY on: their run starts as they connect.
+      long start = publishers == 0 ? connecting : System.nanoTime();
       long end = start + duration.toNanos();
       Thread[] threads = new Thread[publishers];
       for (int i = 0; i < publishers; i++) {
@@ -192,9 +194,14 @@ public final class Bench implements Callable<Integer> {
         threads[i].start();
       }
       Progress progress = new Progress(stats, start);
+      if (publishers == 0) progress.phase = "consume";
       timer.scheduleAtFixedRate(progress::tick, 1, 1, TimeUnit.SECONDS);
       try {
         for (Thread t : threads) t.join(); // each request has a timeout, so this ends
+        if (publishers == 0) {
+          // Consuming a backlog: the consumers read for the whole run (the rate counts to the last delivery).
+          while (System.nanoTime() - end < 0 && !subs.stream().allMatch(BenchConsumer::isClosed)) Thread.sleep(50);
+        }
         long published = System.nanoTime();
         progress.phase = "drain";
 
@@ -417,8 +424,11 @@ public final class Bench implements Callable<Integer> {
     double consumeRate = consumeSeconds > 0 ? delivered / consumeSeconds : 0;
     Map<String, Long> errors = stats.errors();
 
+    // Without publishers every message is another run's: all count as consumed.
+    long consumed = publishers == 0 ? delivered : delivered - stats.foreign.sum();
     String failure = null;
-    if (acked == 0) failure = "no message was acknowledged" + (errors.isEmpty() ? "" : " (errors: " + errors + ")");
+    if (publishers == 0 && delivered == 0) failure = "nothing was consumed" + (errors.isEmpty() ? "" : " (errors: " + errors + ")");
+    else if (publishers > 0 && acked == 0) failure = "no message was acknowledged" + (errors.isEmpty() ? "" : " (errors: " + errors + ")");
     else if (missing > 0) {
       failure = String.format(Locale.ROOT, "%,d acknowledged message(s) were not consumed within %s of the last publish (first: %s)",
           missing, human(drainTimeout), firstMissing);
@@ -450,7 +460,7 @@ public final class Bench implements Callable<Integer> {
       r.put("publish_seconds", round(publishSeconds, 3));
       r.put("publish_msgs_per_s", round(publishRate, 1));
       r.put("publish_mb_per_s", round(megabytes, 2));
-      r.put("consumed", delivered - stats.foreign.sum());
+      r.put("consumed", consumed);
       r.put("consumed_distinct", distinct);
       r.put("consume_seconds", round(consumeSeconds, 3));
       r.put("consume_msgs_per_s", round(consumeRate, 1));
@@ -471,8 +481,10 @@ public final class Bench implements Callable<Integer> {
       out.println(r.toString());
     } else {
       out.println();
-      out.printf(Locale.ROOT, "published:    %,d msgs acknowledged in %.2f s = %,.0f msgs/s, %.2f MB/s (%,d sent, %,d unacknowledged)%n",
-          acked, publishSeconds, publishRate, megabytes, sent, sent - acked);
+      if (publishers > 0) {
+        out.printf(Locale.ROOT, "published:    %,d msgs acknowledged in %.2f s = %,.0f msgs/s, %.2f MB/s (%,d sent, %,d unacknowledged)%n",
+            acked, publishSeconds, publishRate, megabytes, sent, sent - acked);
+      }
       if (rate > 0) {
         out.printf(Locale.ROOT, "rate:         target %,d msgs/s, achieved %,.0f msgs/s%n", rate, publishRate);
       }
@@ -480,9 +492,12 @@ public final class Bench implements Callable<Integer> {
         out.printf(Locale.ROOT, "ids:          X-Herald-Msg-Id from %s; %,d msgs published again with the same ids after an"
             + " ambiguous answer%n", msgIdFrom, stats.retries.sum());
       }
-      out.println("ack latency:  " + latencyLine(ack) + "   (per request" + (rate > 0 ? ", from its scheduled time)" : ")"));
-      if (consumers > 0) {
-        out.printf(Locale.ROOT, "consumed:     %,d msgs in %.2f s = %,.0f msgs/s%s%n", delivered - stats.foreign.sum(), consumeSeconds,
+      if (publishers > 0) out.println("ack latency:  " + latencyLine(ack) + "   (per request" + (rate > 0 ? ", from its scheduled time)" : ")"));
+      if (consumers > 0 && publishers == 0) {
+        out.printf(Locale.ROOT, "consumed:     %,d msgs in %.2f s = %,.0f msgs/s (what the channel held; to the last delivery)%n",
+            consumed, consumeSeconds, consumeRate);
+      } else if (consumers > 0) {
+        out.printf(Locale.ROOT, "consumed:     %,d msgs in %.2f s = %,.0f msgs/s%s%n", consumed, consumeSeconds,
             consumeRate, stats.foreign.sum() > 0 ? String.format(Locale.ROOT, " (and %,d from other runs, FINed)", stats.foreign.sum()) : "");
         out.println("e2e latency:  " + latencyLine(e2e) + "   (publish to delivery, first deliveries)");
         out.printf(Locale.ROOT, "verify:       %,d acknowledged, %,d consumed at least once, %,d missing, %,d duplicates,"
@@ -542,7 +557,10 @@ public final class Bench implements Callable<Integer> {
     CommandLine cl = spec.commandLine();
     if (size < BenchBody.HEADER) throw new ParameterException(cl, "--size must be at least " + BenchBody.HEADER + " (bytes)");
     if (batch < 1) throw new ParameterException(cl, "--batch must be at least 1");
-    if (publishers < 1 || publishers > 0xFFFF) throw new ParameterException(cl, "--publishers must be from 1 to 65535");
+    if (publishers < 0 || publishers > 0xFFFF) throw new ParameterException(cl, "--publishers must be from 0 to 65535");
+    if (publishers == 0 && consumers == 0) {
+      throw new ParameterException(cl, "--publishers 0 needs --consumers: they consume what the channel holds");
+    }
     if (consumers < 0) throw new ParameterException(cl, "--consumers must be 0 or more");
     if (rdy < 1) throw new ParameterException(cl, "--rdy must be at least 1");
     if (rate < 0) throw new ParameterException(cl, "--rate must be 0 or more");

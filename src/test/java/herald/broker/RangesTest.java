@@ -16,6 +16,31 @@ class RangesTest {
   }
 
   @Test
+  void randomAddsKeepExactlyTheAddedOffsetsAsDisjointRanges() {
+    java.util.Random random = new java.util.Random(11);
+    for (int round = 0; round < 200; round++) {
+      Ranges r = new Ranges();
+      java.util.TreeSet<Long> added = new java.util.TreeSet<>();
+      for (int i = 0; i < 60; i++) {
+        long offset = random.nextInt(80);
+        r.add(offset);
+        added.add(offset);
+      }
+      for (long o = 0; o < 82; o++) assertEquals(added.contains(o), r.contains(o), "offset " + o);
+      // The runs of consecutive offsets, each once, in order: merged as far as they touch.
+      java.util.List<Long> runs = new java.util.ArrayList<>();
+      for (long o : added) {
+        if (!runs.isEmpty() && runs.get(runs.size() - 1) == o) runs.set(runs.size() - 1, o + 1);
+        else {
+          runs.add(o);
+          runs.add(o + 1);
+        }
+      }
+      assertArrayEquals(runs.stream().mapToLong(Long::longValue).toArray(), r.toArray());
+    }
+  }
+
+  @Test
   void emptySetContainsNothing() {
     Ranges r = new Ranges();
     assertTrue(r.isEmpty());

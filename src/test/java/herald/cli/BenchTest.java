@@ -96,6 +96,34 @@ class BenchTest {
   }
 
   @Test
+  void withoutPublishersTheConsumersTakeTheBacklog() throws Exception {
+    String[][] protocols = {{"--tcp", "127.0.0.1:" + node.tcpPort()}, {"--http", node.baseUrl()}};
+    for (String[] protocol : protocols) {
+      String topic = "bench-backlog-" + protocol[0].substring(2);
+      node.http().createChannel(topic, "bench");
+      StringBuilder body = new StringBuilder();
+      for (int i = 0; i < 300; i++) body.append("backlog message ").append(i).append('\n');
+      assertEquals(200, node.http().post("/mpub?topic=" + topic, body.toString()).status());
+      assertEquals(200, node.http().post("/mpub?topic=" + topic, body.toString()).status());
+      Result r = bench(protocol[0], protocol[1], "--topic", topic, "--publishers", "0", "--consumers", "2",
+          "--duration", "2s", "--json");
+      assertEquals(0, r.code(), () -> "stdout:\n" + r.out() + "\nstderr:\n" + r.err() + "\nnode:\n" + node.logTail());
+      JsonNode j = r.json();
+      assertEquals(600, j.path("consumed").asLong(), j::toString);
+      assertEquals(0, j.path("acknowledged").asLong(), j::toString);
+      assertTrue(j.path("consume_msgs_per_s").asDouble() > 0, j::toString);
+      // Each was FINed: the channel comes to nothing waiting and nothing in flight (FINs sent last may still be on their way).
+      herald.e2e.Await.until(java.time.Duration.ofSeconds(10), "every message of " + topic + " finished", () -> {
+        JsonNode channel = node.http().channelStats(topic, "bench");
+        return channel.path("depth").asLong() == 0 && channel.path("in_flight_count").asLong() == 0;
+      });
+    }
+    Result alone = bench("--http", node.baseUrl(), "--publishers", "0", "--duration", "1s");
+    assertEquals(2, alone.code(), alone::err);
+    assertTrue(alone.err().contains("--publishers 0 needs --consumers"), alone::err);
+  }
+
+  @Test
   void jsonFormatAndSinglePublishes() throws Exception {
     Result r = bench("--http", node.baseUrl(), "--topic", "bench-json", "--format", "json", "--duration", "1s",
         "--publishers", "2", "--batch", "1", "--consumers", "1", "--json");

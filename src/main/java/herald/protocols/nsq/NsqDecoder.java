@@ -52,6 +52,9 @@ final class NsqDecoder {
     List<NsqCommand> out = new ArrayList<>();
     if (failed) return out;
     buffer = buffer.concat(chunk);
+    // Lines are read byte by byte: one array, not a rope of reads. A body still arriving is not
+    // copied again with every read.
+    if (waitingForBody == null && !buffer.isCompact()) buffer = buffer.compact();
     if (!magicRead) {
       if (buffer.length() < 4) return out;
       if (!buffer.take(4).equals(NsqFrames.MAGIC_V2)) return fail(out, "E_BAD_PROTOCOL", "");
