@@ -79,7 +79,8 @@ final class ChannelProgress {
    * topic, once per offset after a start: what this run deferred itself is taken already.
    */
   Channel.Deferral writtenDeferral(long offset) {
-    return written.get(offset);
+    // Asked for every message taken: no boxed lookup while there is none (nearly always).
+    return written.isEmpty() ? null : written.get(offset);
   }
 
   /** A consumer requeued it with a delay: it waits until {@code due}, with its attempts so far. */
@@ -104,6 +105,7 @@ final class ChannelProgress {
 
   /** The attempts restored for this offset at recovery, taken out; 0 when none. */
   int takeRecoveredAttempts(long offset) {
+    if (recoveredAttempts.isEmpty()) return 0;
     Integer n = recoveredAttempts.remove(offset);
     return n == null ? 0 : n;
   }
