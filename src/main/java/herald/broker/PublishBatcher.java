@@ -6,12 +6,15 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.pattern.StatusReply;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
 
 /**
  * Group commit for one topic on this node: at most one journal write in flight; whatever arrives
@@ -22,6 +25,13 @@ import java.util.concurrent.CompletableFuture;
  * handed to its journal fails with {@link Publisher.NotStored}, and the topic refuses it if it comes
  * later (the deadline travels with the write); only a write the topic said it handed to its journal
  * fails with {@link Publisher.OutcomeUnknown}.
+ *
+ * <p>While a member of the cluster is unreachable, a write goes out in short tries: the topic may
+ * take each one only within {@link #TRY_WINDOW}. A try not handed to the journal by then plus
+ * {@link #HANDED_MARGIN} is certainly not stored (the same rule as the 503 above), so it is sent
+ * again while the publish's deadline leaves time. A try that went to a dead node (its shard region
+ * there not yet known to be gone) so costs about 1.5 s instead of the whole deadline, and the next
+ * one finds the topic's new home as soon as the cluster has one.
  */
 public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Command> {
 
@@ -35,8 +45,11 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
     }
   }
 
-  private record WriteDone(List<Publish> batch, Topic.Appended appended, Throwable failure, long startNanos, int size)
-      implements Command {}
+  private record WriteDone(long write, List<Publish> batch, Topic.Appended appended, Throwable failure, long startNanos,
+      int size) implements Command {}
+
+  /** Try {@code write}'s window and margin are over. */
+  private record TryOver(long write) implements Command {}
 
   /** The topic handed write {@code write} to its journal. */
   private record Handed(long write) implements Command {}
@@ -53,6 +66,12 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
    * "handed to the journal" note to come back, and for the clocks of two nodes to differ.
    */
   static final Duration HANDED_MARGIN = Duration.ofSeconds(1);
+  /**
+   * While a member is unreachable, how long the topic may take to start each try of a write. Short,
+   * because a try to a dead node waits all of it plus the margin; any try not taken in time is
+   * simply sent again.
+   */
+  static final Duration TRY_WINDOW = Duration.ofMillis(500);
 
   public static Behavior<Command> create(String topic) {
     return create(topic, WriteMeters.register(new SimpleMeterRegistry()));
@@ -60,7 +79,17 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
 
   /** Times and sizes every journal write in {@code meters}. */
   static Behavior<Command> create(String topic, WriteMeters meters) {
-    return Behaviors.setup(ctx -> new PublishBatcher(ctx, topic, meters));
+    return Behaviors.setup(ctx -> new PublishBatcher(ctx, topic, meters, memberUnreachable(ctx)));
+  }
+
+  /** As {@link #create(String)}, told by {@code memberUnreachable} whether to send in short tries. */
+  static Behavior<Command> create(String topic, BooleanSupplier memberUnreachable) {
+    return Behaviors.setup(ctx -> new PublishBatcher(ctx, topic, WriteMeters.register(new SimpleMeterRegistry()), memberUnreachable));
+  }
+
+  private static BooleanSupplier memberUnreachable(ActorContext<?> ctx) {
+    Cluster cluster = Cluster.get(ctx.getSystem());
+    return () -> !cluster.state().getUnreachable().isEmpty();
   }
 
   private final String topic;
@@ -70,10 +99,17 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   private boolean writing;
   private long write;         // the number of the write in flight (or the last one)
   private boolean handed;     // the topic said it handed that write to its journal
+  // The write in flight, kept to send it again in a new try.
+  private List<Publish> batch;
+  private List<Published> messages;
+  private long deadline;
+  private long startNanos;
+  private final BooleanSupplier memberUnreachable;
 
-  private PublishBatcher(ActorContext<Command> ctx, String topic, WriteMeters meters) {
+  private PublishBatcher(ActorContext<Command> ctx, String topic, WriteMeters meters, BooleanSupplier memberUnreachable) {
     super(ctx);
     this.topic = topic;
+    this.memberUnreachable = memberUnreachable;
     this.handedTo = ctx.messageAdapter(Topic.Writing.class, w -> new Handed(w.write()));
     this.meters = meters;
   }
@@ -91,6 +127,7 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
           return this;
         })
         .onMessage(WriteDone.class, this::onWriteDone)
+        .onMessage(TryOver.class, this::onTryOver)
         .build();
   }
 
@@ -120,17 +157,49 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
     }
     if (batch.isEmpty()) return;
     writing = true;
+    this.batch = batch;
+    this.messages = List.copyOf(messages);
+    this.deadline = deadline;
+    this.startNanos = System.nanoTime();
+    send(now);
+  }
+
+  /** Sends the write in flight as a new try: its own number, so an answer to an earlier try is ignored. */
+  private void send(long now) {
     handed = false;
     long number = ++write;
-    long start = System.nanoTime();
-    int size = messages.size();
     long topicDeadline = deadline - HANDED_MARGIN.toMillis();
+    if (now + TRY_WINDOW.toMillis() < topicDeadline && memberUnreachable.getAsBoolean()) {
+      topicDeadline = now + TRY_WINDOW.toMillis();
+      getContext().scheduleOnce(TRY_WINDOW.plus(HANDED_MARGIN), getContext().getSelf(), new TryOver(number));
+    }
+    long topicDeadlineOfTry = topicDeadline;
+    List<Publish> batch = this.batch;
+    long start = startNanos;
+    int size = messages.size();
     getContext().askWithStatus(
         Topic.Appended.class,
         BrokerEntity.topic(getContext().getSystem(), topic),
         Duration.ofMillis(Math.max(1, deadline - now)),
-        replyTo -> new Topic.Append(List.copyOf(messages), topicDeadline, number, handedTo, replyTo),
-        (appended, failure) -> new WriteDone(batch, appended, failure, start, size));
+        replyTo -> new Topic.Append(messages, topicDeadlineOfTry, number, handedTo, replyTo),
+        (appended, failure) -> new WriteDone(number, batch, appended, failure, start, size));
+  }
+
+  /** Whether a try that is certainly not stored leaves time for another (its window and the margin). */
+  private boolean timeForAnotherTry(long now) {
+    return deadline - HANDED_MARGIN.toMillis() - now > TRY_WINDOW.toMillis() / 2;
+  }
+
+  private Behavior<Command> onTryOver(TryOver over) {
+    if (!writing || over.write() != write || handed) return this;
+    // Not handed to the journal within its window and the margin: the topic refuses it from now on.
+    long now = System.currentTimeMillis();
+    if (timeForAnotherTry(now)) {
+      send(now);
+      return this;
+    }
+    return onWriteDone(new WriteDone(write, batch, null, new RuntimeException("the topic did not take the write in time"),
+        startNanos, messages.size()));
   }
 
   /** What the publishers of a write that failed are told: whether it may be stored after all. */
@@ -145,6 +214,13 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   }
 
   private Behavior<Command> onWriteDone(WriteDone done) {
+    if (!writing || done.write() != write) return this; // an earlier try, given up and sent again
+    if (done.failure() instanceof StatusReply.ErrorMessage e && Errors.PUB_EXPIRED.equals(e.getMessage())
+        && timeForAnotherTry(System.currentTimeMillis())) {
+      // The topic refused this try unwritten: its window passed while it waited (recovering after a move).
+      send(System.currentTimeMillis());
+      return this;
+    }
     writing = false;
     meters.record(done.startNanos(), done.size());
     RuntimeException failure = done.failure() == null ? null : failure(done.failure());

@@ -26,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Group commit: while one write is in flight, every publish that arrives waits and goes into the
@@ -161,6 +162,56 @@ class PublishBatcherTest {
     ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
     assertInstanceOf(Publisher.NotStored.class, e.getCause());
     // Answered at once, so a second is long enough to see that nothing was sent after it either.
+    topic.expectNoMessage(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void whileAMemberIsUnreachableAWriteTheTopicDidNotTakeGoesAgainInANewTry() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("transfers", () -> true));
+    CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+    long sent = System.currentTimeMillis();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("t")), f));
+    Topic.Append try1 = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    // The topic may take this try only briefly: one sent to a dead node costs the window, not the deadline.
+    assertTrue(try1.deadline() <= System.currentTimeMillis() + PublishBatcher.TRY_WINDOW.toMillis());
+    // Not taken (no "writing" note): after the window and the margin it goes again, as a new write.
+    Topic.Append try2 = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    long again = System.currentTimeMillis();
+    assertTrue(again - sent >= PublishBatcher.TRY_WINDOW.plus(PublishBatcher.HANDED_MARGIN).toMillis(),
+        "sent again only once the topic refuses the first try: " + (again - sent) + " ms");
+    assertTrue(try2.write() > try1.write());
+    assertEquals(try1.messages(), try2.messages());
+    // The first try's late answer is not the publish's: only the try in flight counts.
+    try1.replyTo().tell(StatusReply.error(Errors.PUB_EXPIRED));
+    try2.replyTo().tell(StatusReply.success(new Topic.Appended(7, 1)));
+    assertEquals(new Topic.Appended(7, 1), f.get(5, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aTryHandedToTheJournalIsNeverSentAgain() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("rebates", () -> true));
+    CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+    batcher.tell(new PublishBatcher.Publish(List.of(message("h")), f));
+    Topic.Append write = (Topic.Append) topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    write.handedTo().tell(new Topic.Writing(write.write()));
+    // It may be stored: a second try could store it twice. A new try would come after the window
+    // and the margin (1.5 s); 2.5 s without one means none comes.
+    topic.expectNoMessage(PublishBatcher.TRY_WINDOW.plus(PublishBatcher.HANDED_MARGIN).plusSeconds(1));
+    write.replyTo().tell(StatusReply.success(new Topic.Appended(3, 1)));
+    assertEquals(new Topic.Appended(3, 1), f.get(5, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aTryNotTakenWithNoTimeLeftForAnotherIsNotStoredAndNotSentAgain() throws Exception {
+    ActorRef<PublishBatcher.Command> batcher = kit.spawn(PublishBatcher.create("credits", () -> true));
+    CompletableFuture<Topic.Appended> f = new CompletableFuture<>();
+    long deadline = System.currentTimeMillis() + 2_500;
+    batcher.tell(new PublishBatcher.Publish(List.of(message("c")), deadline, f));
+    topic.expectMessageClass(Topic.Append.class, Duration.ofSeconds(20));
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+    assertInstanceOf(Publisher.NotStored.class, e.getCause());
+    // Its only try is over (1.5 s) and 2.5 s would leave less than a window for another: a second
+    // after the answer is long enough to see that no other try follows.
     topic.expectNoMessage(Duration.ofSeconds(1));
   }
 }
