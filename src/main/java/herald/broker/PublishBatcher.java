@@ -145,8 +145,7 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
         next.result().completeExceptionally(new Publisher.NotStored("no time left to write it"));
         continue;
       }
-      long size = 0;
-      for (Published m : next.messages()) size += m.body().length();
+      long size = Published.bodyBytes(next.messages());
       boolean full = bytes + size > MAX_BATCH_BYTES || messages.size() + next.messages().size() > MAX_BATCH_MESSAGES;
       if (!batch.isEmpty() && full) break;
       waiting.poll();

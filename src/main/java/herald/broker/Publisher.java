@@ -98,9 +98,7 @@ public final class Publisher {
    */
   public CompletionStage<Topic.Appended> publish(String topic, List<Published> messages) {
     if (disk != null) {
-      long bytes = 0;
-      for (Published p : messages) bytes += p.body().length();
-      if (!disk.admits(bytes, messages.size())) {
+      if (!disk.admits(Published.bodyBytes(messages), messages.size())) {
         refused.increment(messages.size());
         return CompletableFuture.failedFuture(new Refused(disk.problem()));
       }

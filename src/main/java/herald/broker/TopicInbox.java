@@ -114,8 +114,7 @@ final class TopicInbox {
     int count = 0;
     Waiting next;
     while ((next = queue.peek()) != null) {
-      long size = 0;
-      for (Published m : next.messages) size += m.body().length();
+      long size = Published.bodyBytes(next.messages);
       if (!batch.isEmpty() && (bytes + size > maxBytes || count + next.messages.size() > maxMessages)) break;
       queue.poll();
       if (next.deadline - margin <= now) {
