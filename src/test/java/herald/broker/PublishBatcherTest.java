@@ -10,6 +10,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,7 +44,11 @@ class PublishBatcherTest {
         pekko.actor.provider = cluster
         pekko.remote.artery.canonical.hostname = 127.0.0.1
         pekko.remote.artery.canonical.port = 0
-        """).withFallback(ConfigFactory.load()));
+        """)
+        // Sharding remembers its entities in the journal: the in-memory one, not LevelDB on disk.
+        .withFallback(PersistenceTestKitPlugin.config())
+        .withFallback(PersistenceTestKitSnapshotPlugin.config())
+        .withFallback(ConfigFactory.load()));
     Cluster cluster = Cluster.get(kit.system());
     cluster.manager().tell(Join.create(cluster.selfMember().address()));
     topic = kit.createTestProbe();
