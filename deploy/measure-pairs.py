@@ -11,7 +11,7 @@ time (utime + stime from /proc) per acknowledged message; at the end every pair'
 and spread.
 
   deploy/measure-pairs.py [--batch 100] [--pairs 4] [--duration 10] [--warm 5] [--publishers 32]
-                          [--b-first] A B
+                          [--mpub-binary] [--b-first] A B
 
 A and B are variants: ';'-separated items of `ids` (publish with ids, `--msg-id-from sequence`),
 `jar=PATH` (default target/herald.jar) and `jvm=OPTIONS` (default -Xmx1g). Examples:
@@ -21,10 +21,13 @@ A and B are variants: ';'-separated items of `ids` (publish with ids, `--msg-id-
   deploy/measure-pairs.py 'jar=/tmp/old.jar' 'jar=target/herald.jar'
   deploy/measure-pairs.py '' 'jvm=-Xmx1g -XX:G1HeapRegionSize=4m'
 
---batch 1 measures /pub (ids in X-Herald-Msg-Id), larger batches /mpub (with ids the binary layout
-with ids, without the text layout, as `herald bench` sends them). By hand, under quiet-run.
+--batch 1 measures /pub (ids in X-Herald-Msg-Id), larger batches /mpub: with ids in the binary layout
+with ids, without ids in the text layout, or with --mpub-binary in NSQ's binary layout (so that ids
+against none compares the same layout: only the ids' own bytes differ). Per run it also prints the
+bench client's CPU per message and how busy the machine's cores were (from /proc/stat), since the
+client shares the machine with the node. By hand, under quiet-run.
 """
-import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, resource, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nodemeasure import Nodes  # noqa: E402
@@ -51,10 +54,23 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
+def children_cpu():
+    """CPU seconds of the finished child processes (the bench runs), user + system."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def machine_ticks():
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    fields = [int(f) for f in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def bench(a, jar, port, topic, seconds, ids):
@@ -62,6 +78,8 @@ def bench(a, jar, port, topic, seconds, ids):
            "--duration", f"{seconds}s", "--batch", str(a.batch), "--publishers", str(a.publishers), "--json"]
     if ids:
         cmd += ["--msg-id-from", "sequence"]
+    if a.mpub_binary:
+        cmd += ["--mpub-binary"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
     lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     if not lines:
@@ -80,21 +98,26 @@ def one_run(a, v):
             bench(a, v["jar"], port, "warmnone", a.warm, False)
             bench(a, v["jar"], port, "warmids", a.warm, True)
             subprocess.run(["sync"])
-            before = cpu_seconds(proc.pid)
+            before, client_before, ticks_before = cpu_seconds(proc.pid), children_cpu(), machine_ticks()
             r = bench(a, v["jar"], port, "measured", a.duration, v["ids"])
             used = cpu_seconds(proc.pid) - before
+            client = children_cpu() - client_before
+            busy, total = (x - y for x, y in zip(machine_ticks(), ticks_before))
         os.remove(data + ".log")
     finally:
         shutil.rmtree(data, ignore_errors=True)
     acked = r["acknowledged"]
     return {"rate": r["publish_msgs_per_s"], "p99": r["ack_latency_ms"].get("p99"),
-            "cpu_us": used * 1e6 / acked if acked else float("nan"), "errors": r["errors"], "missing": r["missing"]}
+            "cpu_us": used * 1e6 / acked if acked else float("nan"),
+            "client_us": client * 1e6 / acked if acked else float("nan"), "busy": busy / total if total else float("nan"),
+            "errors": r["errors"], "missing": r["missing"]}
 
 
 def describe(run):
     errors = f", errors {run['errors']}" if run["errors"] else ""
     missing = f", {run['missing']} MISSING" if run["missing"] else ""
-    return f"{run['rate']:,.0f} msgs/s, p99 {run['p99']:.1f} ms, {run['cpu_us']:.1f} µs CPU/msg{errors}{missing}"
+    return (f"{run['rate']:,.0f} msgs/s, p99 {run['p99']:.1f} ms, {run['cpu_us']:.1f} µs CPU/msg "
+            f"(client {run['client_us']:.1f} µs, cores {run['busy']:.0%} busy){errors}{missing}")
 
 
 def spread(values):
@@ -110,6 +133,7 @@ def main():
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--warm", type=int, default=5)
     p.add_argument("--publishers", type=int, default=32)
+    p.add_argument("--mpub-binary", action="store_true", help="/mpub without ids in NSQ's binary layout, not text")
     p.add_argument("--b-first", action="store_true", help="the first pair runs B first (to continue an earlier run's alternation)")
     p.add_argument("a")
     p.add_argument("b")
@@ -117,7 +141,7 @@ def main():
     variants = {"A": variant(a.a), "B": variant(a.b)}
     load = lambda: " ".join(open("/proc/loadavg").read().split()[:3])
     now = lambda: time.strftime("%H:%M:%S", time.gmtime())
-    what = "/pub" if a.batch == 1 else f"/mpub x {a.batch}"
+    what = "/pub" if a.batch == 1 else f"/mpub x {a.batch}" + (" (binary layout)" if a.mpub_binary else "")
     print(f"{what}, {a.publishers} publishers, {a.duration} s per run after {a.warm} + {a.warm} s of warm-up; "
           f"A = {variants['A']}, B = {variants['B']}; load average {load()}; {now()} UTC", flush=True)
     print("| pair | order | A | B | B / A msgs/s | B / A CPU per msg |")

@@ -113,6 +113,11 @@ public final class Bench implements Callable<Integer> {
           + " is retried with the same ids until acknowledged or the drain timeout after the run")
   MsgIds msgIdFrom;
 
+  @Option(names = "--mpub-binary",
+      description = "send /mpub in NSQ's binary layout ([count]([size][bytes])*) also without ids, instead of newline-separated"
+          + " text; with --msg-id-from /mpub is always binary (Herald's layout with ids), so this compares the two alike")
+  boolean mpubBinary;
+
   @Option(names = "--json", description = "print one JSON result at the end on stdout (progress goes to stderr)")
   boolean json;
 
@@ -148,7 +153,7 @@ public final class Bench implements Callable<Integer> {
 
     progress(String.format(Locale.ROOT, "bench: run %08x, topic %s, %d publisher(s) over %d address(es), %s%s, %d-byte messages, %s%s, %s",
         run, topic, publishers, tcpAddresses.isEmpty() ? bases.size() : tcpAddresses.size(),
-        (tcpAddresses.isEmpty() ? "" : "tcp ") + (batch == 1 ? tcpAddresses.isEmpty() ? "/pub" : "PUB" : (tcpAddresses.isEmpty() ? "/mpub" : "MPUB") + " batch " + batch),
+        (tcpAddresses.isEmpty() ? "" : "tcp ") + (batch == 1 ? tcpAddresses.isEmpty() ? "/pub" : "PUB" : (tcpAddresses.isEmpty() ? "/mpub" : "MPUB") + " batch " + batch + (tcpAddresses.isEmpty() && (mpubBinary || msgIdFrom != null) ? " binary" : "")),
         msgIdFrom == null ? "" : " with ids from " + msgIdFrom + " (ambiguous answers retried)", size,
         consumers == 0 ? "no consumers"
             : consumers + " " + (tcpAddresses.isEmpty() ? format.toString() : "tcp") + " consumer(s) on channel " + channel + " with RDY " + rdy,
@@ -259,7 +264,7 @@ public final class Bench implements Callable<Integer> {
           : new BenchNsqConnection(tcpAddresses.get(index % tcpAddresses.size()), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
       this.nsqLine = ((batch == 1 ? "PUB " : "MPUB ") + topic + "\n").getBytes(StandardCharsets.UTF_8);
       this.path = (batch == 1 ? "/pub" : "/mpub") + "?topic=" + URLEncoder.encode(topic, StandardCharsets.UTF_8)
-          + (msgIdFrom != null && batch > 1 ? "&binary=true&msg_ids=true" : "");
+          + (batch == 1 ? "" : msgIdFrom != null ? "&binary=true&msg_ids=true" : mpubBinary ? "&binary=true" : "");
       this.template = BenchBody.template(size, (int) run, index);
       this.interval = rate > 0 ? Math.max(1, (long) (1e9 * batch * publishers / rate)) : 0;
       this.next = start + (rate > 0 ? interval * index / publishers : 0);
@@ -293,8 +298,8 @@ public final class Bench implements Callable<Integer> {
           if (scheduled - end >= 0) return;
         }
         byte[] body = nsq != null ? BenchBody.nsqCommand(nsqLine, template, seq, batch, stats.micros(scheduled))
-            : msgIdFrom != null && batch > 1
-            ? BenchBody.requestWithIds(template, seq, batch, stats.micros(scheduled), msgIdFrom)
+            : batch > 1 && (msgIdFrom != null || mpubBinary)
+            ? BenchBody.binaryRequest(template, seq, batch, stats.micros(scheduled), msgIdFrom)
             : BenchBody.request(template, seq, batch, stats.micros(scheduled));
         String header = msgIdFrom != null && batch == 1
             ? "X-Herald-Msg-Id: " + new String(BenchBody.id(body, msgIdFrom), StandardCharsets.US_ASCII) : null;
@@ -453,6 +458,7 @@ public final class Bench implements Callable<Integer> {
       cfg.put("duration_s", duration.toMillis() / 1000.0);
       cfg.put("rate", rate);
       cfg.put("msg_id_from", msgIdFrom == null ? null : msgIdFrom.name());
+      cfg.put("mpub_binary", batch > 1 && (mpubBinary || msgIdFrom != null));
       r.put("sent", sent);
       r.put("acknowledged", acked);
       r.put("unacknowledged", sent - acked);

@@ -60,25 +60,34 @@ final class BenchBody {
   static final int NAME = SEQ + 12;
 
   /**
-   * The same messages in /mpub's binary layout with ids ({@code binary=true&msg_ids=true}): each
+   * The same messages in /mpub's binary layout: NSQ's ({@code binary=true}, [count]([size][bytes])*)
+   * when {@code from} is null, else Herald's with ids ({@code binary=true&msg_ids=true}), where each
    * message's id is its name (sequence) or the hash of its bytes (line).
    */
-  static byte[] requestWithIds(byte[] template, long firstSeq, int count, long publishMicros, MsgIds from) {
+  static byte[] binaryRequest(byte[] template, long firstSeq, int count, long publishMicros, MsgIds from) {
     int size = template.length;
-    int idLength = from == MsgIds.sequence ? NAME : 32;
-    java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(4 + count * (1 + idLength + 4 + size));
+    int idLength = from == null ? 0 : from == MsgIds.sequence ? NAME : 32;
+    int perId = from == null ? 0 : 1 + idLength;
+    ByteBuffer body = ByteBuffer.allocate(4 + count * (perId + 4 + size));
     body.putInt(count);
-    byte[] message = request(template, firstSeq, 1, publishMicros);
     for (int i = 0; i < count; i++) {
-      hex(message, SEQ, 12, firstSeq + i);
-      body.put((byte) idLength).put(id(message, from)).putInt(size).put(message);
+      int at = body.position() + perId + 4;
+      fill(body.array(), at, template, firstSeq + i, publishMicros);
+      if (from != null) body.put((byte) idLength).put(id(body.array(), at, size, from));
+      body.putInt(size);
+      body.position(at + size);
     }
     return body.array();
   }
 
   /** The id of one message body (a whole array). */
   static byte[] id(byte[] message, MsgIds from) {
-    return from == MsgIds.sequence ? Arrays.copyOf(message, NAME) : MsgIds.ofBytes(message, 0, message.length);
+    return id(message, 0, message.length, from);
+  }
+
+  /** The id of the message body at {@code bytes[at, at + length)}. */
+  private static byte[] id(byte[] bytes, int at, int length, MsgIds from) {
+    return from == MsgIds.sequence ? Arrays.copyOfRange(bytes, at, at + NAME) : MsgIds.ofBytes(bytes, at, length);
   }
 
   /**
