@@ -3,24 +3,27 @@
 # node (LevelDB, fsync on) and a fresh nsqd, alternately; prints both side by side with the ratio, so
 # the ratio is measured, not remembered (issue 13). By hand only: CI never needs nsqd.
 #
-#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-p "32 128"] [-l "mpub consume tcp pub"]
+#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-b JAR] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-p "32 128"] [-l "mpub consume tcp pub"]
 #
 # -n nsqd binary (default /work/nsq/bin/nsqd; bench_reader is taken from the same directory)
-# -j Herald's jar (default target/herald.jar)   -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
+# -j Herald's jar (default target/herald.jar)   -b a second Herald jar ("before"), run as a third server in its own column
+# -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
 # -c wrk connections for /mpub (default "16 32")   -p wrk connections for /pub (default "32 128")
 # -l loads (default mpub consume tcp):
 #    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
-#             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores
+#             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores;
+#             "server/machine busy": the server's and the whole machine's share of all cores over the run
+#             (a machine far busier than server + wrk had someone else's load in that run)
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s
 #    tcp      herald bench --tcp: 8 MPUB publishers + 4 consumers (RDY 1000, FIN each), issue 11's shape
 #    pub      wrk -t2 -cN /pub of one 200-byte message per request: the same figures (a message is a request)
 # Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
 set -euo pipefail
-NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
-while getopts n:j:o:d:w:c:p:l: opt; do
+NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
+while getopts n:j:b:o:d:w:c:p:l: opt; do
   case $opt in
-    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; p) PUBCONNS=$OPTARG ;; l) LOADS=$OPTARG ;;
+    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; b) BEFORE=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; p) PUBCONNS=$OPTARG ;; l) LOADS=$OPTARG ;;
     *) sed -n '2,/^set/p' "$0" | grep '^#'; exit 2 ;;
   esac
 done
@@ -51,53 +54,67 @@ mkdir -p "$WORK/nsqd"
 declare -A PID
 "$NSQD" --data-path="$WORK/nsqd" --http-address=127.0.0.1:0 --tcp-address=127.0.0.1:0 >"$WORK/nsqd.log" 2>&1 &
 PIDS+=($!) PID[nsqd]=$!
-java $JVM -jar "$JAR" --data-path "$WORK/herald" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/herald.log" 2>&1 &
-PIDS+=($!) PID[herald]=$!
-wait_for "$WORK/nsqd.log" 'HTTP: listening on'
-wait_for "$WORK/herald.log" 'listening on http'
 declare -A HTTP TCP
+HERALDS=(herald) SERVERS=(nsqd herald)
+if [ -n "$BEFORE" ]; then HERALDS=(before herald) SERVERS=(nsqd before herald); fi
+for h in "${HERALDS[@]}"; do
+  jar=$JAR; [ "$h" = before ] && jar=$BEFORE
+  java $JVM -jar "$jar" --data-path "$WORK/$h" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/$h.log" 2>&1 &
+  PIDS+=($!) PID[$h]=$!
+done
+wait_for "$WORK/nsqd.log" 'HTTP: listening on'
 HTTP[nsqd]=$(grep -oE 'HTTP: listening on [0-9.:]+' "$WORK/nsqd.log" | awk '{print $4}')
 TCP[nsqd]=$(grep -oE 'TCP: listening on [0-9.:]+' "$WORK/nsqd.log" | awk '{print $4}')
-HTTP[herald]=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/herald.log" | sed 's|.*http://||')
-TCP[herald]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/herald.log" | head -1 | sed 's|tcp://||')
+for h in "${HERALDS[@]}"; do
+  wait_for "$WORK/$h.log" 'listening on http'
+  HTTP[$h]=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/$h.log" | sed 's|.*http://||')
+  TCP[$h]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/$h.log" | head -1 | sed 's|tcp://||')
+done
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
-wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg"
-  local before after
-  before=$(ticks "${PID[$3]}")
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; } # the whole machine's busy ticks
+wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg machine-busy"
+  local before after busy0 busy1
+  before=$(ticks "${PID[$3]}") busy0=$(busy)
   TOPIC=$4 wrk -t2 -c"$5" -d"$6"s -s "$WORK/$1.lua" --latency "http://${HTTP[$3]}" >"$WORK/wrk.txt"
-  after=$(ticks "${PID[$3]}")
-  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
+  after=$(ticks "${PID[$3]}") busy1=$(busy)
+  # The machine's busy share (all cores) beside the server's own: what else ran in the same seconds.
+  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v secs="$6" -v cores="$(nproc)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
        /Requests\/sec/ {r=$2*per} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
        /requests in/ {n=$1*per}
-       END {printf "%.0f %.1fms %.1fms %.1fus%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
+       END {printf "%.0f %.1fms %.1fms %.1fus %.0f%%/%.0f%%%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0,
+            100 * cpu / (hz * secs * cores), 100 * busy / (hz * secs * cores), bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
 }
 mpub() { wrk_run mpub 100 "$@"; } # server topic conns seconds
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
-for s in nsqd herald; do mpub $s warm 16 "$WARM" >/dev/null; done
-ROWS=()
-row() { ROWS+=("| $1 | $2 | $3 | $4 |"); echo "| $1 | $2 | $3 | $4 |"; }
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR${BEFORE:+ (before: $BEFORE)} $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
+for s in "${SERVERS[@]}"; do mpub $s warm 16 "$WARM" >/dev/null; done
+row() { # label, one cell per server, then the ratio cell (Herald / nsqd)
+  local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; echo "$line"
+}
+cells() { # how a server's "msgs/s p50 p99 cpu" reads in a row, and Herald's over nsqd's after it
+  local s; for s in "${SERVERS[@]}"; do set -- ${R[$s]}; printf '%s\t' "$1 msgs/s, p99 $3, CPU $4/msg (server/machine busy $5)${C[$s]:+; consumed ${C[$s]}/s}"; done
+  set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
+  printf '%s' "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/msg $(ratio "${hc%us}" "${nc%us}")${C[herald]:+; consumed $(ratio "${C[herald]:-0}" "${C[nsqd]:-0}")})"
+}
 ratio() { awk -v h="$1" -v n="$2" 'BEGIN {printf (n > 0 ? "%.2f" : "-"), h / n}'; }
 side_by_side() { # label script per-request-messages connections...: one row per connection count
   local label=$1 script=$2 per=$3 c s; shift 3
   for c in "$@"; do
-    declare -A R=()
-    for s in nsqd herald; do R[$s]=$(wrk_run "$script" "$per" $s "$script$c" "$c" "$DUR"); done
-    set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
-    row "$label, $c connections" "$n msgs/s, p99 $np, CPU $nc/msg" "$h msgs/s, p99 $hp, CPU $hc/msg" \
-        "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/msg $(ratio "${hc%us}" "${nc%us}"))"
+    declare -A R=() C=()
+    for s in "${SERVERS[@]}"; do R[$s]=$(wrk_run "$script" "$per" $s "$script$c" "$c" "$DUR"); done
+    IFS=$'\t' read -ra CELLS <<<"$(cells)"; row "$label, $c connections" "${CELLS[@]}"
   done
 }
 
-echo "| load (${DUR} s each) | nsqd | Herald | Herald / nsqd |"
-echo "| --- | --- | --- | --- |"
+if [ -n "$BEFORE" ]; then echo "| load (${DUR} s each) | nsqd | Herald before | Herald | Herald / nsqd |"; echo "| --- | --- | --- | --- | --- |"
+else echo "| load (${DUR} s each) | nsqd | Herald | Herald / nsqd |"; echo "| --- | --- | --- | --- |"; fi
 for load in $LOADS; do
   case $load in
     mpub) side_by_side "/mpub x 100" mpub 100 $CONNS ;;
     consume)
       c=${CONNS%% *}
       declare -A R=() C=()
-      for s in nsqd herald; do
+      for s in "${SERVERS[@]}"; do
         curl -sf -X POST "http://${HTTP[$s]}/topic/create?topic=consumed" >/dev/null
         curl -sf -X POST "http://${HTTP[$s]}/channel/create?topic=consumed&channel=ch" >/dev/null
         "$READER" --nsqd-tcp-address "${TCP[$s]}" --topic consumed --channel ch --runfor "$((DUR + 2))s" >"$WORK/reader.txt" 2>&1 &
@@ -106,20 +123,18 @@ for load in $LOADS; do
         wait $RP || true
         C[$s]=$(grep -oE '[0-9.]+ops/s' "$WORK/reader.txt" | tail -1 | sed 's|ops/s||; s|\..*||')
       done
-      set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
-      row "/mpub x 100, $c connections, bench_reader consuming" "$n msgs/s, p99 $np, CPU $nc/msg; consumed ${C[nsqd]:-?}/s" \
-          "$h msgs/s, p99 $hp, CPU $hc/msg; consumed ${C[herald]:-?}/s" "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"); consumed $(ratio "${C[herald]:-0}" "${C[nsqd]:-0}"))" ;;
+      IFS=$'\t' read -ra CELLS <<<"$(cells)"; row "/mpub x 100, $c connections, bench_reader consuming" "${CELLS[@]}" ;;
     tcp)
       declare -A P=() C=()
-      for s in nsqd herald; do
+      for s in "${SERVERS[@]}"; do
         java -jar "$JAR" bench --tcp "${TCP[$s]}" --topic tcpconsume --duration "${DUR}s" --batch 100 --publishers 8 \
           --consumers 4 --rdy 1000 2>/dev/null >"$WORK/bench.txt" || true
         P[$s]=$(awk '/^published:/ {gsub(",", "", $9); print $9}' "$WORK/bench.txt")
         C[$s]=$(awk '/^consumed:/ {gsub(",", "", $8); print $8}' "$WORK/bench.txt")
         grep -E '^verify:' "$WORK/bench.txt" | sed "s/^/  $s /" >&2
       done
-      row "TCP: 8 MPUB publishers + 4 consumers (herald bench --tcp)" "published ${P[nsqd]}/s, consumed ${C[nsqd]}/s" \
-          "published ${P[herald]}/s, consumed ${C[herald]}/s" "$(ratio "${C[herald]:-0}" "${C[nsqd]:-0}") (consumed)" ;;
+      CELLS=(); for s in "${SERVERS[@]}"; do CELLS+=("published ${P[$s]}/s, consumed ${C[$s]}/s"); done
+      row "TCP: 8 MPUB publishers + 4 consumers (herald bench --tcp)" "${CELLS[@]}" "$(ratio "${C[herald]:-0}" "${C[nsqd]:-0}") (consumed)" ;;
     pub) side_by_side "/pub" pub 1 $PUBCONNS ;;
     *) echo "unknown load $load" >&2; exit 2 ;;
   esac
