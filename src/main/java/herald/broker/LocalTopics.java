@@ -10,7 +10,6 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -101,8 +100,6 @@ public final class LocalTopics implements Extension {
     TopicInbox inbox = running(topic);
     if (inbox == null) return false;
     TopicInbox.Waiting w = new TopicInbox.Waiting(messages, deadline, result);
-    w.timer(system.scheduler().scheduleOnce(Duration.ofMillis(Math.max(0, deadline - System.currentTimeMillis())),
-        w::expire, system.executionContext()));
     if (inbox.offer(w)) return true;
     w.untake();
     return false;
@@ -120,7 +117,7 @@ public final class LocalTopics implements Extension {
 
   /** A topic runs here from now on and takes its publishes from the inbox returned. */
   TopicInbox attach(String topic, ActorRef<Topic.Command> self) {
-    TopicInbox inbox = inboxes.computeIfAbsent(topic, t -> new TopicInbox());
+    TopicInbox inbox = inboxes.computeIfAbsent(topic, t -> new TopicInbox(system.scheduler(), system.executionContext()));
     inbox.attach(self);
     watcher.tell(new Watch(topic, self));
     return inbox;
@@ -130,6 +127,6 @@ public final class LocalTopics implements Extension {
   void detach(String topic, TopicInbox inbox, ActorRef<Topic.Command> self) {
     List<TopicInbox.Waiting> left = inbox.detach(self);
     inboxes.computeIfPresent(topic, (t, i) -> i == inbox && !i.isAttached() ? null : i);
-    for (TopicInbox.Waiting w : left) elsewhere.accept(new Rerouted(topic, w.messages, w.deadline, w.result));
+    for (TopicInbox.Waiting w : left) elsewhere.accept(new Rerouted(topic, w.messages(), w.deadline(), w.result()));
   }
 }

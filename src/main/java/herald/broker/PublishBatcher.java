@@ -11,7 +11,6 @@ import org.apache.pekko.pattern.StatusReply;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
@@ -39,14 +38,29 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
 
   /** Local only: the future is completed by this actor by {@code deadline} (epoch ms). */
   public record Publish(List<Published> messages, long deadline, CompletableFuture<Topic.Appended> result)
-      implements Command {
+      implements Command, GroupCommit.Waiting {
     public Publish(List<Published> messages, CompletableFuture<Topic.Appended> result) {
       this(messages, System.currentTimeMillis() + PUBLISH_TIMEOUT.toMillis(), result);
     }
+
+    @Override
+    public boolean take() {
+      return true; // only this actor answers it
+    }
+
+    @Override
+    public void answer(Topic.Appended appended) {
+      result.complete(appended);
+    }
+
+    @Override
+    public void refuse(RuntimeException failure) {
+      result.completeExceptionally(failure);
+    }
   }
 
-  private record WriteDone(long write, List<Publish> batch, Topic.Appended appended, Throwable failure, long startNanos,
-      int size) implements Command {}
+  /** The outcome of try {@code write}: {@code appended}, or {@code failure}. */
+  private record WriteDone(long write, Topic.Appended appended, Throwable failure) implements Command {}
 
   /** Try {@code write}'s window and margin are over. */
   private record TryOver(long write) implements Command {}
@@ -54,8 +68,6 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   /** The topic handed write {@code write} to its journal. */
   private record Handed(long write) implements Command {}
 
-  static final int MAX_BATCH_BYTES = 4 * 1024 * 1024;
-  static final int MAX_BATCH_MESSAGES = 20_000;
   /**
    * A publish is answered within this time. While a topic moves to another node (its node died or
    * lost its journal), a publish gets an error answer by then instead of waiting for the move.
@@ -96,13 +108,10 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   private final WriteMeters meters;
   private final ArrayDeque<Publish> waiting = new ArrayDeque<>();
   private final org.apache.pekko.actor.typed.ActorRef<Topic.Writing> handedTo;
-  private boolean writing;
   private long write;         // the number of the write in flight (or the last one)
   private boolean handed;     // the topic said it handed that write to its journal
-  // The write in flight, kept to send it again in a new try.
-  private List<Publish> batch;
-  private List<Published> messages;
-  private long deadline;
+  // The write in flight (null: none), kept to send it again in a new try.
+  private GroupCommit.Write<Publish> current;
   private long startNanos;
   private final BooleanSupplier memberUnreachable;
 
@@ -119,11 +128,11 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
     return newReceiveBuilder()
         .onMessage(Publish.class, p -> {
           waiting.add(p);
-          if (!writing) write();
+          if (current == null) write();
           return this;
         })
         .onMessage(Handed.class, h -> {
-          if (writing && h.write() == write) handed = true;
+          if (current != null && h.write() == write) handed = true;
           return this;
         })
         .onMessage(WriteDone.class, this::onWriteDone)
@@ -132,34 +141,10 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   }
 
   private void write() {
-    List<Publish> batch = new ArrayList<>();
-    List<Published> messages = new ArrayList<>();
-    long bytes = 0;
     long now = System.currentTimeMillis();
-    long deadline = Long.MAX_VALUE;
-    while (!waiting.isEmpty()) {
-      Publish next = waiting.peek();
-      if (next.deadline() - HANDED_MARGIN.toMillis() <= now) {
-        // Too late for the topic to take it: never sent, so certainly not stored.
-        waiting.poll();
-        next.result().completeExceptionally(new Publisher.NotStored("no time left to write it"));
-        continue;
-      }
-      long size = Published.bodyBytes(next.messages());
-      boolean full = bytes + size > MAX_BATCH_BYTES || messages.size() + next.messages().size() > MAX_BATCH_MESSAGES;
-      if (!batch.isEmpty() && full) break;
-      waiting.poll();
-      batch.add(next);
-      messages.addAll(next.messages());
-      bytes += size;
-      deadline = Math.min(deadline, next.deadline());
-    }
-    if (batch.isEmpty()) return;
-    writing = true;
-    this.batch = batch;
-    this.messages = List.copyOf(messages);
-    this.deadline = deadline;
-    this.startNanos = System.nanoTime();
+    current = GroupCommit.next(waiting, now);
+    if (current == null) return;
+    startNanos = System.nanoTime();
     send(now);
   }
 
@@ -167,38 +152,36 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   private void send(long now) {
     handed = false;
     long number = ++write;
+    long deadline = current.deadline();
     long topicDeadline = deadline - HANDED_MARGIN.toMillis();
     if (now + TRY_WINDOW.toMillis() < topicDeadline && memberUnreachable.getAsBoolean()) {
       topicDeadline = now + TRY_WINDOW.toMillis();
       getContext().scheduleOnce(TRY_WINDOW.plus(HANDED_MARGIN), getContext().getSelf(), new TryOver(number));
     }
     long topicDeadlineOfTry = topicDeadline;
-    List<Publish> batch = this.batch;
-    long start = startNanos;
-    int size = messages.size();
+    List<Published> messages = current.messages();
     getContext().askWithStatus(
         Topic.Appended.class,
         BrokerEntity.topic(getContext().getSystem(), topic),
         Duration.ofMillis(Math.max(1, deadline - now)),
         replyTo -> new Topic.Append(messages, topicDeadlineOfTry, number, handedTo, replyTo),
-        (appended, failure) -> new WriteDone(number, batch, appended, failure, start, size));
+        (appended, failure) -> new WriteDone(number, appended, failure));
   }
 
   /** Whether a try that is certainly not stored leaves time for another (its window and the margin). */
   private boolean timeForAnotherTry(long now) {
-    return deadline - HANDED_MARGIN.toMillis() - now > TRY_WINDOW.toMillis() / 2;
+    return current.deadline() - HANDED_MARGIN.toMillis() - now > TRY_WINDOW.toMillis() / 2;
   }
 
   private Behavior<Command> onTryOver(TryOver over) {
-    if (!writing || over.write() != write || handed) return this;
+    if (current == null || over.write() != write || handed) return this;
     // Not handed to the journal within its window and the margin: the topic refuses it from now on.
     long now = System.currentTimeMillis();
     if (timeForAnotherTry(now)) {
       send(now);
       return this;
     }
-    return onWriteDone(new WriteDone(write, batch, null, new RuntimeException("the topic did not take the write in time"),
-        startNanos, messages.size()));
+    return onWriteDone(new WriteDone(write, null, new RuntimeException("the topic did not take the write in time")));
   }
 
   /** What the publishers of a write that failed are told: whether it may be stored after all. */
@@ -213,30 +196,24 @@ public final class PublishBatcher extends AbstractBehavior<PublishBatcher.Comman
   }
 
   private Behavior<Command> onWriteDone(WriteDone done) {
-    if (!writing || done.write() != write) return this; // an earlier try, given up and sent again
+    if (current == null || done.write() != write) return this; // an earlier try, given up and sent again
     if (done.failure() instanceof StatusReply.ErrorMessage e && Errors.PUB_EXPIRED.equals(e.getMessage())
         && timeForAnotherTry(System.currentTimeMillis())) {
       // The topic refused this try unwritten: its window passed while it waited (recovering after a move).
       send(System.currentTimeMillis());
       return this;
     }
-    writing = false;
-    meters.record(done.startNanos(), done.size());
-    RuntimeException failure = done.failure() == null ? null : failure(done.failure());
-    if (failure == null) {
-      // The topic names the duplicates by their place in the whole write; each publisher gets its own.
-      int[] sizes = done.batch().stream().mapToInt(p -> p.messages().size()).toArray();
-      Topic.Appended[] answers = done.appended().split(sizes);
-      for (int i = 0; i < answers.length; i++) done.batch().get(i).result().complete(answers[i]);
+    meters.record(startNanos, current.messages().size());
+    if (done.failure() == null) {
+      current.answer(done.appended());
     } else {
-      for (Publish p : done.batch()) p.result().completeExceptionally(failure);
-    }
-    if (failure != null) {
+      current.refuse(failure(done.failure()));
       // The topic did not answer: what waited behind that write would wait as long again. It was
       // never sent, so it is certainly not stored; the client may retry at once.
-      for (Publish p : waiting) p.result().completeExceptionally(new Publisher.NotStored("the topic did not answer the write before it"));
+      for (Publish p : waiting) p.refuse(new Publisher.NotStored("the topic did not answer the write before it"));
       waiting.clear();
     }
+    current = null;
     if (!waiting.isEmpty()) write();
     return this;
   }

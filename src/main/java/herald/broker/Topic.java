@@ -578,28 +578,18 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    */
   private Effect<Event, State> onDrain(State state) {
     if (inbox == null) return Effect().none();
-    List<TopicInbox.Waiting> batch = inbox.take(System.currentTimeMillis(), PublishBatcher.HANDED_MARGIN.toMillis(),
-        PublishBatcher.MAX_BATCH_BYTES, PublishBatcher.MAX_BATCH_MESSAGES);
-    if (batch.isEmpty()) {
+    GroupCommit.Write<TopicInbox.Waiting> write = inbox.take(System.currentTimeMillis());
+    if (write == null) {
       inbox.done();
       return Effect().none();
     }
-    int[] sizes = new int[batch.size()];
-    List<Published> messages = batch.size() == 1 ? batch.get(0).messages : new ArrayList<>();
-    for (int i = 0; i < sizes.length; i++) {
-      if (batch.size() > 1) messages.addAll(batch.get(i).messages);
-      sizes[i] = batch.get(i).messages.size();
-    }
     long start = System.nanoTime();
     TopicInbox taken = inbox;
-    return store(state, messages, null, appended -> {
-      local.meters().record(start, messages.size());
+    return store(state, write.messages(), null, appended -> {
+      local.meters().record(start, write.messages().size());
       taken.done();
       // The answers (each one's response, then a hand-off to its connection) run beside the next write.
-      ctx.getExecutionContext().execute(() -> {
-        Appended[] answers = batch.size() == 1 ? new Appended[] {appended} : appended.split(sizes);
-        for (int i = 0; i < answers.length; i++) batch.get(i).answer(answers[i]);
-      });
+      ctx.getExecutionContext().execute(() -> write.answer(appended));
     });
   }
 

@@ -1,9 +1,12 @@
 package herald.broker;
 
-import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Scheduler;
+import scala.concurrent.ExecutionContext;
 
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -22,17 +25,16 @@ final class TopicInbox {
 
   /**
    * One publish and its answer. It is answered once: by the topic after the write, or at its
-   * deadline (epoch ms) by a timer, which tells whether the topic had taken it into a write.
+   * deadline (epoch ms; at most {@link #SWEEP_EVERY} after it) by the inbox's sweep, which tells whether the topic had taken it into a write.
    */
-  static final class Waiting extends AtomicInteger {
+  static final class Waiting extends AtomicInteger implements GroupCommit.Waiting {
     private static final int QUEUED = 0;
     private static final int TAKEN = 1;
     private static final int ANSWERED = 2;
 
-    final List<Published> messages;
-    final long deadline;
-    final CompletableFuture<Topic.Appended> result;
-    private volatile Cancellable timer;
+    private final List<Published> messages;
+    private final long deadline;
+    private final CompletableFuture<Topic.Appended> result;
 
     Waiting(List<Published> messages, long deadline, CompletableFuture<Topic.Appended> result) {
       this.messages = messages;
@@ -40,32 +42,43 @@ final class TopicInbox {
       this.result = result;
     }
 
-    void timer(Cancellable timer) {
-      this.timer = timer;
+    @Override
+    public List<Published> messages() {
+      return messages;
+    }
+
+    @Override
+    public long deadline() {
+      return deadline;
+    }
+
+    CompletableFuture<Topic.Appended> result() {
+      return result;
     }
 
     /** The topic puts it in a write: from now on its outcome at the deadline is unknown. */
-    boolean take() {
+    @Override
+    public boolean take() {
       return compareAndSet(QUEUED, TAKEN);
     }
 
-    /** Gives it back untaken (so the timer would call it not stored), for another way to its topic. */
+    /** Gives it back untaken (so the sweep would call it not stored), for another way to its topic. */
     boolean untake() {
-      if (!compareAndSet(QUEUED, ANSWERED)) return false;
-      cancelTimer();
-      return true;
+      return compareAndSet(QUEUED, ANSWERED);
     }
 
-    void answer(Topic.Appended appended) {
-      if (getAndSet(ANSWERED) == ANSWERED) return;
-      cancelTimer();
-      result.complete(appended);
+    @Override
+    public void answer(Topic.Appended appended) {
+      if (getAndSet(ANSWERED) != ANSWERED) result.complete(appended);
     }
 
-    void refuse(RuntimeException failure) {
-      if (getAndSet(ANSWERED) == ANSWERED) return;
-      cancelTimer();
-      result.completeExceptionally(failure);
+    @Override
+    public void refuse(RuntimeException failure) {
+      if (getAndSet(ANSWERED) != ANSWERED) result.completeExceptionally(failure);
+    }
+
+    boolean answered() {
+      return get() == ANSWERED;
     }
 
     /** The deadline passed: never in a write means never stored; in one, it may be stored. */
@@ -77,22 +90,38 @@ final class TopicInbox {
             new Publisher.OutcomeUnknown("the journal did not confirm the write in time; it may be stored"));
       }
     }
-
-    private void cancelTimer() {
-      Cancellable t = timer;
-      if (t != null) t.cancel();
-    }
   }
 
+  /**
+   * How often the sweep runs while anything here is unanswered: it forgets what was answered (so
+   * that answered publishes are not kept) and answers what reached its deadline. A publish's
+   * deadline is seconds away, so the sweep usually wakes at this pace, not at a deadline.
+   */
+  static final Duration SWEEP_EVERY = Duration.ofMillis(100);
+
+  private final Scheduler scheduler;
+  private final ExecutionContext executor;
+  // Every publish offered here and not yet seen answered by the sweep, queued or in a write.
+  private final ConcurrentLinkedQueue<Waiting> unanswered = new ConcurrentLinkedQueue<>();
+  // A sweep is scheduled (or running).
+  private final AtomicBoolean sweeping = new AtomicBoolean();
   private final ConcurrentLinkedQueue<Waiting> queue = new ConcurrentLinkedQueue<>();
   // A Drain is on its way to the topic or it is writing: publishers need not wake it.
   private final AtomicBoolean woken = new AtomicBoolean();
   private volatile ActorRef<Topic.Command> topic;
 
+  /** Deadlines are kept by one sweep on {@code scheduler}, run on {@code executor}. */
+  TopicInbox(Scheduler scheduler, ExecutionContext executor) {
+    this.scheduler = scheduler;
+    this.executor = executor;
+  }
+
   /** Queues {@code w} for the topic running here; false (and not queued) when none runs. */
   boolean offer(Waiting w) {
     ActorRef<Topic.Command> running = topic;
     if (running == null) return false;
+    unanswered.add(w);
+    if (!sweeping.get()) sweepIn(Math.min(SWEEP_EVERY.toMillis(), Math.max(0, w.deadline - System.currentTimeMillis())));
     queue.add(w);
     wake(running);
     // The topic stopped meanwhile: if it did not take w, w goes the other way.
@@ -103,29 +132,9 @@ final class TopicInbox {
     if (woken.compareAndSet(false, true)) running.tell(Topic.Drain.INSTANCE);
   }
 
-  /**
-   * The next write: what waits, in order, up to {@code maxBytes} of bodies and {@code maxMessages}
-   * (the first is always taken). A publish that has less than {@code margin} ms left before its
-   * deadline is answered not stored instead: the topic would start its write too late.
-   */
-  List<Waiting> take(long now, long margin, long maxBytes, int maxMessages) {
-    List<Waiting> batch = new ArrayList<>();
-    long bytes = 0;
-    int count = 0;
-    Waiting next;
-    while ((next = queue.peek()) != null) {
-      long size = Published.bodyBytes(next.messages);
-      if (!batch.isEmpty() && (bytes + size > maxBytes || count + next.messages.size() > maxMessages)) break;
-      queue.poll();
-      if (next.deadline - margin <= now) {
-        next.refuse(new Publisher.NotStored("no time left to write it"));
-      } else if (next.take()) {
-        batch.add(next);
-        bytes += size;
-        count += next.messages.size();
-      }
-    }
-    return batch;
+  /** The next write: what waits, as GroupCommit takes it; null when nothing does. */
+  GroupCommit.Write<Waiting> take(long now) {
+    return GroupCommit.next(queue, now);
   }
 
   /** The topic's write is done (or it found nothing to write): what came meanwhile wakes it again. */
@@ -156,5 +165,23 @@ final class TopicInbox {
 
   boolean isAttached() {
     return topic != null;
+  }
+
+  private void sweepIn(long ms) {
+    if (sweeping.compareAndSet(false, true)) scheduler.scheduleOnce(Duration.ofMillis(ms), this::sweep, executor);
+  }
+
+  /** Answers what reached its deadline unanswered, forgets what was answered; again while anything is left. */
+  private void sweep() {
+    long now = System.currentTimeMillis();
+    long next = now + SWEEP_EVERY.toMillis();
+    for (Iterator<Waiting> i = unanswered.iterator(); i.hasNext(); ) {
+      Waiting w = i.next();
+      if (w.deadline <= now) w.expire();
+      if (w.answered()) i.remove();
+      else next = Math.min(next, w.deadline);
+    }
+    sweeping.set(false);
+    if (!unanswered.isEmpty()) sweepIn(Math.max(0, next - now));
   }
 }

@@ -23,7 +23,7 @@ record WriteMeters(Timer time, DistributionSummary size) {
             .description("messages in one publish write to a topic's journal")
             .baseUnit("messages")
             .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000,
-                PublishBatcher.MAX_BATCH_MESSAGES)
+                GroupCommit.MAX_MESSAGES)
             .register(metrics));
   }
 
