@@ -133,13 +133,9 @@ public final class NodeProcess implements AutoCloseable {
     return true;
   }
 
-  /** java -cp (this test's class path) herald.node.Main args... */
+  /** java (flags, this test's class path: NodeJvm) herald.node.Main args... */
   public static List<String> command(String... args) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Xmx512m");
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
+    List<String> cmd = new ArrayList<>(NodeJvm.command());
     cmd.add("herald.node.Main");
     cmd.addAll(List.of(args));
     return cmd;
