@@ -7,14 +7,17 @@ another's journal, compactions or heap; each node is warmed up on two other topi
 and one with (so the JIT has compiled both paths whatever is measured), then measured once with
 `herald bench`. The order alternates from pair to pair (A B, B A, A B, ...), so whatever favours a
 place in the sequence falls on both alike. Per run: acknowledged msgs/s, ack p99 and the node's CPU
-time (utime + stime from /proc) per acknowledged message; at the end every pair's ratio, their mean
-and spread.
+time (utime + stime from /proc) per acknowledged message, and how much of it the JIT compiler's
+threads took (a fresh node still compiles for minutes on 2 busy cores, and that CPU is per second,
+not per message: a slower run spreads it over fewer messages); at the end every pair's ratios, their
+mean and spread.
 
   deploy/measure-pairs.py [--batch 100] [--pairs 4] [--duration 10] [--warm 5] [--publishers 32]
                           [--mpub-binary] [--b-first] A B
 
 A and B are variants: ';'-separated items of `ids` (publish with ids, `--msg-id-from sequence`),
-`jar=PATH` (default target/herald.jar) and `jvm=OPTIONS` (default -Xmx1g). Examples:
+`jar=PATH` (default target/herald.jar), `jvm=OPTIONS` (default -Xmx1g) and `args=NODE OPTIONS`
+(such as `args=--dedup-window 0`). Examples:
 
   deploy/measure-pairs.py '' ids                                   # what ids cost on /mpub x 100
   deploy/measure-pairs.py --batch 1 '' ids                         # ... on /pub
@@ -36,11 +39,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def variant(spec):
-    v = {"jar": "target/herald.jar", "jvm": "-Xmx1g", "ids": False}
+    v = {"jar": "target/herald.jar", "jvm": "-Xmx1g", "args": "", "ids": False}
     for item in filter(None, (i.strip() for i in spec.split(";"))):
         if item == "ids":
             v["ids"] = True
-        elif item.split("=", 1)[0] in ("jar", "jvm"):
+        elif item.split("=", 1)[0] in ("jar", "jvm", "args"):
             key, value = item.split("=", 1)
             v[key] = value
         else:
@@ -52,6 +55,20 @@ def variant(spec):
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
+def jit_seconds(pid):
+    """CPU seconds of the node's JIT compiler threads ("C1/C2 CompilerThre...") alive now."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = open(f"/proc/{pid}/task/{tid}/stat").read()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1:].startswith(("C1 Compiler", "C2 Compiler")):
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
 
 
 def children_cpu():
@@ -91,16 +108,19 @@ def one_run(a, v):
     """A fresh node of variant v, warmed up, then one measured run."""
     data = tempfile.mkdtemp(prefix="measure-pairs-")
     port = free_port()
-    cmd = ["java"] + v["jvm"].split() + ["-jar", v["jar"], "--data-path", data, "--http-address", f"127.0.0.1:{port}"]
+    cmd = (["java"] + v["jvm"].split() + ["-jar", v["jar"], "--data-path", data, "--http-address", f"127.0.0.1:{port}",
+                                           "--tcp-address", "127.0.0.1:0"]
+           + v["args"].split())
     try:
         with Nodes(cmd, data + ".log", port) as nodes:
             proc, _ = nodes.start()
             bench(a, v["jar"], port, "warmnone", a.warm, False)
             bench(a, v["jar"], port, "warmids", a.warm, True)
             subprocess.run(["sync"])
-            before, client_before, ticks_before = cpu_seconds(proc.pid), children_cpu(), machine_ticks()
+            before, jit_before, client_before, ticks_before = cpu_seconds(proc.pid), jit_seconds(proc.pid), children_cpu(), machine_ticks()
             r = bench(a, v["jar"], port, "measured", a.duration, v["ids"])
             used = cpu_seconds(proc.pid) - before
+            jit = jit_seconds(proc.pid) - jit_before
             client = children_cpu() - client_before
             busy, total = (x - y for x, y in zip(machine_ticks(), ticks_before))
         os.remove(data + ".log")
@@ -109,6 +129,7 @@ def one_run(a, v):
     acked = r["acknowledged"]
     return {"rate": r["publish_msgs_per_s"], "p99": r["ack_latency_ms"].get("p99"),
             "cpu_us": used * 1e6 / acked if acked else float("nan"),
+            "jit_us": jit * 1e6 / acked if acked else float("nan"),
             "client_us": client * 1e6 / acked if acked else float("nan"), "busy": busy / total if total else float("nan"),
             "errors": r["errors"], "missing": r["missing"]}
 
@@ -117,7 +138,7 @@ def describe(run):
     errors = f", errors {run['errors']}" if run["errors"] else ""
     missing = f", {run['missing']} MISSING" if run["missing"] else ""
     return (f"{run['rate']:,.0f} msgs/s, p99 {run['p99']:.1f} ms, {run['cpu_us']:.1f} µs CPU/msg "
-            f"(client {run['client_us']:.1f} µs, cores {run['busy']:.0%} busy){errors}{missing}")
+            f"(JIT {run['jit_us']:.1f}, client {run['client_us']:.1f} µs, cores {run['busy']:.0%} busy){errors}{missing}")
 
 
 def spread(values):
@@ -144,20 +165,24 @@ def main():
     what = "/pub" if a.batch == 1 else f"/mpub x {a.batch}" + (" (binary layout)" if a.mpub_binary else "")
     print(f"{what}, {a.publishers} publishers, {a.duration} s per run after {a.warm} + {a.warm} s of warm-up; "
           f"A = {variants['A']}, B = {variants['B']}; load average {load()}; {now()} UTC", flush=True)
-    print("| pair | order | A | B | B / A msgs/s | B / A CPU per msg |")
-    print("| --- | --- | --- | --- | --- | --- |", flush=True)
-    ratios, cpu_ratios = [], []
+    print("| pair | order | A | B | B / A msgs/s | B / A CPU per msg | B / A CPU per msg without JIT |")
+    print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    ratios, cpu_ratios, nojit_ratios = [], [], []
     for i in range(a.pairs):
         order = ("B", "A") if (i % 2 == 0) == a.b_first else ("A", "B")
         runs = {name: one_run(a, variants[name]) for name in order}
         ratio = runs["B"]["rate"] / runs["A"]["rate"]
         cpu_ratio = runs["B"]["cpu_us"] / runs["A"]["cpu_us"]
+        nojit = lambda r: r["cpu_us"] - r["jit_us"]
+        nojit_ratio = nojit(runs["B"]) / nojit(runs["A"])
         ratios.append(ratio)
         cpu_ratios.append(cpu_ratio)
-        print(f"| {i + 1} | {' '.join(order)} | {describe(runs['A'])} | {describe(runs['B'])} | {ratio:.2f} | {cpu_ratio:.2f} |",
-              flush=True)
+        nojit_ratios.append(nojit_ratio)
+        print(f"| {i + 1} | {' '.join(order)} | {describe(runs['A'])} | {describe(runs['B'])} | {ratio:.2f} | {cpu_ratio:.2f} "
+              f"| {nojit_ratio:.2f} |", flush=True)
     print(f"B / A msgs/s: {spread(ratios)}")
     print(f"B / A node CPU per message: {spread(cpu_ratios)}")
+    print(f"B / A node CPU per message without the JIT compiler's threads: {spread(nojit_ratios)}")
     print(f"load average after: {load()}; {now()} UTC")
 
 

@@ -18,12 +18,21 @@ public final class DedupId {
   public static String problem(String id) {
     if (id.isEmpty()) return "INVALID_MSG_ID";
     if (id.length() > MAX_LENGTH) return "MSG_ID_TOO_LONG";
-    for (int i = 0; i < id.length(); i++) {
-      char c = id.charAt(i);
-      // Visible ASCII: a header value loses surrounding spaces, so space is not taken either.
-      if (c < 0x21 || c > 0x7e) return "INVALID_MSG_ID";
-    }
+    for (int i = 0; i < id.length(); i++) if (!allowed(id.charAt(i))) return "INVALID_MSG_ID";
     return null;
+  }
+
+  /** The same for an id given as bytes {@code bytes[at, at + length)} (one char per byte). */
+  public static String problem(byte[] bytes, int at, int length) {
+    if (length == 0) return "INVALID_MSG_ID";
+    if (length > MAX_LENGTH) return "MSG_ID_TOO_LONG";
+    for (int i = at; i < at + length; i++) if (!allowed(bytes[i] & 0xff)) return "INVALID_MSG_ID";
+    return null;
+  }
+
+  /** Visible ASCII: a header value loses surrounding spaces, so space is not taken either. */
+  private static boolean allowed(int c) {
+    return c >= 0x21 && c <= 0x7e;
   }
 
   /**

@@ -22,12 +22,16 @@ import java.util.List;
  * a snapshot rebuild a map of them.) Ids are often sequential ("order-1041", "order-1042"), and so
  * are their String hashes: the index mixes every hash (as murmur3's finalizer does) before it picks
  * a home, or sequential ids would fill runs of neighbouring homes and linear probing would walk
- * them on every lookup (measured: 35 % of a node's CPU at 100,000 ids, issue 14). The mixed hash is
- * kept per ring slot, so a probe compares ids only when hashes match and a deletion moves entries
- * without touching the strings.
+ * them on every lookup (measured: 35 % of a node's CPU at 100,000 ids, issue 14). Each index entry
+ * holds the mixed hash beside the ring slot, so a probe reads one array: it compares ids only when
+ * hashes match and a deletion moves entries without touching anything else. At 100,000 ids the
+ * arrays are megabytes that the other work of the node pushes out of the caches between two writes,
+ * so what a message costs here is mostly cache misses: one probe per lookup, one per insertion and
+ * one per eviction (a profile of /mpub with ids, issue 14: with the hash in a second array, a probe
+ * touched both, and lookups and evictions took about a quarter of the node's Java samples).
  */
 public final class StoredIds {
-  private static final int EMPTY = -1;
+  private static final long EMPTY = -1;
 
   // The ring: entry number n (counting every entry ever added) sits at n & (ids.length - 1); the
   // entries from head to tail are kept, oldest first. An entry stored again moved to the young end
@@ -38,8 +42,8 @@ public final class StoredIds {
   private long head;
   private long tail;
   private int size;
-  // Ring slots by hash, linear probing; EMPTY where none. At most half full.
-  private int[] index;
+  // (mixed hash << 32) | ring slot, by hash, linear probing; EMPTY where none. At most half full.
+  private long[] index;
   private long forgottenEarly;
 
   public StoredIds() {
@@ -50,7 +54,7 @@ public final class StoredIds {
     ring = new String[capacity];
     times = new long[capacity];
     hashes = new int[capacity];
-    index = new int[capacity * 2];
+    index = new long[capacity * 2];
     Arrays.fill(index, EMPTY);
   }
 
@@ -79,8 +83,8 @@ public final class StoredIds {
 
   /** True when {@code id} was stored less than {@code windowMs} before {@code now}. */
   public boolean contains(String id, long now, long windowMs) {
-    int slot = find(id);
-    return slot != EMPTY && now - times[slot] < windowMs;
+    int at = probe(id, mix(id));
+    return at >= 0 && now - times[(int) index[at]] < windowMs;
   }
 
   /**
@@ -92,10 +96,15 @@ public final class StoredIds {
       clear();
       return;
     }
-    // Stored again after its window: it moves to the young end.
-    int slot = find(id);
-    if (slot != EMPTY) remove(slot);
-    append(id, at);
+    if (tail - head == ring.length) grow();
+    int hash = mix(id);
+    int where = probe(id, hash);
+    if (where >= 0) {
+      // Stored again after its window: it moves to the young end.
+      remove((int) index[where]);
+      where = probe(id, hash);
+    }
+    append(id, hash, at, ~where);
     while (head < tail) {
       int oldest = ringSlot(head);
       String old = ring[oldest];
@@ -109,6 +118,41 @@ public final class StoredIds {
       remove(oldest);
       head++;
     }
+  }
+
+  /**
+   * The positions (ascending) of the messages of one write that are not to be stored: those whose
+   * id was stored less than {@code windowMs} before the message's time, and those whose id an
+   * earlier message of the same write carries.
+   */
+  public List<Integer> duplicates(List<Published> messages, long windowMs) {
+    List<Integer> duplicates = List.of();
+    // The write's ids so far, (mixed hash << 32) | position, as the index keeps the stored ones.
+    long[] write = null;
+    for (int i = 0; i < messages.size(); i++) {
+      Published m = messages.get(i);
+      String id = m.dedupId();
+      if (id == null) continue;
+      int hash = mix(id);
+      int at = probe(id, hash);
+      boolean repeated = at >= 0 && m.timestamp() - times[(int) index[at]] < windowMs;
+      if (write == null) {
+        write = new long[Integer.highestOneBit((messages.size() - i) * 4 - 1)];
+        Arrays.fill(write, EMPTY);
+      }
+      int mask = write.length - 1;
+      int j = hash & mask;
+      for (long e; !repeated && (e = write[j]) != EMPTY; j = (j + 1) & mask) {
+        repeated = (int) (e >>> 32) == hash && id.equals(messages.get((int) e).dedupId());
+      }
+      if (repeated) {
+        if (duplicates.isEmpty()) duplicates = new ArrayList<>();
+        duplicates.add(i);
+      } else {
+        write[j] = ((long) hash << 32) | i;
+      }
+    }
+    return duplicates;
   }
 
   public int size() {
@@ -161,29 +205,37 @@ public final class StoredIds {
     return h ^ (h >>> 16);
   }
 
-  /** The ring slot of {@code id}, or EMPTY. */
-  private int find(String id) {
-    int hash = mix(id);
+  /**
+   * Where in the index {@code id} (whose mixed hash is {@code hash}) is; if it is not there, the
+   * complement ({@code ~i}, negative) of the empty place where it would go.
+   */
+  private int probe(String id, int hash) {
     int mask = index.length - 1;
     for (int i = hash & mask; ; i = (i + 1) & mask) {
-      int slot = index[i];
-      if (slot == EMPTY) return EMPTY;
-      if (hashes[slot] == hash && id.equals(ring[slot])) return slot;
+      long entry = index[i];
+      if (entry == EMPTY) return ~i;
+      if ((int) (entry >>> 32) == hash && id.equals(ring[(int) entry])) return i;
     }
   }
 
-  private void append(String id, long time) {
-    if (tail - head == ring.length) grow();
+  private static int home(long entry, int mask) {
+    return (int) (entry >>> 32) & mask;
+  }
+
+  /** Adds {@code id} at the young end; {@code place} is the empty index place its probe ended at. */
+  private void append(String id, int hash, long time, int place) {
     int slot = ringSlot(tail++);
-    int hash = mix(id);
     ring[slot] = id;
     times[slot] = time;
     hashes[slot] = hash;
     size++;
-    int mask = index.length - 1;
-    int i = hash & mask;
-    while (index[i] != EMPTY) i = (i + 1) & mask;
-    index[i] = slot;
+    index[place] = ((long) hash << 32) | slot;
+  }
+
+  /** The same when the place is not known yet (a rebuilt index). */
+  private void append(String id, long time) {
+    int hash = mix(id);
+    append(id, hash, time, ~probe(id, hash));
   }
 
   /** Forgets the entry at ring slot {@code slot}: a null in the ring, and out of the index. */
@@ -192,12 +244,12 @@ public final class StoredIds {
     size--;
     int mask = index.length - 1;
     int i = hashes[slot] & mask;
-    while (index[i] != slot) i = (i + 1) & mask;
+    while ((int) index[i] != slot) i = (i + 1) & mask;
     // Backward-shift deletion: entries after the hole that could sit in it move up, so every entry
     // stays reachable from its home without markers.
     int hole = i;
     for (int j = (hole + 1) & mask; index[j] != EMPTY; j = (j + 1) & mask) {
-      int home = hashes[index[j]] & mask;
+      int home = home(index[j], mask);
       boolean movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
       if (movable) {
         index[hole] = index[j];
@@ -217,7 +269,7 @@ public final class StoredIds {
     ring = new String[oldIds.length * 2];
     times = new long[oldIds.length * 2];
     hashes = new int[oldIds.length * 2];
-    index = new int[ring.length * 2];
+    index = new long[ring.length * 2];
     Arrays.fill(index, EMPTY);
     head = 0;
     tail = 0;

@@ -36,11 +36,9 @@ import org.apache.pekko.stream.javadsl.Sink;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -634,19 +632,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    */
   private List<Integer> duplicates(State state, List<Published> messages) {
     long window = dedupWindowMs(state);
-    if (window <= 0) return List.of();
-    List<Integer> duplicates = null;
-    Set<String> inThisWrite = null;
-    for (int i = 0; i < messages.size(); i++) {
-      Published m = messages.get(i);
-      if (m.dedupId() == null) continue;
-      if (inThisWrite == null) inThisWrite = new HashSet<>(2 * (messages.size() - i));
-      if (state.ids().contains(m.dedupId(), m.timestamp(), window) || !inThisWrite.add(m.dedupId())) {
-        if (duplicates == null) duplicates = new ArrayList<>();
-        duplicates.add(i);
-      }
-    }
-    return duplicates == null ? List.of() : duplicates;
+    return window <= 0 ? List.of() : state.ids().duplicates(messages, window);
   }
 
   /** The retention in force: the topic's own, or the node's. */

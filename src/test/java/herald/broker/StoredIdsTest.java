@@ -1,13 +1,16 @@
 package herald.broker;
 
+import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -55,16 +58,27 @@ class StoredIdsTest {
     assertEquals(model.forgottenEarly, ids.forgottenEarly());
   }
 
+  /** One round of a random test: a pool of ids, the limits, and a model and a StoredIds, both empty. */
+  private record Round(int pool, int maxIds, long window, Model model, StoredIds ids) {
+    static Round of(Random random, int pools, int maxIds, int windows) {
+      return new Round(1 + random.nextInt(pools), 1 + random.nextInt(maxIds), 1 + random.nextInt(windows), new Model(),
+          new StoredIds());
+    }
+  }
+
+  private static final long START = 1_700_000_000_000L;
+
   @Test
   void behavesLikeAnInsertionOrderedMapUnderRandomWrites() {
     Random random = new Random(4151);
-    for (int round = 0; round < 20; round++) {
-      int pool = 1 + random.nextInt(3000);
-      int maxIds = 1 + random.nextInt(1500);
-      long window = 1 + random.nextInt(5000);
-      Model model = new Model();
-      StoredIds ids = new StoredIds();
-      long now = 1_700_000_000_000L;
+    for (int r = 0; r < 20; r++) {
+      Round round = Round.of(random, 3000, 1500, 5000);
+      int pool = round.pool();
+      int maxIds = round.maxIds();
+      long window = round.window();
+      Model model = round.model();
+      StoredIds ids = round.ids();
+      long now = START;
       for (int i = 0; i < 20_000; i++) {
         // Mostly forward in time, sometimes back (clocks of two nodes), as publish times may go.
         now += random.nextInt(10) - 1;
@@ -87,6 +101,36 @@ class StoredIdsTest {
         String id = "id-" + k;
         assertEquals(model.contains(id, now, window), ids.contains(id, now, window), id);
       }
+    }
+  }
+
+  @Test
+  void aWritesDuplicatesAreItsStoredIdsAndItsRepeats() {
+    Random random = new Random(14);
+    for (int r = 0; r < 20; r++) {
+      Round round = Round.of(random, 400, 300, 500);
+      long now = START;
+      for (int w = 0; w < 400; w++) {
+        now += random.nextInt(5);
+        List<Published> write = new ArrayList<>();
+        List<Integer> expected = new ArrayList<>();
+        Set<String> inWrite = new HashSet<>();
+        for (int i = 0, n = 1 + random.nextInt(40); i < n; i++) {
+          String id = random.nextInt(5) == 0 ? null : "id-" + random.nextInt(round.pool());
+          long at = now + random.nextInt(3) - 1; // the messages of one write need not share a time
+          write.add(new Published(ByteString.emptyByteString(), at, 0, id));
+          if (id != null && (round.model().contains(id, at, round.window()) || !inWrite.add(id))) expected.add(i);
+        }
+        assertEquals(expected, round.ids().duplicates(write, round.window()));
+        // Then stored, as the topic's event handler stores a write's other messages.
+        for (int i = 0; i < write.size(); i++) {
+          Published m = write.get(i);
+          if (m.dedupId() == null || expected.contains(i)) continue;
+          round.model().add(m.dedupId(), m.timestamp(), round.window(), round.maxIds());
+          round.ids().add(m.dedupId(), m.timestamp(), round.window(), round.maxIds());
+        }
+      }
+      check(round.model(), round.ids());
     }
   }
 

@@ -196,4 +196,38 @@ class MessageBodiesTest {
     ByteString body = new Binary().int32(1).message(ascii("abc")).bytes(new byte[] {1, 2}).build();
     assertEquals(lines("abc"), binary(body));
   }
+
+  // ---- binary mode with ids (msg_ids=true): [count]([id length][id][size][bytes])* --------------
+
+  private static List<MessageBodies.Body> withIds(ByteString body) {
+    return MessageBodies.binary(body, MAX, MAX_BODY, true);
+  }
+
+  @Test
+  void binaryWithIdsGivesEachMessageItsIdOrNone() {
+    ByteString body = new Binary().int32(3)
+        .bytes(new byte[] {5}).bytes(ascii("ord-1")).message(ascii("a"))
+        .bytes(new byte[] {0}).message(ascii("bc"))
+        .bytes(new byte[] {2}).bytes(ascii("~!")).message(ascii("d"))
+        .build();
+    List<MessageBodies.Body> expected = List.of(new MessageBodies.Body("ord-1", utf8("a")),
+        new MessageBodies.Body(null, utf8("bc")), new MessageBodies.Body("~!", utf8("d")));
+    assertEquals(expected, withIds(body));
+    // The same in chunks, as an HTTP entity may arrive.
+    ByteString chunks = body.slice(0, 7).concat(body.slice(7, 13)).concat(body.slice(13, body.length()));
+    assertEquals(expected, withIds(chunks));
+  }
+
+  @Test
+  void binaryWithABadIdIsRejectedWithItsCode() {
+    byte[] longId = new byte[65];
+    java.util.Arrays.fill(longId, (byte) 'x');
+    assertApiError("MSG_ID_TOO_LONG", 400,
+        () -> withIds(new Binary().int32(1).bytes(new byte[] {65}).bytes(longId).message(ascii("a")).build()));
+    assertApiError("INVALID_MSG_ID", 400,
+        () -> withIds(new Binary().int32(1).bytes(new byte[] {3}).bytes(ascii("a b")).message(ascii("a")).build()));
+    assertApiError("INVALID_MSG_ID", 400,
+        () -> withIds(new Binary().int32(1).bytes(new byte[] {2}).bytes(new byte[] {'a', (byte) 0xe9}).message(ascii("a")).build()));
+    assertApiError("BAD_BODY", 400, () -> withIds(new Binary().int32(1).bytes(new byte[] {9}).bytes(ascii("abc")).build()));
+  }
 }
