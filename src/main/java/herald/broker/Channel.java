@@ -331,7 +331,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           config = state.config() == null ? ChannelConfig.NONE : state.config();
           resetRuntime(state.cursor(), state.cursorSeqNr(), state.finished(), state.deferred(), state.attempts(),
               state.deadLettered());
-          topicRef().tell(new Topic.Attach(name));
+          topicRef().tell(new Topic.Attach(name, ctx.getSelf()));
           announce(true);
           // An ephemeral channel lives in memory only: it never stops for idleness.
           if (idleness.enabled() && !ephemeral) timers.startSingleTimer(IdleCheck.INSTANCE, idleness.nextCheck());
@@ -814,7 +814,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     // the position is reported again once the channel runs and moves on, and until then the topic
     // keeps more, never less.
     if (BrokerEntity.nodeStopping(ctx.getSystem())) return;
-    if (progress.reportable(seqNr)) topicRef().tell(new Topic.ChannelAt(name, seqNr));
+    if (progress.reportable(seqNr)) topicRef().tell(new Topic.ChannelAt(name, seqNr, ctx.getSelf()));
   }
 
   private Effect<Event, State> onEmpty(State state, EmptyUpTo cmd) {

@@ -7,6 +7,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
@@ -139,8 +140,15 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   /** The channel moved its cursor as RewindChannel asked: its position reports from now on are after it. */
   public record ChannelRewound(String channel) implements Command {}
 
-  /** A channel (re)started and asks where it stands. */
-  public record Attach(String channel) implements Command {}
+  /**
+   * A channel (re)started and asks where it stands; {@code ref} is the channel itself (null: unknown),
+   * which this topic then tells directly instead of through sharding.
+   */
+  public record Attach(String channel, ActorRef<Channel.Command> ref) implements Command {
+    public Attach(String channel) {
+      this(channel, null);
+    }
+  }
 
   /** An ephemeral channel lost its last consumer. */
   public record ChannelVanished(String channel) implements Command {}
@@ -149,7 +157,14 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * A channel will never again read this topic's journal below {@code seqNr} (it wrote a cursor
    * that needs nothing earlier). The topic deletes what no channel needs.
    */
-  public record ChannelAt(String channel, long seqNr) implements Command {}
+  public record ChannelAt(String channel, long seqNr, ActorRef<Channel.Command> ref) implements Command {
+    public ChannelAt(String channel, long seqNr) {
+      this(channel, seqNr, null);
+    }
+  }
+
+  /** A channel this topic told directly stopped: sharding finds its next incarnation. */
+  private record ChannelStopped(String channel, ActorRef<Channel.Command> ref) implements Command {}
 
   /**
    * Where {@code request} (a CreateChannel or a RewindChannel) starts, found in the journal; null
@@ -329,6 +344,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private final List<Channel.Push> heldForFirstChannel = new ArrayList<>();
   private long heldCount;
   private final Map<String, EntityRef<BrokerEntity.Command>> channelRefs = new HashMap<>();
+  // Channels that said where they run (Attach, ChannelAt): told directly, not through the shard region
+  // and the shard (two hand-offs on every push). Forgotten when they stop.
+  private final Map<String, ActorRef<BrokerEntity.Command>> runningChannels = new HashMap<>();
   // Retention: the lowest journal sequence number each channel still needs (reported by it; until
   // then its start), the last snapshot written since this actor started, and what was deleted.
   private final Map<String, Long> channelAt = new HashMap<>();
@@ -499,7 +517,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         })
         .onCommand(Attach.class, this::onAttach)
         .onCommand(ChannelVanished.class, this::onChannelVanished)
+        .onCommand(ChannelStopped.class, (state, cmd) -> {
+          runningChannels.remove(cmd.channel(), cmd.ref().<BrokerEntity.Command>unsafeUpcast());
+          return Effect().none();
+        })
         .onCommand(ChannelAt.class, (state, cmd) -> {
+          runsAt(cmd.channel(), cmd.ref());
           // A report sent before a rewind was done cannot free what the rewind needs.
           long seqNr = Math.min(cmd.seqNr(), rewinding.getOrDefault(cmd.channel(), Long.MAX_VALUE));
           if (startOf(state, cmd.channel()) != null) channelAt.put(cmd.channel(), seqNr);
@@ -938,6 +961,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onAttach(State state, Attach cmd) {
+    runsAt(cmd.channel(), cmd.ref());
     Start start = startOf(state, cmd.channel());
     if (start == null) {
       channel(cmd.channel()).tell(new Channel.Attached(false, null, 0, 0, false, List.of()));
@@ -974,8 +998,21 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return all;
   }
 
-  private EntityRef<BrokerEntity.Command> channel(String channel) {
+  /**
+   * Where to tell a channel anything: the channel itself once it said where it runs, else through
+   * sharding. One way per channel at a time keeps this topic's messages to it in order.
+   */
+  private RecipientRef<BrokerEntity.Command> channel(String channel) {
+    ActorRef<BrokerEntity.Command> running = runningChannels.get(channel);
+    if (running != null) return running;
     return channelRefs.computeIfAbsent(channel, c -> BrokerEntity.channel(ctx.getSystem(), name, c));
+  }
+
+  private void runsAt(String channel, ActorRef<Channel.Command> ref) {
+    if (ref == null) return;
+    ActorRef<BrokerEntity.Command> running = ref.unsafeUpcast();
+    if (running.equals(runningChannels.put(channel, running))) return;
+    ctx.watchWith(ref, new ChannelStopped(channel, ref));
   }
 
   // ---- events applied -------------------------------------------------------------------------

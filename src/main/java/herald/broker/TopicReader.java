@@ -121,13 +121,23 @@ final class TopicReader {
     live = true;
   }
 
-  /** The channel was emptied up to here; every push up to that point came before, so what follows is live. */
+  /**
+   * The channel was emptied up to here; every push up to that point came before, so what follows is
+   * live. A push written after the emptying that overtook it (sent the other way, as the topic
+   * switched from sharding to telling the channel directly) was taken and is now cleared: read back.
+   */
   void emptiedTo(long offset, long seqNr) {
-    readOffset = Math.max(readOffset, offset);
-    readSeqNr = Math.max(readSeqNr, seqNr);
     generation++;
     reading = false;
     clearPending();
+    if (readOffset > offset) {
+      readOffset = offset;
+      readSeqNr = seqNr;
+      live = false;
+      return;
+    }
+    readOffset = offset;
+    readSeqNr = Math.max(readSeqNr, seqNr);
     live = true;
   }
 

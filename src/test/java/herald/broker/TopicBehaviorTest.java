@@ -150,6 +150,28 @@ class TopicBehaviorTest {
     assertEquals(3, push.seqNr());
   }
 
+  @Test
+  void aChannelThatSaidWhereItRunsIsToldDirectlyUntilItStops() {
+    createChannel("archive", true);
+    TestProbe<Channel.Command> channel = broker.testKit.createTestProbe();
+    kit.runCommand(new Topic.Attach("archive", channel.ref()));
+    assertTrue(channel.expectMessageClass(Channel.Attached.class).member());
+
+    List<Published> batch = messages("x", "y");
+    append(batch);
+    assertEquals(new Topic.MessagesAppended(0, batch), channel.expectMessageClass(Channel.Push.class).batch());
+    kit.runCommand(new Topic.ChannelAdmin("archive", Topic.ChannelOp.EMPTY, broker.testKit.<StatusReply<Done>>createTestProbe().ref()));
+    channel.expectMessageClass(Channel.EmptyUpTo.class);
+
+    // Once it stops, its next incarnation is found through sharding again.
+    channel.stop();
+    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "a push routed through sharding after the channel stopped", () -> {
+      append(messages("z"));
+      return broker.routedTo(channelId("archive")).stream()
+          .anyMatch(m -> m instanceof Channel.Push p && p.batch().messages().get(0).body().utf8String().equals("z"));
+    });
+  }
+
   // ---- create / delete ------------------------------------------------------------------------
 
   @Test

@@ -161,6 +161,21 @@ class TopicReaderTest {
   }
 
   @Test
+  void aPushTakenBeforeTheEmptyingThatCameBeforeItIsReadBack() {
+    TopicReader reader = new TopicReader(false, 100);
+    reader.reset(0, 1);
+    reader.goLive();
+    Recorder taker = new Recorder(reader);
+    taker.take(5, batch(10, 3)); // written after the emptying at offset 10 (write 5), arrived first
+    reader.emptiedTo(10, 5);
+    assertFalse(reader.isLive());
+    assertEquals(10, reader.readOffset());
+    TopicReader.Read read = reader.nextRead(true, 0);
+    assertNotNull(read);
+    assertEquals(5, read.fromSeqNr());
+  }
+
+  @Test
   void messagesMissingFromTheJournalAreReported() {
     TopicReader reader = new TopicReader(false, 100);
     reader.reset(0, 1);
