@@ -80,6 +80,22 @@ class BenchTest {
   }
 
   @Test
+  void aWarmUpRunsTheSameLoadFirstAndIsNotCounted() throws Exception {
+    Result r = bench("--http", node.baseUrl(), "--topic", "bench-warmup", "--warmup", "2s", "--duration", "2s",
+        "--publishers", "2", "--batch", "10", "--rate", "1000", "--consumers", "1", "--size", "100", "--json");
+    assertEquals(0, r.code(), () -> "exit code; stdout:\n" + r.out() + "\nstderr:\n" + r.err() + "\nnode:\n" + node.logTail());
+    assertTrue(r.err().contains("warming up for 2s"), r::err);
+    JsonNode j = r.json();
+    // 1,000 msgs/s for the measured 2 s: the warm-up's 2 s of the same load would double it.
+    long acked = j.path("acknowledged").asLong();
+    assertTrue(acked > 0 && acked <= 2000, () -> "only the measured run counts: " + j);
+    assertEquals(acked, j.path("e2e_latency_ms").path("count").asLong(), j::toString);
+    // The warm-up drained its messages before the measured run began.
+    assertEquals(0, j.path("foreign").asLong(), j::toString);
+    assertEquals(0, j.path("missing").asLong(), j::toString);
+  }
+
+  @Test
   void overNsqTcpEveryAcknowledgedMessageIsConsumed() throws Exception {
     for (String batch : new String[] {"1", "10"}) {
       Result r = bench("--tcp", "127.0.0.1:" + node.tcpPort(), "--topic", "bench-tcp-" + batch, "--duration", "2s",
