@@ -13,7 +13,8 @@
 #    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
 #             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores;
 #             "server/machine busy": the server's and the whole machine's share of all cores over the run
-#             (a machine far busier than server + wrk had someone else's load in that run)
+#             (a machine far busier than server + wrk had someone else's load in that run); after the
+#             table, Herald's CPU per message by thread pool (from /proc, per run)
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s
 #    tcp      herald bench --tcp: 8 MPUB publishers + 4 consumers (RDY 1000, FIN each), issue 11's shape
@@ -73,11 +74,22 @@ done
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; } # the whole machine's busy ticks
+pools() { # a JVM's CPU ticks by thread pool: its threads' utime + stime, grouped by name without the number
+  local t name; for t in /proc/$1/task/*; do
+    { read -r name <"$t/comm" && awk -v n="${name// /_}" '{print n, $14 + $15}' "$t/stat"; } 2>/dev/null
+  done | sed -E 's/[-#0-9]+ / /' | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}'
+}
 wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg machine-busy"
-  local before after busy0 busy1
+  local before after busy0 busy1 pools0=
   before=$(ticks "${PID[$3]}") busy0=$(busy)
+  [ "$3" != nsqd ] && pools0=$(pools "${PID[$3]}")
   TOPIC=$4 wrk -t2 -c"$5" -d"$6"s -s "$WORK/$1.lua" --latency "http://${HTTP[$3]}" >"$WORK/wrk.txt"
   after=$(ticks "${PID[$3]}") busy1=$(busy)
+  # Herald's CPU per message by thread pool (comm names are cut at 15 characters), for the list after the table.
+  [ -n "$pools0" ] && { echo "$pools0" | sed 's/^/0 /'; pools "${PID[$3]}" | sed 's/^/1 /'; } |
+    awk -v per="$2" -v hz="$(getconf CLK_TCK)" -v label="$3 $4 -c$5" -v n="$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")" '
+      $1 == 0 {a[$2] = $3} $1 == 1 {d[$2] = $3 - a[$2]}
+      END {line = label ":"; for (k in d) if (d[k] > 0) line = line sprintf(" %s %.2f", k, d[k] / hz * 1e6 / (n * per)); print line " (us a message)"}' >>"$WORK/pools.txt"
   # The machine's busy share (all cores) beside the server's own: what else ran in the same seconds.
   awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v secs="$6" -v cores="$(nproc)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
        /Requests\/sec/ {r=$2*per} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
@@ -139,4 +151,5 @@ for load in $LOADS; do
     *) echo "unknown load $load" >&2; exit 2 ;;
   esac
 done
+echo "Herald's CPU per message by thread pool:"; sed 's/^/  /' "$WORK/pools.txt" 2>/dev/null
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
