@@ -365,6 +365,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   // Publishes from this node wait here for the next write (set once recovered).
   private final LocalTopics local;
   private TopicInbox inbox;
+  // Whether the next write waits for more publishes, and whether the current Drain ends such a wait.
+  private final Gathering gathering = new Gathering();
+  private boolean gathered;
 
   private Topic(ActorContext<Command> ctx, TimerScheduler<Command> timers, String name, Settings settings,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -599,6 +602,18 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    */
   private Effect<Event, State> onDrain(State state) {
     if (inbox == null) return Effect().none();
+    long now = System.nanoTime();
+    if (gathered) {
+      gathered = false;
+      gathering.ended(inbox.size());
+    } else {
+      int wanted = gathering.waitFor(inbox.size(), now);
+      if (wanted > 0 && inbox.gather(wanted)) {
+        gathered = true;
+        Gathering.after(gathering.until() - now, inbox::gatherOver);
+        return Effect().none();
+      }
+    }
     GroupCommit.Write<TopicInbox.Waiting> write = inbox.take(System.currentTimeMillis());
     if (write == null) {
       inbox.done();
@@ -608,6 +623,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     TopicInbox taken = inbox;
     return store(state, write.messages(), null, appended -> {
       local.meters().record(start, write.messages().size());
+      gathering.written(write.publishes().size(), taken.size(), start, System.nanoTime());
       taken.done();
       // The answers (each one's response, then a hand-off to its connection) run beside the next write.
       ctx.getExecutionContext().execute(() -> write.answer(appended));

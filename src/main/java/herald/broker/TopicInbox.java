@@ -109,6 +109,8 @@ final class TopicInbox {
   // A Drain is on its way to the topic or it is writing: publishers need not wake it.
   private final AtomicBoolean woken = new AtomicBoolean();
   private volatile ActorRef<Topic.Command> topic;
+  // How many publishes the topic waits for before its next write (0: it does not).
+  private final AtomicInteger gathering = new AtomicInteger();
 
   /** Deadlines are kept by one sweep on {@code scheduler}, run on {@code executor}. */
   TopicInbox(Scheduler scheduler, ExecutionContext executor) {
@@ -123,7 +125,9 @@ final class TopicInbox {
     unanswered.add(w);
     if (!sweeping.get()) sweepIn(Math.min(SWEEP_EVERY.toMillis(), Math.max(0, w.deadline - System.currentTimeMillis())));
     queue.add(w);
-    wake(running);
+    int wanted = gathering.get();
+    if (wanted > 0 && queue.size() >= wanted && gathering.compareAndSet(wanted, 0)) running.tell(Topic.Drain.INSTANCE);
+    else wake(running);
     // The topic stopped meanwhile: if it did not take w, w goes the other way.
     return topic == running || !queue.remove(w);
   }
@@ -147,6 +151,7 @@ final class TopicInbox {
   /** The topic (a new incarnation, or restarted) runs and takes publishes from now on. */
   void attach(ActorRef<Topic.Command> self) {
     topic = self;
+    gathering.set(0);
     woken.set(false);
     if (!queue.isEmpty()) wake(self);
   }
@@ -161,6 +166,27 @@ final class TopicInbox {
       if (w.untake()) left.add(w);
     }
     return left;
+  }
+
+  /** Publishes waiting for the next write (the queue's own count: one step per publish, and they are few). */
+  int size() {
+    return queue.size();
+  }
+
+  /**
+   * The topic waits for {@code count} publishes before its next write (see {@link Gathering}): the
+   * publish that makes them that many sends it a Drain, or {@link #gatherOver} does. False, and no
+   * wait, if that many wait already.
+   */
+  boolean gather(int count) {
+    gathering.set(count);
+    return queue.size() < count || !gathering.compareAndSet(count, 0);
+  }
+
+  /** The wait's time is up: if it is still on, the topic that runs here writes what waits. */
+  void gatherOver() {
+    ActorRef<Topic.Command> running = topic;
+    if (gathering.getAndSet(0) > 0 && running != null) running.tell(Topic.Drain.INSTANCE);
   }
 
   boolean isAttached() {
