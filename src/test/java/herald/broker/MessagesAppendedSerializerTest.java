@@ -284,11 +284,15 @@ class MessagesAppendedSerializerTest {
   @Test
   void adminCommandsAndRepliesRoundTripThroughCbor() {
     ActorRef<StatusReply<Done>> done = testKit.<StatusReply<Done>>createTestProbe().ref();
+    // A channel on another node tells its topic where it runs: the ref crosses the cluster too.
+    ActorRef<Channel.Command> channel = testKit.<Channel.Command>createTestProbe().ref();
     for (Object o : List.of(
         new Topic.Create(done),
         new Topic.CreateChannel("archive", true, done),
         new Topic.ChannelAdmin("archive", Topic.ChannelOp.EMPTY, done),
         new Topic.Attach("archive"),
+        new Topic.Attach("archive", channel),
+        new Topic.ChannelAt("archive", 42, channel),
         new Topic.CreateChannel("archive", true, ReplayFrom.EARLIEST, done),
         new Topic.RewindChannel("archive", new ReplayFrom(ReplayFrom.Where.TIME, 1_700_000_000_000L), done),
         new Topic.ChannelRewound("archive"),
