@@ -157,6 +157,11 @@ public final class Bench implements Callable<Integer> {
     return run(duration, out, err);
   }
 
+  /** Whether /mpub goes in a binary layout: asked for, or needed to carry ids. */
+  private boolean binaryMpub() {
+    return batch > 1 && (mpubBinary || msgIdFrom != null);
+  }
+
   /** One run of {@code length}: publish, consume, drain, verify, report to {@code out}. */
   private int run(Duration length, PrintWriter out, PrintWriter err) throws Exception {
     long run = ThreadLocalRandom.current().nextLong(1L << 32);
@@ -170,7 +175,7 @@ public final class Bench implements Callable<Integer> {
 
     progress(String.format(Locale.ROOT, "bench: run %08x, topic %s, %d publisher(s) over %d address(es), %s%s, %d-byte messages, %s%s, %s",
         run, topic, publishers, tcpAddresses.isEmpty() ? bases.size() : tcpAddresses.size(),
-        (tcpAddresses.isEmpty() ? "" : "tcp ") + (batch == 1 ? tcpAddresses.isEmpty() ? "/pub" : "PUB" : (tcpAddresses.isEmpty() ? "/mpub" : "MPUB") + " batch " + batch + (tcpAddresses.isEmpty() && (mpubBinary || msgIdFrom != null) ? " binary" : "")),
+        (tcpAddresses.isEmpty() ? "" : "tcp ") + (batch == 1 ? tcpAddresses.isEmpty() ? "/pub" : "PUB" : (tcpAddresses.isEmpty() ? "/mpub" : "MPUB") + " batch " + batch + (tcpAddresses.isEmpty() && binaryMpub() ? " binary" : "")),
         msgIdFrom == null ? "" : " with ids from " + msgIdFrom + " (ambiguous answers retried)", size,
         consumers == 0 ? "no consumers"
             : consumers + " " + (tcpAddresses.isEmpty() ? format.toString() : "tcp") + " consumer(s) on channel " + channel + " with RDY " + rdy,
@@ -283,7 +288,7 @@ public final class Bench implements Callable<Integer> {
           : new BenchNsqConnection(tcpAddresses.get(index % tcpAddresses.size()), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
       this.nsqLine = ((batch == 1 ? "PUB " : "MPUB ") + topic + "\n").getBytes(StandardCharsets.UTF_8);
       this.path = (batch == 1 ? "/pub" : "/mpub") + "?topic=" + URLEncoder.encode(topic, StandardCharsets.UTF_8)
-          + (batch == 1 ? "" : msgIdFrom != null ? "&binary=true&msg_ids=true" : mpubBinary ? "&binary=true" : "");
+          + (!binaryMpub() ? "" : msgIdFrom != null ? "&binary=true&msg_ids=true" : "&binary=true");
       this.template = BenchBody.template(size, (int) run, index);
       this.interval = rate > 0 ? Math.max(1, (long) (1e9 * batch * publishers / rate)) : 0;
       this.next = start + (rate > 0 ? interval * index / publishers : 0);
@@ -317,7 +322,7 @@ public final class Bench implements Callable<Integer> {
           if (scheduled - end >= 0) return;
         }
         byte[] body = nsq != null ? BenchBody.nsqCommand(nsqLine, template, seq, batch, stats.micros(scheduled))
-            : batch > 1 && (msgIdFrom != null || mpubBinary)
+            : binaryMpub()
             ? BenchBody.binaryRequest(template, seq, batch, stats.micros(scheduled), msgIdFrom)
             : BenchBody.request(template, seq, batch, stats.micros(scheduled));
         String header = msgIdFrom != null && batch == 1
@@ -477,7 +482,7 @@ public final class Bench implements Callable<Integer> {
       cfg.put("duration_s", duration.toMillis() / 1000.0);
       cfg.put("rate", rate);
       cfg.put("msg_id_from", msgIdFrom == null ? null : msgIdFrom.name());
-      cfg.put("mpub_binary", batch > 1 && (mpubBinary || msgIdFrom != null));
+      cfg.put("mpub_binary", binaryMpub());
       r.put("sent", sent);
       r.put("acknowledged", acked);
       r.put("unacknowledged", sent - acked);
