@@ -3,10 +3,13 @@
 # node (LevelDB, fsync on) and a fresh nsqd, alternately; prints both side by side with the ratio, so
 # the ratio is measured, not remembered (issue 13). By hand only: CI never needs nsqd.
 #
-#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-b JAR] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-p "32 128"] [-l "mpub consume tcp pub"]
+#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-b JAR] [-f "bare hop persist batch"] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-p "32 128"] [-l "mpub consume tcp pub"]
 #
 # -n nsqd binary (default /work/nsq/bin/nsqd; bench_reader is taken from the same directory)
 # -j Herald's jar (default target/herald.jar)   -b a second Herald jar ("before"), run as a third server in its own column
+# -f the floor of the stack under Herald (herald.floor.PubFloor from target/test-classes, on -j's jar and configuration):
+#    one more server column per mode: bare (pekko-http answers OK), hop (+ one actor ask), persist (+ one persist per
+#    request to the LevelDB journal with fsync, 64 entities), batch (+ one entity persisting what waited as one write)
 # -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
 # -c wrk connections for /mpub (default "16 32")   -p wrk connections for /pub (default "32 128")
 # -l loads (default mpub consume tcp):
@@ -21,10 +24,10 @@
 #    pub      wrk -t2 -cN /pub of one 200-byte message per request: the same figures (a message is a request)
 # Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
 set -euo pipefail
-NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
-while getopts n:j:b:o:d:w:c:p:l: opt; do
+NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= FLOORS= JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
+while getopts n:j:b:f:o:d:w:c:p:l: opt; do
   case $opt in
-    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; b) BEFORE=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; p) PUBCONNS=$OPTARG ;; l) LOADS=$OPTARG ;;
+    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; b) BEFORE=$OPTARG ;; f) FLOORS=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; p) PUBCONNS=$OPTARG ;; l) LOADS=$OPTARG ;;
     *) sed -n '2,/^set/p' "$0" | grep '^#'; exit 2 ;;
   esac
 done
@@ -58,9 +61,11 @@ PIDS+=($!) PID[nsqd]=$!
 declare -A HTTP TCP
 HERALDS=(herald) SERVERS=(nsqd herald)
 if [ -n "$BEFORE" ]; then HERALDS=(before herald) SERVERS=(nsqd before herald); fi
+for f in $FLOORS; do HERALDS+=("floor-$f") SERVERS+=("floor-$f"); done
 for h in "${HERALDS[@]}"; do
   jar=$JAR; [ "$h" = before ] && jar=$BEFORE
-  java $JVM -jar "$jar" --data-path "$WORK/$h" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/$h.log" 2>&1 &
+  run=(-jar "$jar"); [[ $h = floor-* ]] && run=(-cp "$JAR:$(dirname "$JAR")/test-classes" herald.floor.PubFloor "${h#floor-}")
+  java $JVM "${run[@]}" --data-path "$WORK/$h" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/$h.log" 2>&1 &
   PIDS+=($!) PID[$h]=$!
 done
 wait_for "$WORK/nsqd.log" 'HTTP: listening on'
@@ -69,14 +74,14 @@ TCP[nsqd]=$(grep -oE 'TCP: listening on [0-9.:]+' "$WORK/nsqd.log" | awk '{print
 for h in "${HERALDS[@]}"; do
   wait_for "$WORK/$h.log" 'listening on http'
   HTTP[$h]=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/$h.log" | sed 's|.*http://||')
-  TCP[$h]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/$h.log" | head -1 | sed 's|tcp://||')
+  [[ $h = floor-* ]] || TCP[$h]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/$h.log" | head -1 | sed 's|tcp://||')
 done
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; } # the whole machine's busy ticks
 pools() { # a JVM's CPU ticks by thread pool: its threads' utime + stime, grouped by name without the number
   local t name; for t in /proc/$1/task/*; do
-    { read -r name <"$t/comm" && awk -v n="${name// /_}" '{print n, $14 + $15}' "$t/stat"; } 2>/dev/null
+    { read -r name <"$t/comm" && awk -v n="${name// /_}" '{print n, $14 + $15}' "$t/stat"; } 2>/dev/null || true # a thread that ended meanwhile
   done | sed -E 's/[-#0-9]+ / /' | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}'
 }
 wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg machine-busy"
@@ -99,7 +104,9 @@ wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s 
 }
 mpub() { wrk_run mpub 100 "$@"; } # server topic conns seconds
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR${BEFORE:+ (before: $BEFORE)} $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
-for s in "${SERVERS[@]}"; do mpub $s warm 16 "$WARM" >/dev/null; done
+# The warm-up is /mpub, or /pub when only /pub is measured (so the measured runs do not compile /pub's path).
+WARMLOAD=mpub WARMPER=100; [ "$LOADS" = pub ] && WARMLOAD=pub WARMPER=1
+for s in "${SERVERS[@]}"; do wrk_run $WARMLOAD $WARMPER $s warm 16 "$WARM" >/dev/null; done
 row() { # label, one cell per server, then the ratio cell (Herald / nsqd)
   local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; echo "$line"
 }
@@ -118,8 +125,10 @@ side_by_side() { # label script per-request-messages connections...: one row per
   done
 }
 
-if [ -n "$BEFORE" ]; then echo "| load (${DUR} s each) | nsqd | Herald before | Herald | Herald / nsqd |"; echo "| --- | --- | --- | --- | --- |"
-else echo "| load (${DUR} s each) | nsqd | Herald | Herald / nsqd |"; echo "| --- | --- | --- | --- |"; fi
+HEAD=("load (${DUR} s each)"); for s in "${SERVERS[@]}"; do
+  case $s in nsqd) HEAD+=(nsqd) ;; before) HEAD+=("Herald before") ;; herald) HEAD+=(Herald) ;; *) HEAD+=("$s") ;; esac
+done
+row "${HEAD[@]}" "Herald / nsqd"; row $(printf -- '--- %.0s' "${HEAD[@]}") ---
 for load in $LOADS; do
   case $load in
     mpub) side_by_side "/mpub x 100" mpub 100 $CONNS ;;

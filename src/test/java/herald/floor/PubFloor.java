@@ -1,0 +1,215 @@
+package herald.floor;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.util.ByteString;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+
+/**
+ * The floor of Herald's mandated stack for {@code POST /pub}, by hand (not a test, not part of the
+ * node): a bare pekko-http server on the node's own configuration (application.conf: http.conf's
+ * server settings, persistence.conf's journal) answering {@code OK}, with one layer more per mode:
+ *
+ * <ul>
+ *   <li>{@code bare}: the routing DSL takes the (strict) body and answers; no actor, no journal.
+ *   <li>{@code hop}: plus one ask to an actor that answers at once.
+ *   <li>{@code persist}: plus one persist per request, of the body, through an EventSourcedBehavior
+ *       on the node's LevelDB journal plugin (herald.node.LevelDbJournal, fsync on), answered after
+ *       it; requests spread round-robin over {@code --entities} entities (each persists one request
+ *       at a time, Pekko's stash holds the rest), so concurrent writes share LevelDB's group commit.
+ *   <li>{@code batch}: one entity, and one persist of everything that waited while its last write
+ *       was on the way (Herald's own shape for one topic: group commit in the entity).
+ * </ul>
+ *
+ * Every POST path is answered the same way (warm-ups may use /mpub). Prints "listening on
+ * http://HOST:PORT" as the node does, so deploy/bench-vs-nsqd.sh can run it beside nsqd and Herald:
+ *
+ * <pre>java -Xmx1g -cp target/herald.jar:target/test-classes herald.floor.PubFloor MODE [--entities 64] [--data-path DIR]</pre>
+ */
+public final class PubFloor extends AllDirectives {
+  private static final Duration ASK_TIMEOUT = Duration.ofSeconds(10);
+
+  /** An ask: answered once done. */
+  record Publish(ByteString body, ActorRef<Done> replyTo) {}
+
+  /** Several asks that waited, as one command of the batch entity; {@code gatherer} hears Done after. */
+  record Batch(List<Publish> publishes, ActorRef<Done> gatherer) {}
+
+  enum Done { INSTANCE }
+
+  private final ActorSystem<?> system;
+  private final Function<ByteString, CompletionStage<Done>> work;
+
+  private PubFloor(ActorSystem<?> system, Function<ByteString, CompletionStage<Done>> work) {
+    this.system = system;
+    this.work = work;
+  }
+
+  public static void main(String[] args) throws Exception {
+    String mode = args.length > 0 ? args[0] : "bare";
+    int entities = 64;
+    Path data = null;
+    for (int i = 1; i + 1 < args.length; i += 2) {
+      switch (args[i]) {
+        case "--entities" -> entities = Integer.parseInt(args[i + 1]);
+        case "--data-path" -> data = Path.of(args[i + 1]);
+        // bench-vs-nsqd.sh passes the node's flags; the floor listens where the OS says.
+        case "--http-address", "--tcp-address" -> { }
+        default -> throw new IllegalArgumentException("unknown flag " + args[i]);
+      }
+    }
+    if (data == null) data = Files.createTempDirectory("pubfloor");
+    // The node's configuration as the node loads it (Main.load), without the cluster: one process.
+    Config config = ConfigFactory.parseMap(Map.of(
+            "herald.data-path", data.toString(),
+            "pekko.actor.provider", "local"))
+        .withFallback(ConfigFactory.defaultApplication());
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "floor", ConfigFactory.load(config));
+    Function<ByteString, CompletionStage<Done>> work = switch (mode) {
+      case "bare" -> body -> CompletableFuture.completedFuture(Done.INSTANCE);
+      case "hop" -> asking(system, List.of(system.systemActorOf(answering(), "answer", Props.empty())));
+      case "persist" -> {
+        List<ActorRef<Publish>> refs = new ArrayList<>();
+        for (int i = 0; i < entities; i++) {
+          refs.add(system.systemActorOf(Persisting.create("floor-" + i), "entity-" + i, Props.empty()));
+        }
+        yield asking(system, refs);
+      }
+      case "batch" -> {
+        ActorRef<Batch> entity = system.systemActorOf(Persisting.batches("floor-batch"), "entity", Props.empty());
+        yield asking(system, List.of(system.systemActorOf(gathering(entity), "gather", Props.empty())));
+      }
+      default -> throw new IllegalArgumentException("mode: bare, hop, persist or batch, not " + mode);
+    };
+    var binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(new PubFloor(system, work).routes())
+        .toCompletableFuture().get();
+    System.out.println("floor " + mode + " listening on http://127.0.0.1:" + binding.localAddress().getPort()
+        + " (journal " + data + ")");
+  }
+
+  /** The node's shape: the route takes the strict body, the work answers a future, the route completes with it. */
+  private Route routes() {
+    return post(() -> extractRequest(request -> completeWithFuture(answer(request))));
+  }
+
+  private CompletionStage<HttpResponse> answer(HttpRequest request) {
+    if (!(request.entity() instanceof HttpEntity.Strict strict)) {
+      return request.entity().toStrict(5000, system).thenCompose(s -> answer(request.withEntity(s)));
+    }
+    return work.apply(strict.getData()).thenApply(done -> HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, "OK"));
+  }
+
+  /** Each request one ask, round-robin over {@code refs}. */
+  private static Function<ByteString, CompletionStage<Done>> asking(ActorSystem<?> system, List<ActorRef<Publish>> refs) {
+    AtomicInteger next = new AtomicInteger();
+    return body -> {
+      ActorRef<Publish> ref = refs.get(Math.floorMod(next.getAndIncrement(), refs.size()));
+      // The ask's CompletionStage is Scala's, whose thenApply is thenApplyAsync on the common pool:
+      // on 2 cores (common pool parallelism 1) the JDK starts a new thread for each. The answer is
+      // mapped on the thread that completed the ask instead, as Herald's publishes are.
+      return AskPattern.<Publish, Done>ask(ref, r -> new Publish(body, r), ASK_TIMEOUT, system.scheduler())
+          .thenApplyAsync(done -> done, Runnable::run);
+    };
+  }
+
+  private static Behavior<Publish> answering() {
+    return Behaviors.receiveMessage(p -> {
+      p.replyTo().tell(Done.INSTANCE);
+      return Behaviors.same();
+    });
+  }
+
+  /** Holds asks while the batch entity writes; sends all that waited as one Batch once it is done. */
+  private static Behavior<Publish> gathering(ActorRef<Batch> entity) {
+    return Behaviors.<Object>setup(ctx -> {
+      List<Publish> waiting = new ArrayList<>();
+      boolean[] writing = {false};
+      ActorRef<Done> written = ctx.getSelf().narrow();
+      Runnable write = () -> {
+        writing[0] = true;
+        entity.tell(new Batch(List.copyOf(waiting), written));
+        waiting.clear();
+      };
+      return Behaviors.receive(Object.class)
+          .onMessage(Publish.class, p -> {
+            waiting.add(p);
+            if (!writing[0]) write.run();
+            return Behaviors.same();
+          })
+          .onMessage(Done.class, d -> {
+            writing[0] = false;
+            if (!waiting.isEmpty()) write.run();
+            return Behaviors.same();
+          })
+          .build();
+    }).narrow();
+  }
+
+  /** One entity of the floor: persists each body as one event (byte[]: Pekko's own serializer). */
+  static final class Persisting extends EventSourcedBehavior<Object, byte[], Long> {
+    private Persisting(String id) {
+      super(PersistenceId.ofUniqueId(id));
+    }
+
+    static Behavior<Publish> create(String id) {
+      return new Persisting(id).narrow();
+    }
+
+    static Behavior<Batch> batches(String id) {
+      return new Persisting(id).narrow();
+    }
+
+    @Override
+    public Long emptyState() {
+      return 0L;
+    }
+
+    @Override
+    public CommandHandler<Object, byte[], Long> commandHandler() {
+      return newCommandHandlerBuilder().forAnyState()
+          .onCommand(Publish.class, p -> Effect().persist(p.body().toArray())
+              .thenRun(s -> p.replyTo().tell(Done.INSTANCE)))
+          .onCommand(Batch.class, b -> {
+            List<byte[]> events = new ArrayList<>(b.publishes().size());
+            for (Publish p : b.publishes()) events.add(p.body().toArray());
+            return Effect().persist(events).thenRun(s -> {
+              for (Publish p : b.publishes()) p.replyTo().tell(Done.INSTANCE);
+              b.gatherer().tell(Done.INSTANCE);
+            });
+          })
+          .build();
+    }
+
+    @Override
+    public EventHandler<Long, byte[]> eventHandler() {
+      return newEventHandlerBuilder().forAnyState().onAnyEvent((s, e) -> s + 1);
+    }
+  }
+}
