@@ -41,11 +41,16 @@ class JournalDamageTest {
   @TempDir
   Path data;
 
-  /** 8,000 messages of ~700 bytes on topic d (channel c): more than LevelDB's 4 MB memtable, so a table file and a log. */
+  /**
+   * 8,000 messages of ~700 bytes on topic d (channel c): more than a 4 MB memtable, so a table file
+   * and a log. The node's own memtable is larger (persistence.conf), so this one is set to 4 MB.
+   */
   @BeforeAll
   static void publish() throws Exception {
     pristine = shared.resolve("pristine");
-    try (NodeProcess node = NodeProcess.start(pristine)) {
+    try (NodeProcess node = NodeProcess.prepare(pristine)
+        .withJvmOption("-Dpekko.persistence.journal.leveldb.write-buffer-size=4MiB")) {
+      node.launch();
       node.http().createChannel("d", "c");
       java.util.Random random = new java.util.Random(9);
       for (int b = 0; b < BATCHES; b++) {

@@ -19,6 +19,7 @@ public final class NodeProcess implements AutoCloseable {
   private final Path dataPath;
   private final List<String> extraFlags;
   private final Map<String, String> environment = new HashMap<>();
+  private final List<String> jvmOptions = new ArrayList<>();
   /** 0 until the first start has bound one; a restarted node keeps its ports. */
   private int httpPort;
   private int tcpPort;
@@ -45,6 +46,12 @@ public final class NodeProcess implements AutoCloseable {
   /** A node not started yet: spawn() then awaitReady(), or launch(). The OS picks its ports. */
   public static NodeProcess prepare(Path dataPath, String... extraFlags) throws IOException {
     return new NodeProcess(dataPath, List.of(extraFlags));
+  }
+
+  /** Adds an option of the node's JVM, such as -Dsome.config.path=value for a setting with no flag. */
+  public NodeProcess withJvmOption(String option) {
+    jvmOptions.add(option);
+    return this;
   }
 
   /** Sets an environment variable of the node's process (for secrets, which are not flags). */
@@ -97,6 +104,7 @@ public final class NodeProcess implements AutoCloseable {
         "--tcp-address", "127.0.0.1:" + tcpPort,
         "--data-path", dataPath.toString()));
     cmd.addAll(extraFlags);
+    cmd.addAll(1, jvmOptions);
     Files.createDirectories(dataPath);
     log = Files.createTempFile("herald-node-", ".log");
     ProcessBuilder builder = new ProcessBuilder(cmd);
