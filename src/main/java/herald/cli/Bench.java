@@ -13,6 +13,8 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -215,6 +217,7 @@ public final class Bench implements Callable<Integer> {
       // Publish. A backlog's consumers take messages from their RDY on: their run starts as they connect.
       long start = publishers == 0 ? connecting : System.nanoTime();
       long end = start + length.toNanos();
+      long[] gcAtStart = gcCountAndMillis();
       Thread[] threads = new Thread[publishers];
       for (int i = 0; i < publishers; i++) {
         threads[i] = new Thread(new Publisher(i, start, end, run, ledgers[i], ackHistograms[i], stats),
@@ -249,8 +252,11 @@ public final class Bench implements Callable<Integer> {
         timer.shutdownNow();
         timer.awaitTermination(2, TimeUnit.SECONDS);
         long drained = System.nanoTime();
+        long[] gc = gcCountAndMillis();
+        gc[0] -= gcAtStart[0];
+        gc[1] -= gcAtStart[1];
         for (BenchConsumer c : subs) c.close();
-        return report(run, stats, ledgers, ackHistograms, e2eHistograms, subs, start, published, drained, out, err);
+        return report(run, stats, ledgers, ackHistograms, e2eHistograms, subs, start, published, drained, gc, out, err);
       } finally {
         timer.shutdownNow();
       }
@@ -422,7 +428,7 @@ public final class Bench implements Callable<Integer> {
   }
 
   private int report(long run, BenchStats stats, BenchLedger[] ledgers, Histogram[] ackHistograms, List<Histogram> e2eHistograms,
-      List<BenchConsumer> subs, long start, long published, long drained, PrintWriter out, PrintWriter err) {
+      List<BenchConsumer> subs, long start, long published, long drained, long[] gc, PrintWriter out, PrintWriter err) {
     long sent = 0, acked = 0, distinct = 0, duplicates = 0, missing = 0, unacked = 0;
     String firstMissing = null;
     for (int i = 0; i < ledgers.length; i++) {
@@ -504,6 +510,8 @@ public final class Bench implements Callable<Integer> {
       r.put("drain_seconds", round((drained - published) / 1e9, 3));
       latencyJson(r.putObject("ack_latency_ms"), ack);
       latencyJson(r.putObject("e2e_latency_ms"), e2e);
+      r.put("bench_gc_collections", gc[0]);
+      r.put("bench_gc_ms", gc[1]);
       ObjectNode errs = r.putObject("errors");
       errors.forEach(errs::put);
       r.put("ok", failure == null);
@@ -537,6 +545,9 @@ public final class Bench implements Callable<Integer> {
               stats.duplicatesFirstAttempt.sum(), String.join(", ", stats.duplicateExamples()));
         }
       }
+      // Its own pauses hold back sends and reads alike and count in every figure above.
+      out.printf(Locale.ROOT, "bench JVM:    %,d collections, %,d ms in GC (this process, from the first publish to the drain)%n",
+          gc[0], gc[1]);
       out.println("errors:       " + (errors.isEmpty() ? "none" : errors.toString()));
     }
     out.flush();
@@ -545,6 +556,16 @@ public final class Bench implements Callable<Integer> {
       err.flush();
     }
     return code;
+  }
+
+  /** Collections and milliseconds spent in them by this JVM so far, over every collector. */
+  private static long[] gcCountAndMillis() {
+    long count = 0, millis = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      count += Math.max(0, gc.getCollectionCount());
+      millis += Math.max(0, gc.getCollectionTime());
+    }
+    return new long[] {count, millis};
   }
 
   private static void latencyJson(ObjectNode n, Histogram h) {

@@ -76,6 +76,9 @@ class BenchTest {
     assertTrue(j.path("ok").asBoolean(), j::toString);
     assertEquals(acked, j.path("e2e_latency_ms").path("count").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
     assertTrue(j.path("ack_latency_ms").path("count").asLong() > 0, j::toString);
+    // The bench's own collections in the measured part, beside the figures they would inflate.
+    assertTrue(j.path("bench_gc_collections").isIntegralNumber() && j.path("bench_gc_collections").asLong() >= 0, j::toString);
+    assertTrue(j.path("bench_gc_ms").isIntegralNumber() && j.path("bench_gc_ms").asLong() >= 0, j::toString);
     assertTrue(r.err().contains("published"), () -> "progress lines go to stderr with --json: " + r.err());
   }
 
