@@ -80,8 +80,8 @@ public final class DiskSpace {
     }
   }
 
-  /** A compaction's inputs at a level past 0 are bounded by LevelDB (25 tables of 2 MB); level 0's by what piles up. */
-  private static final long MAX_COMPACTION = 64L << 20;
+  /** A compaction's inputs at a level past 0 are bounded by LevelDB (25 tables of 2 MB); level 0's by its memtable size. */
+  private static final long MAX_LEVEL_INPUTS = 50L << 20;
   /** A new manifest and log, and what the check before the open writes (a few MB at most). */
   private static final long OPEN_MARGIN = 16L << 20;
 
@@ -89,12 +89,13 @@ public final class DiskSpace {
    * What LevelDB may write while it opens the journal at {@code dir}, before the node serves
    * anything: its logs replayed into a table plus a new log (twice the logs), and the compaction
    * it may start at once. LevelDB 1.8 compacts when level 0 reaches 4 tables (replaying the log
-   * can add the fourth): those and the level-1 tables they overlap, which for a journal's keys is
-   * most of level 1, and it frees the inputs only once the output is whole. Its files are written
-   * through shared memory maps, so a write that finds the disk full kills the JVM with SIGBUS
-   * instead of failing; a start that cannot pay for this much must be refused before the open.
+   * can add the fourth, each at most one memtable of {@code writeBufferSize}): those and the level-1
+   * tables they overlap, which for a journal's keys is most of level 1, and it frees the inputs only
+   * once the output is whole. Its files are written through shared memory maps, so a write that
+   * finds the disk full kills the JVM with SIGBUS instead of failing; a start that cannot pay for
+   * this much must be refused before the open.
    */
-  public static long neededToOpen(Path dir) throws IOException {
+  public static long neededToOpen(Path dir, long writeBufferSize) throws IOException {
     long logs = 0;
     long tables = 0;
     if (Files.isDirectory(dir)) {
@@ -106,7 +107,7 @@ public final class DiskSpace {
         }
       }
     }
-    return 2 * logs + Math.min(tables + logs, MAX_COMPACTION) + OPEN_MARGIN;
+    return 2 * logs + Math.min(tables + logs, 4 * writeBufferSize + MAX_LEVEL_INPUTS) + OPEN_MARGIN;
   }
 
   /** Whether a publish of these bodies may go ahead. */

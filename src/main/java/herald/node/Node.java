@@ -171,7 +171,7 @@ public final class Node {
     Path journal = Path.of(config.getString("pekko.persistence.journal.leveldb.dir"));
     long needed;
     try {
-      needed = herald.broker.DiskSpace.neededToOpen(journal);
+      needed = herald.broker.DiskSpace.neededToOpen(journal, config.getBytes("pekko.persistence.journal.leveldb.write-buffer-size"));
     } catch (IOException e) {
       throw new StartException("journal " + journal + " is unusable: " + rootMessage(e));
     }
