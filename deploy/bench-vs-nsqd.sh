@@ -15,8 +15,8 @@
 # -l loads (default mpub consume tcp):
 #    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
 #             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores;
-#             "server/machine busy": the server's and the whole machine's share of all cores over the run
-#             (a machine far busier than server + wrk had someone else's load in that run); after the
+#             "server/wrk/machine busy": the server's, wrk's and the whole machine's share of all cores over the run
+#             (a machine far busier than server + wrk had someone else's load, or the kernel's own work, in that run); after the
 #             table, Herald's CPU per message by thread pool (from /proc, per run)
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s
@@ -88,7 +88,7 @@ wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s 
   local before after busy0 busy1 pools0=
   before=$(ticks "${PID[$3]}") busy0=$(busy)
   [ "$3" != nsqd ] && pools0=$(pools "${PID[$3]}")
-  TOPIC=$4 wrk -t2 -c"$5" -d"$6"s -s "$WORK/$1.lua" --latency "http://${HTTP[$3]}" >"$WORK/wrk.txt"
+  TOPIC=$4 /usr/bin/time -f '%U %S' -o "$WORK/wrk.cpu" wrk -t2 -c"$5" -d"$6"s -s "$WORK/$1.lua" --latency "http://${HTTP[$3]}" >"$WORK/wrk.txt"
   after=$(ticks "${PID[$3]}") busy1=$(busy)
   # Herald's CPU per message by thread pool (comm names are cut at 15 characters), for the list after the table.
   [ -n "$pools0" ] && { echo "$pools0" | sed 's/^/0 /'; pools "${PID[$3]}" | sed 's/^/1 /'; } |
@@ -96,11 +96,11 @@ wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s 
       $1 == 0 {a[$2] = $3} $1 == 1 {d[$2] = $3 - a[$2]}
       END {line = label ":"; for (k in d) if (d[k] > 0) line = line sprintf(" %s %.2f", k, d[k] / hz * 1e6 / (n * per)); print line " (us a message)"}' >>"$WORK/pools.txt"
   # The machine's busy share (all cores) beside the server's own: what else ran in the same seconds.
-  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v secs="$6" -v cores="$(nproc)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
+  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v wrkcpu="$(awk '{print $1 + $2}' "$WORK/wrk.cpu")" -v secs="$6" -v cores="$(nproc)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
        /Requests\/sec/ {r=$2*per} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
        /requests in/ {n=$1*per}
-       END {printf "%.0f %.1fms %.1fms %.1fus %.0f%%/%.0f%%%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0,
-            100 * cpu / (hz * secs * cores), 100 * busy / (hz * secs * cores), bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
+       END {printf "%.0f %.1fms %.1fms %.1fus %.0f%%/%.0f%%/%.0f%%%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0,
+            100 * cpu / (hz * secs * cores), 100 * wrkcpu / (secs * cores), 100 * busy / (hz * secs * cores), bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
 }
 mpub() { wrk_run mpub 100 "$@"; } # server topic conns seconds
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR${BEFORE:+ (before: $BEFORE)} $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
@@ -111,7 +111,7 @@ row() { # label, one cell per server, then the ratio cell (Herald / nsqd)
   local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; echo "$line"
 }
 cells() { # how a server's "msgs/s p50 p99 cpu" reads in a row, and Herald's over nsqd's after it
-  local s; for s in "${SERVERS[@]}"; do set -- ${R[$s]}; printf '%s\t' "$1 msgs/s, p99 $3, CPU $4/msg (server/machine busy $5)${C[$s]:+; consumed ${C[$s]}/s}"; done
+  local s; for s in "${SERVERS[@]}"; do set -- ${R[$s]}; printf '%s\t' "$1 msgs/s, p99 $3, CPU $4/msg (server/wrk/machine busy $5)${C[$s]:+; consumed ${C[$s]}/s}"; done
   set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
   printf '%s' "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/msg $(ratio "${hc%us}" "${nc%us}")${C[herald]:+; consumed $(ratio "${C[herald]:-0}" "${C[nsqd]:-0}")})"
 }

@@ -146,14 +146,22 @@ public final class PubFloor extends AllDirectives {
     });
   }
 
-  /** Holds asks while the batch entity writes; sends all that waited as one Batch once it is done. */
+  /**
+   * Holds asks while the batch entity writes; sends all that waited as one Batch once it is done.
+   * Prints every 5 s how many writes it made, of how many requests, and how long each took from
+   * here to the entity's answer back here (the stack's own write cycle, as Herald's
+   * herald_journal_write metric times a topic's).
+   */
   private static Behavior<Publish> gathering(ActorRef<Batch> entity) {
     return Behaviors.<Object>setup(ctx -> {
       List<Publish> waiting = new ArrayList<>();
       boolean[] writing = {false};
+      long[] cycle = {0, 0, 0, 0, System.nanoTime()}; // writes, requests, nanos, this write's start, since
       ActorRef<Done> written = ctx.getSelf().narrow();
       Runnable write = () -> {
         writing[0] = true;
+        cycle[1] += waiting.size();
+        cycle[3] = System.nanoTime();
         entity.tell(new Batch(List.copyOf(waiting), written));
         waiting.clear();
       };
@@ -164,6 +172,15 @@ public final class PubFloor extends AllDirectives {
             return Behaviors.same();
           })
           .onMessage(Done.class, d -> {
+            long now = System.nanoTime();
+            cycle[0]++;
+            cycle[2] += now - cycle[3];
+            if (now - cycle[4] >= 5_000_000_000L) {
+              System.out.printf("batch: %d writes/s, %.1f requests each, %.3f ms each%n", cycle[0] * 1_000_000_000L / (now - cycle[4]),
+                  (double) cycle[1] / cycle[0], cycle[2] / 1e6 / cycle[0]);
+              cycle[0] = cycle[1] = cycle[2] = 0;
+              cycle[4] = now;
+            }
             writing[0] = false;
             if (!waiting.isEmpty()) write.run();
             return Behaviors.same();
