@@ -40,6 +40,45 @@ class RangesTest {
     }
   }
 
+  /**
+   * As FINs come: a few consumers each finish their own run of offsets in order, interleaved, the
+   * cursor advancing now and then. Every answer is checked against a plain set after each step, so
+   * the range that in-order adds extend in place is checked as it grows, settles and is advanced over.
+   */
+  @Test
+  void interleavedInOrderRunsWithAdvancesMatchAPlainSet() {
+    java.util.Random random = new java.util.Random(7);
+    for (int round = 0; round < 100; round++) {
+      Ranges r = new Ranges();
+      java.util.TreeSet<Long> added = new java.util.TreeSet<>();
+      long cursor = 0;
+      long[] next = {0, 40, 80, 120};
+      for (int step = 0; step < 300; step++) {
+        int who = random.nextInt(next.length);
+        for (int k = random.nextInt(6); k >= 0; k--) {
+          long offset = random.nextInt(10) == 0 ? random.nextInt(170) : next[who]++;
+          r.add(offset);
+          if (offset >= cursor) added.add(offset);
+        }
+        if (random.nextInt(4) == 0) {
+          long expected = cursor;
+          while (added.contains(expected)) expected++;
+          cursor = r.advance(cursor);
+          assertEquals(expected, cursor, "cursor");
+          long c = cursor;
+          added.removeIf(o -> o < c);
+        }
+        for (long o = cursor; o < 175; o++) assertEquals(added.contains(o), r.contains(o), "offset " + o);
+        long from = cursor + random.nextInt(20);
+        long to = from + random.nextInt(6);
+        boolean all = true;
+        for (long o = from; o < to; o++) all &= added.contains(o);
+        assertEquals(all, r.covers(from, to), "covers " + from + ".." + to);
+        assertEquals(added.tailSet(from).size(), r.countFrom(from), "count from " + from);
+      }
+    }
+  }
+
   @Test
   void emptySetContainsNothing() {
     Ranges r = new Ranges();
