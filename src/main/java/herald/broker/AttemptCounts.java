@@ -1,5 +1,6 @@
 package herald.broker;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -27,28 +28,85 @@ final class AttemptCounts {
    * them): FINs scattered among messages in flight then do not cut the runs into pieces.
    */
   static long[] encode(Map<Long, Integer> attempts, Finished finished) {
-    // Sorted as primitives: a channel writes this every 100 ms with up to mem-queue-size plus every
-    // consumer's RDY entries, and a TreeMap of them cost milliseconds of the channel's thread.
-    long[] offsets = new long[attempts.size()];
-    int count = 0;
-    for (Map.Entry<Long, Integer> e : attempts.entrySet()) {
-      if (e.getValue() > 0) offsets[count++] = e.getKey();
+    Collector c = new Collector();
+    attempts.forEach(c::add);
+    return c.encode(finished);
+  }
+
+  /**
+   * The attempts of a channel's messages in memory, gathered as primitives: a channel writes them
+   * every 100 ms, up to mem-queue-size plus every consumer's RDY of them, and boxing each into a map
+   * cost the channel's thread more than the write. Nearly all share a count (1), so offsets are kept
+   * in one array per count and sorted as primitives. An offset is added at most once.
+   */
+  static final class Collector {
+    private int[] counts = new int[2];
+    private long[][] offsets = new long[2][];
+    private int[] sizes = new int[2];
+    private int groups;
+    private int last;
+
+    /** Offsets with no entry (or 0) were never delivered. */
+    void add(long offset, int attempts) {
+      if (attempts <= 0) return;
+      int g = last < groups && counts[last] == attempts ? last : group(attempts);
+      last = g;
+      if (sizes[g] == offsets[g].length) offsets[g] = Arrays.copyOf(offsets[g], sizes[g] * 2);
+      offsets[g][sizes[g]++] = offset;
     }
-    java.util.Arrays.sort(offsets, 0, count);
-    long[] out = new long[count * 3];
-    int i = 0;
-    for (int k = 0; k < count; k++) {
-      long offset = offsets[k];
-      int n = attempts.get(offset);
-      if (i > 0 && out[i - 1] == n && (out[i - 2] == offset || finished.all(out[i - 2], offset))) {
-        out[i - 2] = offset + 1;
-      } else {
-        out[i++] = offset;
-        out[i++] = offset + 1;
-        out[i++] = n;
+
+    private int group(int attempts) {
+      for (int g = 0; g < groups; g++) if (counts[g] == attempts) return g;
+      if (groups == counts.length) {
+        counts = Arrays.copyOf(counts, groups * 2);
+        offsets = Arrays.copyOf(offsets, groups * 2);
+        sizes = Arrays.copyOf(sizes, groups * 2);
       }
+      counts[groups] = attempts;
+      offsets[groups] = new long[16];
+      sizes[groups] = 0;
+      return groups++;
     }
-    return java.util.Arrays.copyOf(out, i);
+
+    /** The runs, ordered by their first offset (see {@link AttemptCounts#encode(Map, Finished)}). */
+    long[] encode(Finished finished) {
+      long[] out = new long[0];
+      int i = 0;
+      for (int g = 0; g < groups; g++) {
+        long[] group = offsets[g];
+        int size = sizes[g];
+        Arrays.sort(group, 0, size);
+        int n = counts[g];
+        int first = i;
+        for (int k = 0; k < size; k++) {
+          long offset = group[k];
+          if (i > first && (out[i - 2] == offset || finished.all(out[i - 2], offset))) {
+            out[i - 2] = offset + 1;
+          } else {
+            if (i + 3 > out.length) out = Arrays.copyOf(out, Math.max(24, out.length * 2));
+            out[i++] = offset;
+            out[i++] = offset + 1;
+            out[i++] = n;
+          }
+        }
+      }
+      out = Arrays.copyOf(out, i);
+      return groups > 1 ? byStart(out) : out;
+    }
+
+    /** Runs of several counts, put in order of their first offset (they never overlap). */
+    private static long[] byStart(long[] runs) {
+      java.util.TreeMap<Long, Integer> at = new java.util.TreeMap<>();
+      for (int i = 0; i < runs.length; i += 3) at.put(runs[i], i);
+      long[] out = new long[runs.length];
+      int o = 0;
+      for (int i : at.values()) {
+        out[o++] = runs[i];
+        out[o++] = runs[i + 1];
+        out[o++] = runs[i + 2];
+      }
+      return out;
+    }
   }
 
   /** {@code runs} may be null: progress written before attempts were. */

@@ -553,13 +553,20 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     if (!state.paused() && !topicPaused && !consumers.isEmpty() && queue.hasReady()) {
       long now = System.currentTimeMillis();
       Map<ChannelConsumers.Consumer, List<ConsumerProtocol.Delivery>> out = new LinkedHashMap<>();
+      // Round robin by runs: each consumer with credit takes its share of what is ready as one run
+      // of consecutive messages. Its FINs then extend one finished range (see Ranges) instead of
+      // leaving every other offset open, as message-by-message turns did.
+      int sharers = consumers.withCredit();
+      long share = sharers == 0 ? 0 : (queue.readyCount() + sharers - 1) / sharers;
       while (queue.hasReady()) {
         ChannelConsumers.Consumer c = consumers.nextWithCredit();
         if (c == null) break;
-        ChannelMessage m = queue.poll();
-        inFlight.add(m, c, now);
-        out.computeIfAbsent(c, k -> new ArrayList<>())
-            .add(new ConsumerProtocol.Delivery(m.offset, m.timestamp, m.attempts, m.body, m.msgId));
+        List<ConsumerProtocol.Delivery> list = out.computeIfAbsent(c, k -> new ArrayList<>());
+        for (long n = Math.min(share, c.credit()); n > 0 && queue.hasReady(); n--) {
+          ChannelMessage m = queue.poll();
+          inFlight.add(m, c, now);
+          list.add(new ConsumerProtocol.Delivery(m.offset, m.timestamp, m.attempts, m.body, m.msgId));
+        }
       }
       out.forEach((c, list) -> c.ref.tell(new ConsumerProtocol.Deliver(list)));
       // Attempts go with the next progress write (batched, like FINs): a restart keeps counting.
@@ -758,14 +765,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /** Walks only what is bounded (ready buffer, in flight, dead letters), never the deferred messages. */
   private Progressed progressed() {
-    Map<Long, Integer> attempts = new HashMap<>();
+    AttemptCounts.Collector attempts = new AttemptCounts.Collector();
     // Never delivered (most of the ready buffer): nothing to write, and no recovered count to shadow
     // (taking a message took its recovered attempts).
-    queue.forEachReady(m -> {
-      if (m.attempts > 0) attempts.put(m.offset, m.attempts);
-    });
-    inFlight.forEach(f -> attempts.put(f.msg.offset, f.msg.attempts));
-    deadLetters.forEach(m -> attempts.put(m.offset, m.attempts));
+    queue.forEachReady(m -> attempts.add(m.offset, m.attempts));
+    inFlight.forEach(f -> attempts.add(f.msg.offset, f.msg.attempts));
+    deadLetters.forEach(m -> attempts.add(m.offset, m.attempts));
     deadLetters.written();
     return progress.write(neededSeqNr(), attempts);
   }

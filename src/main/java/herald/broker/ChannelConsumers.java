@@ -37,6 +37,11 @@ final class ChannelConsumers {
       return inFlight < ready;
     }
 
+    /** How many more messages it may hold now. */
+    long credit() {
+      return Math.max(0, ready - inFlight);
+    }
+
     Channel.ClientStats stats() {
       return new Channel.ClientStats(clientId, remoteAddress, ready, inFlight, messageCount,
           finishCount, requeueCount, timeoutCount, connectTs, client);
@@ -92,6 +97,13 @@ final class ChannelConsumers {
       if (c.hasCredit()) return c;
     }
     return null;
+  }
+
+  /** How many consumers have RDY credit left. */
+  int withCredit() {
+    int n = 0;
+    for (Consumer c : turns) if (c.hasCredit()) n++;
+    return n;
   }
 
   /** Tells every consumer to close and forgets them all. */

@@ -132,10 +132,11 @@ final class ChannelProgress {
    * (restored ones not read back yet are added; finished ones are left out), and the deferrals
    * that changed since the last write.
    */
-  Channel.Progressed write(long neededSeqNr, Map<Long, Integer> attempts) {
+  Channel.Progressed write(long neededSeqNr, AttemptCounts.Collector attempts) {
     dirty = false;
     recoveredAttempts.keySet().removeIf(this::isDone);
-    recoveredAttempts.forEach(attempts::putIfAbsent);
+    // Never among the messages in memory: taking a message took its recovered attempts.
+    recoveredAttempts.forEach(attempts::add);
     Deferrals deferredNow = new Deferrals();
     Ranges ended = new Ranges();
     deferralChanges.forEach((offset, d) -> {
@@ -146,7 +147,7 @@ final class ChannelProgress {
     List<Channel.Deferral> all = deferralsCleared ? List.of() : null;
     deferralsCleared = false;
     return new Channel.Progressed(cursor, neededSeqNr, finished.toArray(), all,
-        AttemptCounts.encode(attempts, this::allDone), deadLettered, deferredNow, ended.toArray());
+        attempts.encode(this::allDone), deadLettered, deferredNow, ended.toArray());
   }
 
   /** Every offset below {@code offset} is done (the channel was emptied); returns its write. */

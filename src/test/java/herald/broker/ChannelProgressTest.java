@@ -2,7 +2,6 @@ package herald.broker;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -36,7 +35,7 @@ class ChannelProgressTest {
     p.reset(0, new long[] {2, 4}, new Deferrals(), new long[0], 0);
     p.changed();
     assertTrue(p.isDirty());
-    Channel.Progressed written = p.write(2, new HashMap<>());
+    Channel.Progressed written = p.write(2, new AttemptCounts.Collector());
     assertFalse(p.isDirty());
     assertEquals(0, written.cursor());
     assertEquals(2, written.cursorSeqNr());
@@ -65,7 +64,7 @@ class ChannelProgressTest {
     p.deferralEnded(5);
     p.deferred(deferredMessage(8, 4, 8_000, 3));
     p.deferralEnded(8); // deferred and back within one write: only its end is written
-    Channel.Progressed written = p.write(1, new HashMap<>());
+    Channel.Progressed written = p.write(1, new AttemptCounts.Collector());
     assertNull(written.deferred());
     assertEquals(List.of(new Channel.Deferral(7, 4, 8_000, 1)), written.deferredNow().toList());
     assertArrayEquals(new long[] {5, 6, 8, 9}, written.deferralsEnded());
@@ -74,7 +73,7 @@ class ChannelProgressTest {
         .progressed(written);
     assertEquals(List.of(new Channel.Deferral(6, 3, 9_000, 1), new Channel.Deferral(7, 4, 8_000, 1)),
         after.deferred().toList());
-    assertTrue(p.write(1, new HashMap<>()).deferredNow().isEmpty(), "each change is written once");
+    assertTrue(p.write(1, new AttemptCounts.Collector()).deferredNow().isEmpty(), "each change is written once");
   }
 
   @Test
@@ -85,12 +84,12 @@ class ChannelProgressTest {
     p.forgetDeferrals();
     assertNull(p.writtenDeferral(5));
     p.deferred(deferredMessage(1, 1, 8_000, 1));
-    Channel.Progressed written = p.write(1, new HashMap<>());
+    Channel.Progressed written = p.write(1, new AttemptCounts.Collector());
     assertEquals(List.of(), written.deferred());
     assertEquals(List.of(new Channel.Deferral(1, 1, 8_000, 1)),
         new Channel.State(true, false, 0, 0, 1, new long[0], state, new long[0], 0, ChannelConfig.NONE)
             .progressed(written).deferred().toList());
-    assertNull(p.write(1, new HashMap<>()).deferred(), "only once");
+    assertNull(p.write(1, new AttemptCounts.Collector()).deferred(), "only once");
   }
 
   @Test
@@ -106,7 +105,7 @@ class ChannelProgressTest {
   void attemptsAreWrittenAndRestoredAndFinishedOnesDropped() {
     ChannelProgress p = new ChannelProgress();
     p.reset(0, new long[0], new Deferrals(), new long[0], 0);
-    Channel.Progressed written = p.write(0, new HashMap<>(Map.of(0L, 2, 1L, 2, 3L, 1)));
+    Channel.Progressed written = p.write(0, attempts(Map.of(0L, 2, 1L, 2, 3L, 1)));
     assertArrayEquals(new long[] {0, 2, 2, 3, 4, 1}, written.attempts());
 
     p.reset(written.cursor(), written.finished(), new Deferrals(), written.attempts(), 0);
@@ -115,7 +114,7 @@ class ChannelProgressTest {
     assertEquals(0, p.takeRecoveredAttempts(2), "never delivered");
     p.finish(3);
     // Offset 0 is not read back yet: its attempts are written again; finished offset 3 is dropped.
-    assertArrayEquals(new long[] {0, 1, 2, 1, 2, 5}, p.write(0, new HashMap<>(Map.of(1L, 5))).attempts());
+    assertArrayEquals(new long[] {0, 1, 2, 1, 2, 5}, p.write(0, attempts(Map.of(1L, 5))).attempts());
   }
 
   @Test
@@ -137,7 +136,7 @@ class ChannelProgressTest {
     assertTrue(emptied.deferred().isEmpty(), "no deferral is left");
     assertNull(p.writtenDeferral(21));
     assertFalse(p.isDirty());
-    assertTrue(p.write(4, new HashMap<>()).deferredNow().isEmpty(), "a deferral made before the empty is not written");
+    assertTrue(p.write(4, new AttemptCounts.Collector()).deferredNow().isEmpty(), "a deferral made before the empty is not written");
     assertEquals(30, p.emptyTo(30, 5).cursor());
   }
 
@@ -150,5 +149,11 @@ class ChannelProgressTest {
     assertTrue(p.reportable(4));
     p.forgetReported();
     assertTrue(p.reportable(4));
+  }
+
+  private static AttemptCounts.Collector attempts(Map<Long, Integer> counts) {
+    AttemptCounts.Collector c = new AttemptCounts.Collector();
+    counts.forEach(c::add);
+    return c;
   }
 }
