@@ -14,14 +14,14 @@ public final class MessageId {
     return "0".repeat(16 - hex.length()) + hex;
   }
 
-  /** The id's 16 ASCII bytes, as {@link #of} spells it: a message frame takes them without a String. */
-  public static byte[] ascii(long offset) {
-    byte[] id = new byte[16];
+  /** Puts the id's 16 ASCII bytes, as {@link #of} spells it, at the buffer's position: a message frame takes them without a String. */
+  public static void putAscii(java.nio.ByteBuffer b, long offset) {
+    int at = b.position();
     for (int i = 15; i >= 0; i--) {
-      id[i] = HEX[(int) (offset & 0xF)];
+      b.put(at + i, HEX[(int) (offset & 0xF)]);
       offset >>>= 4;
     }
-    return id;
+    b.position(at + 16);
   }
 
   /** The offset of the 16 ASCII hex digits at {@code at}, or -1 when they are not a well-formed id. */
@@ -37,10 +37,14 @@ public final class MessageId {
 
   /** The offset, or -1 when the text is not a well-formed id. */
   public static long parse(String id) {
-    if (id.length() != 16) return -1;
+    return id.length() != 16 ? -1 : parse(id, 0);
+  }
+
+  /** The offset of the 16 hex digits at {@code at} (which must be there), or -1 when they are not a well-formed id. */
+  public static long parse(String text, int at) {
     long offset = 0;
-    for (int i = 0; i < 16; i++) {
-      int digit = digit(id.charAt(i));
+    for (int i = at; i < at + 16; i++) {
+      int digit = digit(text.charAt(i));
       if (digit < 0) return -1;
       offset = (offset << 4) | digit;
     }

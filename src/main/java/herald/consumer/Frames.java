@@ -5,9 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import herald.broker.ConsumerProtocol.Delivery;
 import herald.broker.MessageId;
 import org.apache.pekko.util.ByteString;
-import org.apache.pekko.util.ByteStringBuilder;
 
-import java.nio.ByteOrder;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -54,6 +53,16 @@ public final class Frames {
     while (start <= frame.length()) {
       int end = frame.indexOf('\n', start);
       if (end < 0) end = frame.length();
+      // A consumer's frame is mostly "FIN <id>" lines: those are read in place, anything else
+      // (and a malformed id) takes the general path and its errors.
+      if (end - start == FIN_LINE && frame.startsWith("FIN ", start)) {
+        long offset = MessageId.parse(frame, start + 4);
+        if (offset >= 0) {
+          commands.add(new Fin(offset));
+          start = end + 1;
+          continue;
+        }
+      }
       String line = frame.substring(start, end);
       if (!line.isBlank()) commands.add(parse(line));
       start = end + 1;
@@ -61,6 +70,8 @@ public final class Frames {
     if (commands.isEmpty()) throw new InvalidFrame("empty command");
     return commands;
   }
+
+  private static final int FIN_LINE = "FIN ".length() + 16;
 
   public static ClientCommand parse(String frame) throws InvalidFrame {
     String text = frame.strip();
@@ -155,20 +166,20 @@ public final class Frames {
    * message is NSQ's layout [8-byte ns timestamp][2-byte attempts][16-byte id][body], big-endian.
    */
   public static ByteString binaryFrames(List<Delivery> deliveries) {
-    ByteStringBuilder b = new ByteStringBuilder();
+    // One flat array: a builder keeps each body as a piece of its own, and the socket's write then
+    // copies hundreds of small pieces one by one.
+    int size = 0;
+    for (Delivery d : deliveries) size += FRAME_OVERHEAD + d.body().length();
+    ByteBuffer b = ByteBuffer.allocate(size); // big-endian
     for (Delivery d : deliveries) {
-      b.putInt(4 + MESSAGE_HEADER + d.body().length(), ByteOrder.BIG_ENDIAN);
-      b.putInt(FRAME_TYPE_MESSAGE, ByteOrder.BIG_ENDIAN);
-      putMessage(b, d);
+      b.putInt(4 + MESSAGE_HEADER + d.body().length());
+      b.putInt(FRAME_TYPE_MESSAGE);
+      b.putLong(d.timestamp() * 1_000_000L);
+      b.putShort((short) Math.min(d.attempts(), 0xFFFF));
+      MessageId.putAscii(b, d.offset());
+      d.body().copyToBuffer(b);
     }
-    return b.result();
-  }
-
-  private static void putMessage(ByteStringBuilder b, Delivery d) {
-    b.putLong(d.timestamp() * 1_000_000L, ByteOrder.BIG_ENDIAN);
-    b.putShort((short) Math.min(d.attempts(), 0xFFFF), ByteOrder.BIG_ENDIAN);
-    b.putBytes(MessageId.ascii(d.offset()));
-    b.append(d.body());
+    return ByteString.fromArrayUnsafe(b.array());
   }
 
   public static String error(String code, String message) {

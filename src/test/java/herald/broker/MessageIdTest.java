@@ -32,9 +32,14 @@ class MessageIdTest {
   }
 
   @Test
-  void asciiSpellsTheIdAsOfDoes() {
+  void putAsciiSpellsTheIdAsOfDoesWhereTheBufferStands() {
     for (long offset : new long[] {0, 1, 15, 16, 4095, 0xabcdef012L, 1L << 40, Long.MAX_VALUE}) {
-      assertEquals(MessageId.of(offset), new String(MessageId.ascii(offset), java.nio.charset.StandardCharsets.US_ASCII));
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(20);
+      b.putShort((short) 0x2a2a);
+      MessageId.putAscii(b, offset);
+      assertEquals(18, b.position(), "moved past the id");
+      assertEquals(MessageId.of(offset), new String(b.array(), 2, 16, java.nio.charset.StandardCharsets.US_ASCII));
+      assertEquals(0x2a, b.get(0), "what was before is kept");
     }
   }
 

@@ -110,6 +110,19 @@ class FramesTest {
   })
   void malformedFramesAreInvalid(String frame) {
     assertThrows(Frames.InvalidFrame.class, () -> Frames.parse(frame), "'" + frame + "'");
+    // The same line among FINs in one frame (where FIN lines are read in place) is refused the same way.
+    if (!frame.isBlank()) {
+      assertThrows(Frames.InvalidFrame.class, () -> Frames.parseAll("FIN " + ID_42 + "\n" + frame), "'" + frame + "'");
+    }
+  }
+
+  @Test
+  void finLinesReadInPlaceAreWhatParseMakesOfThem() throws Exception {
+    String[] lines = {"FIN " + ID_42, "FIN 0000000000000000", "FIN 7fffffffffffffff", "FIN 00000000000000AB",
+        "FIN  000000000000002a", " FIN 000000000000002a", "FIN 000000000000002a\r"};
+    for (String line : lines) {
+      assertEquals(java.util.List.of(Frames.parse(line), Frames.parse(line)), Frames.parseAll(line + "\n" + line), line);
+    }
   }
 
   @Test
