@@ -676,8 +676,17 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /** The in-flight entry of this consumer for this offset, or null after telling it why not. */
   private InFlightTable.Entry owned(ActorRef<ConsumerProtocol> consumer, long offset, String verb) {
+    return owned(consumer, consumers.get(consumer), offset, verb);
+  }
+
+  /**
+   * {@code holder}: the consumer's entry, null when it is not subscribed. Looked up once for a frame
+   * of FINs; an in-flight entry is only ever held by the entry of a subscribed consumer.
+   */
+  private InFlightTable.Entry owned(
+      ActorRef<ConsumerProtocol> consumer, ChannelConsumers.Consumer holder, long offset, String verb) {
     InFlightTable.Entry f = inFlight.get(offset);
-    if (f != null && f.consumer.ref.equals(consumer)) return f;
+    if (f != null && f.consumer == holder) return f;
     // nsqd's texts, after its channel's errors.
     String why = f == null ? "ID not in flight" : "client does not own message";
     consumer.tell(new ConsumerProtocol.Failed("E_" + verb + "_FAILED", verb + " " + MessageId.of(offset) + " failed " + why));
@@ -687,8 +696,9 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private Effect<Event, State> onFinish(State state, Finish cmd) {
     boolean any = false;
     long now = System.currentTimeMillis();
+    ChannelConsumers.Consumer holder = consumers.get(cmd.consumer());
     for (long offset : cmd.offsets()) {
-      InFlightTable.Entry f = owned(cmd.consumer(), offset, "FIN");
+      InFlightTable.Entry f = owned(cmd.consumer(), holder, offset, "FIN");
       if (f == null) continue;
       inFlight.remove(offset);
       f.consumer.finishCount++;
