@@ -1,9 +1,9 @@
 package herald.broker;
 
-import org.agrona.collections.Long2ObjectHashMap;
-
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 
 /**
@@ -26,8 +26,7 @@ final class InFlightTable {
     }
   }
 
-  // Keyed by offset without boxing: a channel adds, looks up and removes every message it delivers.
-  private final Long2ObjectHashMap<Entry> entries = new Long2ObjectHashMap<>();
+  private final Map<Long, Entry> entries = new HashMap<>();
 
   /** Sends {@code msg} to {@code consumer} now: one more attempt, due back by the consumer's timeout. */
   Entry add(ChannelMessage msg, ChannelConsumers.Consumer consumer, long now) {
