@@ -1,0 +1,57 @@
+import org.fusesource.leveldbjni.JniDBFactory;
+import org.iq80.leveldb.*;
+import java.io.File;
+import java.lang.management.*;
+import java.nio.ByteBuffer;
+import java.nio.file.*;
+
+/**
+ * LevelDB alone (leveldbjni 1.8 from Herald's jar), writing what the journal writes for one topic
+ * under /mpub: Pekko's key layout, per write the entity's counter key and one value of MSGS x 220
+ * bytes, one writer thread; prints the writer thread's and the whole process's CPU per message (the
+ * process includes LevelDB's compaction thread) and LevelDB's compaction stats. By hand only:
+ *
+ *   java -cp target/herald.jar deploy/LevelDbAlone.java VARIANT SECONDS [MSGS]
+ *
+ * VARIANT words: buf16 / buf64 (memtable, default 4 MiB), nosync, nocomp (no snappy), nocounter
+ * (no counter key), random (incompressible bodies instead of 'x'), block64 (64 KiB blocks).
+ * performance.md, "The journal's own threads under /mpub", has what it measured.
+ */
+public class LevelDbAlone {
+  public static void main(String[] a) throws Exception {
+    String variant = a[0]; // words, see the class comment
+    int secs = Integer.parseInt(a[1]);
+    int msgs = a.length > 2 ? Integer.parseInt(a[2]) : 1000;
+    boolean counter = !variant.contains("nocounter"), sync = !variant.contains("nosync");
+    long buf = variant.contains("buf64") ? 64 << 20 : variant.contains("buf16") ? 16 << 20 : 4 << 20;
+    boolean comp = !variant.contains("nocomp");
+    boolean random = variant.contains("random");
+    File dir = Files.createTempDirectory("leveldb-alone").toFile();
+    Options o = new Options().createIfMissing(true).writeBufferSize((int) buf)
+        .compressionType(comp ? CompressionType.SNAPPY : CompressionType.NONE);
+    if (variant.contains("block64")) o.blockSize(64 << 10);
+    DB db = JniDBFactory.factory.open(dir, o);
+    WriteOptions wo = new WriteOptions().sync(sync);
+    byte[] value = new byte[msgs * 220];
+    if (random) new java.util.Random(1).nextBytes(value); else java.util.Arrays.fill(value, (byte) 'x');
+    ThreadMXBean tm = ManagementFactory.getThreadMXBean();
+    com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    long end = System.nanoTime() + secs * 1_000_000_000L, seq = 0;
+    long t0 = System.nanoTime(), cpu0 = tm.getCurrentThreadCpuTime(), user0 = tm.getCurrentThreadUserTime(), p0 = os.getProcessCpuTime();
+    while (System.nanoTime() < end) {
+      seq++;
+      try (WriteBatch b = db.createWriteBatch()) {
+        if (counter) b.put(ByteBuffer.allocate(16).putInt(10).putLong(0).putInt(0).array(), ByteBuffer.allocate(8).putLong(seq).array());
+        b.put(ByteBuffer.allocate(16).putInt(10).putLong(seq).putInt(0).array(), value);
+        db.write(b, wo);
+      }
+    }
+    double wall = (System.nanoTime() - t0) / 1e9, n = seq * (double) msgs;
+    long cpu = tm.getCurrentThreadCpuTime() - cpu0, user = tm.getCurrentThreadUserTime() - user0, proc = os.getProcessCpuTime() - p0;
+    System.out.printf("%-22s writes %6d %7.0f msgs/s  write %.2f ms  writer thread %.2f us/msg (user %.2f sys %.2f)  process %.2f us/msg%n",
+        variant, seq, n / wall, wall * 1e3 / seq, cpu / 1e3 / n, user / 1e3 / n, (cpu - user) / 1e3 / n, proc / 1e3 / n);
+    System.out.println("  " + db.getProperty("leveldb.stats").replace("\n", "\n  "));
+    db.close();
+    try (var w = Files.walk(dir.toPath())) { w.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete()); }
+  }
+}
