@@ -1,7 +1,7 @@
 package herald.floor;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import herald.node.Main;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -87,11 +87,10 @@ public final class PubFloor extends AllDirectives {
     }
     if (data == null) data = Files.createTempDirectory("pubfloor");
     // The node's configuration as the node loads it (Main.load), without the cluster: one process.
-    Config config = ConfigFactory.parseMap(Map.of(
-            "herald.data-path", data.toString(),
-            "pekko.actor.provider", "local"))
-        .withFallback(ConfigFactory.defaultApplication());
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "floor", ConfigFactory.load(config));
+    Config config = Main.load(Map.of(
+        "herald.data-path", data.toString(),
+        "pekko.actor.provider", "local"));
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "floor", config);
     Function<ByteString, CompletionStage<Done>> work = switch (mode) {
       case "bare" -> body -> CompletableFuture.completedFuture(Done.INSTANCE);
       case "hop" -> asking(system, List.of(system.systemActorOf(answering(), "answer", Props.empty())));
