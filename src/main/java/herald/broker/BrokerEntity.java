@@ -1,6 +1,6 @@
 package herald.broker;
 
-import herald.node.Settings;
+import herald.settings.Settings;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;

@@ -1,7 +1,7 @@
 package herald.broker;
 
 import com.typesafe.config.ConfigFactory;
-import herald.node.Settings;
+import herald.settings.Settings;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;

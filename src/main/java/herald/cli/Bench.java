@@ -2,7 +2,7 @@ package herald.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import herald.node.Main;
+import herald.settings.Version;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -40,7 +40,7 @@ import java.util.regex.Pattern;
  * for a while, WebSocket consumers FIN every message; then it prints throughput and latency
  * percentiles and checks that every acknowledged message was consumed.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
     usageHelpWidth = 110,
     description = {
         "Load-tests a node. Publishers POST /pub (--batch 1) or /mpub for --duration; optional WebSocket consumers"

@@ -1,7 +1,7 @@
 package herald.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import herald.node.Main;
+import herald.settings.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /** {@code herald pub}: to_nsq. Publishes the lines of standard input, batched with /mpub. */
-@Command(name = "pub", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
+@Command(name = "pub", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
     usageHelpWidth = 110,
     description = {
         "Publishes each line of standard input as one message (the newline removed; empty lines skipped; any other"

@@ -1,7 +1,7 @@
 package herald.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import herald.node.Main;
+import herald.settings.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -17,7 +17,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.locks.LockSupport;
 
 /** {@code herald stat}: nsq_stat. A row per interval of a topic's or a channel's figures from /stats. */
-@Command(name = "stat", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
+@Command(name = "stat", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
     usageHelpWidth = 110,
     description = {
         "Prints a row every --interval with a channel's depth, in-flight and deferred counts, requeues, timeouts,"

@@ -1,6 +1,6 @@
 package herald.cli;
 
-import herald.node.Main;
+import herald.settings.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 
 /** {@code herald tail}: nsq_tail. Prints a topic's messages through an ephemeral channel of its own. */
-@Command(name = "tail", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
+@Command(name = "tail", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
     usageHelpWidth = 110,
     description = {
         "Prints the messages of a topic, one body per line, as they are published. It reads through an ephemeral"

@@ -1,6 +1,6 @@
 package herald.cli;
 
-import herald.node.Main;
+import herald.settings.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -29,7 +29,7 @@ import java.util.zip.GZIPOutputStream;
  * {@code herald to-file}: nsq_to_file. Appends a topic's messages to files through a durable
  * channel, and FINs a message only once it is written, flushed and synced to its file.
  */
-@Command(name = "to-file", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
+@Command(name = "to-file", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
     usageHelpWidth = 110,
     description = {
         "Writes the messages of a topic to files in --output-dir, one body per line, named"

@@ -1,7 +1,7 @@
 package herald.cluster;
 
 import herald.broker.BrokerEntity;
-import herald.node.Settings;
+import herald.settings.Settings;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;

@@ -14,8 +14,8 @@ import herald.cluster.Membership;
 import herald.consumer.ConsumerSession;
 import herald.consumer.SubParams;
 import herald.consumer.WebSocketFlow;
-import herald.node.Node;
-import herald.node.Settings;
+import herald.settings.Settings;
+import herald.settings.Version;
 import herald.stats.StatsCollector;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -341,9 +341,9 @@ public final class HttpApi extends AllDirectives {
     Optional<String> channel = q.get("channel").filter(s -> !s.isEmpty());
     return StatsCollector.collect(system, topic, channel)
         .thenApply(reports -> json
-            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Node.VERSION, health.status(), startTime,
+            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Version.VERSION, health.status(), startTime,
                 new StatsFormat.Options(topic.isPresent(), channel.isPresent(), clients, memory), reports, producers.snapshot(), topic))
-            : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Node.VERSION, health.status(), reports)));
+            : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Version.VERSION, health.status(), reports)));
   }
 
   /** Prometheus text format; see NodeMetrics. */
@@ -416,7 +416,7 @@ public final class HttpApi extends AllDirectives {
     p.put("broadcast_address", member.broadcastAddress());
     p.put("tcp_port", member.tcpPort());
     p.put("http_port", member.httpPort());
-    p.put("version", Node.VERSION);
+    p.put("version", Version.VERSION);
     return p;
   }
 
@@ -453,7 +453,7 @@ public final class HttpApi extends AllDirectives {
   private CompletionStage<HttpResponse> info(HttpRequest request) {
     // nsqd's fields first (nsqadmin reads broadcast_address and the ports), then Herald's own.
     ObjectNode n = JSON.createObjectNode();
-    n.put("version", Node.VERSION);
+    n.put("version", Version.VERSION);
     n.put("broadcast_address", settings.broadcastAddress());
     n.put("hostname", Settings.hostname());
     n.put("http_port", settings.httpPort());

@@ -7,6 +7,7 @@ import herald.security.AuthServer;
 import herald.security.Authorizer;
 import herald.security.ServerTls;
 
+import herald.settings.Settings;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;

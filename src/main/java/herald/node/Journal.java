@@ -11,6 +11,7 @@ import herald.cluster.JournalHealth;
 import herald.cluster.JournalIdentity;
 import herald.cluster.JournalWatch;
 import herald.cluster.PostgresSchema;
+import herald.settings.Settings;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.pekko.actor.CoordinatedShutdown;

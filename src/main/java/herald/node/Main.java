@@ -5,6 +5,8 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import herald.cluster.ClusterTls;
+import herald.settings.Settings;
+import herald.settings.Version;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,7 +19,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code java -jar herald.jar [flags]}: runs a node. Every flag is also a key under herald.* in the config. */
-@Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = Version.class,
     defaultValueProvider = Main.ConfigDefaults.class, sortOptions = false, usageHelpWidth = 110,
     subcommands = {herald.cli.Bench.class, herald.cli.Pub.class, herald.cli.Tail.class, herald.cli.Stat.class, herald.cli.ToFile.class},
     description = "Runs a Herald node: NSQ's topics and channels, durable, on a Pekko cluster.")
@@ -186,7 +188,7 @@ public final class Main implements Callable<Integer> {
       tcp.close();
     }
     // Tests read the bound ports from this line (they start nodes with port 0).
-    System.out.println("herald " + Node.VERSION + " listening on http://" + node.httpAddress() + " tcp://" + node.tcpAddress()
+    System.out.println("herald " + Version.VERSION + " listening on http://" + node.httpAddress() + " tcp://" + node.tcpAddress()
         + node.httpsAddress().map(a -> " and https://" + a).orElse("")
         + " (cluster " + node.clusterAddress() + ", data " + Path.of(node.settings().dataPath()).toAbsolutePath().normalize() + ")");
     node.system().getWhenTerminated().toCompletableFuture().join();
@@ -312,13 +314,6 @@ public final class Main implements Callable<Integer> {
       // --postgres-url and --postgres-user are herald.postgres.url and .user in herald.conf.
       String key = "herald." + (name.startsWith("postgres-") ? "postgres." + name.substring("postgres-".length()) : name);
       return config.hasPath(key) ? config.getValue(key).unwrapped().toString() : null;
-    }
-  }
-
-  public static final class Version implements CommandLine.IVersionProvider {
-    @Override
-    public String[] getVersion() {
-      return new String[] {"herald " + Node.VERSION};
     }
   }
 }

@@ -5,6 +5,8 @@ import herald.broker.Publisher;
 import herald.cluster.ClusterTls;
 import herald.http.HttpApi;
 import herald.protocols.nsq.NsqServer;
+import herald.settings.Settings;
+import herald.settings.Version;
 import herald.stats.TcpProducers;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -29,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 
 /** One running Herald node: a one-member (for now) Pekko cluster with its broker and HTTP API. */
 public final class Node {
-  public static final String VERSION = "0.1.0";
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Node.class);
 
   /** A start-up problem an operator can fix; its message is the one line we print. */
@@ -57,7 +58,7 @@ public final class Node {
   private static Tcp.ServerBinding bindTcp(ActorSystem<?> system, Settings settings, Publisher publisher,
       PortReservation port, herald.stats.NodeMetrics metrics, ClientSecurity security, TcpProducers producers) throws StartException {
     try {
-      return NsqServer.bind(system, settings, publisher, port.listenerOptions(), VERSION, metrics.registry(),
+      return NsqServer.bind(system, settings, publisher, port.listenerOptions(), Version.VERSION, metrics.registry(),
               security.authorizer(), security.tls(), security.tcpTlsRequired(), producers)
           .toCompletableFuture().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {

@@ -1,5 +1,6 @@
 package herald.node;
 
+import herald.settings.Settings;
 import org.apache.pekko.io.Inet;
 
 import java.io.IOException;

@@ -2,7 +2,7 @@ package herald.broker;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import herald.node.Settings;
+import herald.settings.Settings;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;

@@ -1,6 +1,6 @@
 package herald.broker;
 
-import herald.node.Settings;
+import herald.settings.Settings;
 import org.apache.pekko.Done;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;

@@ -1,7 +1,7 @@
 package herald.protocols.nsq;
 
 import herald.broker.Publisher;
-import herald.node.Settings;
+import herald.settings.Settings;
 import herald.security.Authorizer;
 import herald.security.ServerTls;
 import herald.stats.TcpProducers;

@@ -1,4 +1,4 @@
-package herald.node;
+package herald.settings;
 
 import com.typesafe.config.Config;
 
