@@ -8,8 +8,9 @@
 # -n nsqd binary (default /work/nsq/bin/nsqd; bench_reader is taken from the same directory)
 # -j Herald's jar (default target/herald.jar)   -b a second Herald jar ("before"), run as a third server in its own column
 # -f the floor of the stack under Herald (herald.floor.PubFloor from target/test-classes, on -j's jar and configuration):
-#    one more server column per mode: bare (pekko-http answers OK), hop (+ one actor ask), persist (+ one persist per
-#    request to the LevelDB journal with fsync, 64 entities), batch (+ one entity persisting what waited as one write)
+#    one more server column per mode: bare (pekko-http answers OK), hop (+ one actor ask), tell (+ one tell carrying a
+#    promise), persist (+ one persist per request to the LevelDB journal with fsync, 64 entities), batch (+ one entity
+#    persisting what waited as one write; its write cycle by part in its log), tellbatch (batch reached by tell)
 # -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
 # -c wrk connections for /mpub (default "16 32")   -p wrk connections for /pub (default "32 128")
 # -l loads (default mpub consume tcp):

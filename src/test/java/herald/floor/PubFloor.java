@@ -40,12 +40,18 @@ import java.util.function.Function;
  * <ul>
  *   <li>{@code bare}: the routing DSL takes the (strict) body and answers; no actor, no journal.
  *   <li>{@code hop}: plus one ask to an actor that answers at once.
+ *   <li>{@code tell}: as {@code hop}, but a tell carrying a promise that the actor completes: no
+ *       PromiseActorRef and no scheduler timer per request (Herald's publishes go this way; their
+ *       deadlines are one sweep per topic, which the floor leaves out).
  *   <li>{@code persist}: plus one persist per request, of the body, through an EventSourcedBehavior
  *       on the node's LevelDB journal plugin (herald.node.LevelDbJournal, fsync on), answered after
  *       it; requests spread round-robin over {@code --entities} entities (each persists one request
  *       at a time, Pekko's stash holds the rest), so concurrent writes share LevelDB's group commit.
  *   <li>{@code batch}: one entity, and one persist of everything that waited while its last write
- *       was on the way (Herald's own shape for one topic: group commit in the entity).
+ *       was on the way (Herald's own shape for one topic: group commit in the entity). Prints its
+ *       write cycle by part every 5 s (with {@link TimedWriters} as the journal's writer pool, which
+ *       this program sets).
+ *   <li>{@code tellbatch}: {@code batch} with {@code tell}'s promise instead of the ask into it.
  * </ul>
  *
  * Every POST path is answered the same way (warm-ups may use /mpub). Prints "listening on
@@ -56,8 +62,13 @@ import java.util.function.Function;
 public final class PubFloor extends AllDirectives {
   private static final Duration ASK_TIMEOUT = Duration.ofSeconds(10);
 
-  /** An ask: answered once done. */
-  record Publish(ByteString body, ActorRef<Done> replyTo) {}
+  /** A request: answered once done, to {@code replyTo} (an ask) or by completing {@code promise} (a tell). */
+  record Publish(ByteString body, ActorRef<Done> replyTo, CompletableFuture<Done> promise) {
+    void done() {
+      if (replyTo != null) replyTo.tell(Done.INSTANCE);
+      else promise.complete(Done.INSTANCE);
+    }
+  }
 
   /** Several asks that waited, as one command of the batch entity; {@code gatherer} hears Done after. */
   record Batch(List<Publish> publishes, ActorRef<Done> gatherer) {}
@@ -89,11 +100,13 @@ public final class PubFloor extends AllDirectives {
     // The node's configuration as the node loads it (Main.load), without the cluster: one process.
     Config config = Main.load(Map.of(
         "herald.data-path", data.toString(),
-        "pekko.actor.provider", "local"));
+        "pekko.actor.provider", "local",
+        "pekko.persistence.journal.leveldb.writers.executor", TimedWriters.class.getName()));
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "floor", config);
     Function<ByteString, CompletionStage<Done>> work = switch (mode) {
       case "bare" -> body -> CompletableFuture.completedFuture(Done.INSTANCE);
       case "hop" -> asking(system, List.of(system.systemActorOf(answering(), "answer", Props.empty())));
+      case "tell" -> telling(system.systemActorOf(answering(), "answer", Props.empty()));
       case "persist" -> {
         List<ActorRef<Publish>> refs = new ArrayList<>();
         for (int i = 0; i < entities; i++) {
@@ -105,7 +118,11 @@ public final class PubFloor extends AllDirectives {
         ActorRef<Batch> entity = system.systemActorOf(Persisting.batches("floor-batch"), "entity", Props.empty());
         yield asking(system, List.of(system.systemActorOf(gathering(entity), "gather", Props.empty())));
       }
-      default -> throw new IllegalArgumentException("mode: bare, hop, persist or batch, not " + mode);
+      case "tellbatch" -> {
+        ActorRef<Batch> entity = system.systemActorOf(Persisting.batches("floor-batch"), "entity", Props.empty());
+        yield telling(system.systemActorOf(gathering(entity), "gather", Props.empty()));
+      }
+      default -> throw new IllegalArgumentException("mode: bare, hop, tell, persist, batch or tellbatch, not " + mode);
     };
     var binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(new PubFloor(system, work).routes())
         .toCompletableFuture().get();
@@ -133,29 +150,43 @@ public final class PubFloor extends AllDirectives {
       // The ask's CompletionStage is Scala's, whose thenApply is thenApplyAsync on the common pool:
       // on 2 cores (common pool parallelism 1) the JDK starts a new thread for each. The answer is
       // mapped on the thread that completed the ask instead, as Herald's publishes are.
-      return AskPattern.<Publish, Done>ask(ref, r -> new Publish(body, r), ASK_TIMEOUT, system.scheduler())
+      return AskPattern.<Publish, Done>ask(ref, r -> new Publish(body, r, null), ASK_TIMEOUT, system.scheduler())
           .thenApplyAsync(done -> done, Runnable::run);
+    };
+  }
+
+  /** Each request one tell with a promise that {@code ref} completes (no timeout: the floor's answers always come). */
+  private static Function<ByteString, CompletionStage<Done>> telling(ActorRef<Publish> ref) {
+    return body -> {
+      CompletableFuture<Done> promise = new CompletableFuture<>();
+      ref.tell(new Publish(body, null, promise));
+      return promise;
     };
   }
 
   private static Behavior<Publish> answering() {
     return Behaviors.receiveMessage(p -> {
-      p.replyTo().tell(Done.INSTANCE);
+      p.done();
       return Behaviors.same();
     });
   }
 
   /**
-   * Holds asks while the batch entity writes; sends all that waited as one Batch once it is done.
+   * Holds requests while the batch entity writes; sends all that waited as one Batch once it is done.
    * Prints every 5 s how many writes it made, of how many requests, and how long each took from
    * here to the entity's answer back here (the stack's own write cycle, as Herald's
-   * herald_journal_write metric times a topic's).
+   * herald_journal_write metric times a topic's), by part: here to the entity's command handler,
+   * its persist to the journal's hand-off to a writer thread (Pekko Persistence's message to the
+   * journal plugin actor), the wait for a writer thread, the writer's task (serialization, LevelDB's
+   * write and fsync), the writer's end to the entity's thenRun (the plugin's future callbacks on the
+   * dispatcher, its resequencer, the entity), and the entity's answer back here.
    */
   private static Behavior<Publish> gathering(ActorRef<Batch> entity) {
     return Behaviors.<Object>setup(ctx -> {
       List<Publish> waiting = new ArrayList<>();
       boolean[] writing = {false};
       long[] cycle = {0, 0, 0, 0, System.nanoTime()}; // writes, requests, nanos, this write's start, since
+      long[] parts = new long[7]; // six parts' nanos, then how many writes they add up
       ActorRef<Done> written = ctx.getSelf().narrow();
       Runnable write = () -> {
         writing[0] = true;
@@ -174,10 +205,21 @@ public final class PubFloor extends AllDirectives {
             long now = System.nanoTime();
             cycle[0]++;
             cycle[2] += now - cycle[3];
+            TimedWriters.Times w = TimedWriters.last();
+            // Parts only of writes whose writer task is this write's and had ended when the entity answered.
+            if (w.submitted() >= cycle[3] && w.ended() > 0 && w.ended() <= Persisting.ran) {
+              long[] at = {cycle[3], Persisting.received, w.submitted(), w.started(), w.ended(), Persisting.ran, now};
+              for (int i = 0; i < parts.length - 1; i++) parts[i] += at[i + 1] - at[i];
+              parts[parts.length - 1]++;
+            }
             if (now - cycle[4] >= 5_000_000_000L) {
-              System.out.printf("batch: %d writes/s, %.1f requests each, %.3f ms each%n", cycle[0] * 1_000_000_000L / (now - cycle[4]),
-                  (double) cycle[1] / cycle[0], cycle[2] / 1e6 / cycle[0]);
+              System.out.printf("batch: %d writes/s, %.1f requests each, %.3f ms each: to the entity %.3f, to the writer pool %.3f,"
+                      + " wait for a writer %.3f, write and fsync %.3f, back to the entity %.3f, back here %.3f%n",
+                  cycle[0] * 1_000_000_000L / (now - cycle[4]), (double) cycle[1] / cycle[0], cycle[2] / 1e6 / cycle[0],
+                  parts[0] / 1e6 / parts[6], parts[1] / 1e6 / parts[6], parts[2] / 1e6 / parts[6], parts[3] / 1e6 / parts[6],
+                  parts[4] / 1e6 / parts[6], parts[5] / 1e6 / parts[6]);
               cycle[0] = cycle[1] = cycle[2] = 0;
+              java.util.Arrays.fill(parts, 0);
               cycle[4] = now;
             }
             writing[0] = false;
@@ -190,6 +232,9 @@ public final class PubFloor extends AllDirectives {
 
   /** One entity of the floor: persists each body as one event (byte[]: Pekko's own serializer). */
   static final class Persisting extends EventSourcedBehavior<Object, byte[], Long> {
+    // When the batch entity last took a Batch and last ran its thenRun (one entity, one write at a time).
+    static volatile long received, ran;
+
     private Persisting(String id) {
       super(PersistenceId.ofUniqueId(id));
     }
@@ -211,12 +256,14 @@ public final class PubFloor extends AllDirectives {
     public CommandHandler<Object, byte[], Long> commandHandler() {
       return newCommandHandlerBuilder().forAnyState()
           .onCommand(Publish.class, p -> Effect().persist(p.body().toArray())
-              .thenRun(s -> p.replyTo().tell(Done.INSTANCE)))
+              .thenRun(s -> p.done()))
           .onCommand(Batch.class, b -> {
+            received = System.nanoTime();
             List<byte[]> events = new ArrayList<>(b.publishes().size());
             for (Publish p : b.publishes()) events.add(p.body().toArray());
             return Effect().persist(events).thenRun(s -> {
-              for (Publish p : b.publishes()) p.replyTo().tell(Done.INSTANCE);
+              ran = System.nanoTime();
+              for (Publish p : b.publishes()) p.done();
               b.gatherer().tell(Done.INSTANCE);
             });
           })
