@@ -106,8 +106,8 @@ public final class Bench implements Callable<Integer> {
   long rate;
 
   @Option(names = "--warmup", paramLabel = "DURATION", defaultValue = "0s", converter = NodeClient.DurationConverter.class,
-      description = "first run the same load for this long, unmeasured, so the bench's own JVM is warm (compiled, heap"
-          + " sized) when the measured run starts (default: ${DEFAULT-VALUE})")
+      description = "run the same load for this long first, on the same connections and consumers, unmeasured: the bench's"
+          + " own JVM is warm (compiled, heap sized) and its connections open when --duration starts (default: ${DEFAULT-VALUE})")
   Duration warmup;
 
   @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = NodeClient.DurationConverter.class,
@@ -124,6 +124,15 @@ public final class Bench implements Callable<Integer> {
       description = "send /mpub in NSQ's binary layout ([count]([size][bytes])*) also without ids, instead of newline-separated"
           + " text; with --msg-id-from /mpub is always binary (Herald's layout with ids), so this compares the two alike")
   boolean mpubBinary;
+
+  @Option(names = "--slow-log", paramLabel = "FILE",
+      description = "write every request answered and message delivered later than --slow-ms in the measured run to FILE,"
+          + " one line each: ack|e2e, its due time in CLOCK_MONOTONIC seconds (to line up with perf record -k CLOCK_MONOTONIC"
+          + " or a JVM log's uptime), latency in ms, publisher, sequence")
+  java.nio.file.Path slowLog;
+
+  @Option(names = "--slow-ms", paramLabel = "MS", defaultValue = "5", description = "threshold of --slow-log (default: ${DEFAULT-VALUE})")
+  double slowMs;
 
   @Option(names = "--json", description = "print one JSON result at the end on stdout (progress goes to stderr)")
   boolean json;
@@ -149,14 +158,7 @@ public final class Bench implements Callable<Integer> {
       }
     }
 
-    if (!warmup.isZero()) {
-      // A fresh JVM compiles the bench's own paths and sizes its heap in its first seconds: its
-      // pauses then (GC up to 50 ms, measured) would count as the node's latency.
-      progress("bench: warming up for " + human(warmup) + " with the same load (not measured)");
-      int code = run(warmup, new PrintWriter(java.io.Writer.nullWriter()), err);
-      if (code != 0) return code;
-    }
-    return run(duration, out, err);
+    return run(out, err);
   }
 
   /** Whether /mpub goes in a binary layout: asked for, or needed to carry ids. */
@@ -164,10 +166,12 @@ public final class Bench implements Callable<Integer> {
     return batch > 1 && (mpubBinary || msgIdFrom != null);
   }
 
-  /** One run of {@code length}: publish, consume, drain, verify, report to {@code out}. */
-  private int run(Duration length, PrintWriter out, PrintWriter err) throws Exception {
+  /** One run: warm up, publish and consume for --duration, drain, verify, report to {@code out}. */
+  private int run(PrintWriter out, PrintWriter err) throws Exception {
+    Duration length = duration;
     long run = ThreadLocalRandom.current().nextLong(1L << 32);
     BenchStats stats = new BenchStats();
+    if (slowLog != null) stats.slowAbove(Math.round(slowMs * 1000));
     BenchLedger[] ledgers = new BenchLedger[publishers];
     Histogram[] ackHistograms = new Histogram[publishers];
     for (int i = 0; i < publishers; i++) {
@@ -215,9 +219,15 @@ public final class Bench implements Callable<Integer> {
       }
 
       // Publish. A backlog's consumers take messages from their RDY on: their run starts as they connect.
+      // A warm-up is the first part of the same run, on the same connections: a fresh JVM compiles the
+      // bench's own paths and sizes its heap in its first seconds (GC pauses up to 50 ms, measured), and
+      // new connections and subscriptions cost their first requests tens of ms; none of it is the
+      // latency of a steady load. Requests due in it are verified, not counted.
       long start = publishers == 0 ? connecting : System.nanoTime();
-      long end = start + length.toNanos();
-      long[] gcAtStart = gcCountAndMillis();
+      long measureFrom = start + warmup.toNanos();
+      long end = measureFrom + length.toNanos();
+      stats.measureFrom(measureFrom);
+      if (!warmup.isZero()) progress("bench: warming up for " + human(warmup) + " with the same load (not measured)");
       Thread[] threads = new Thread[publishers];
       for (int i = 0; i < publishers; i++) {
         threads[i] = new Thread(new Publisher(i, start, end, run, ledgers[i], ackHistograms[i], stats),
@@ -226,8 +236,12 @@ public final class Bench implements Callable<Integer> {
         threads[i].start();
       }
       Progress progress = new Progress(stats, start);
-      if (publishers == 0) progress.phase = "consume";
+      progress.phase = !warmup.isZero() ? "warm-up" : publishers == 0 ? "consume" : "publish";
       timer.scheduleAtFixedRate(progress::tick, 1, 1, TimeUnit.SECONDS);
+      long wait;
+      while ((wait = measureFrom - System.nanoTime()) > 0) TimeUnit.NANOSECONDS.sleep(wait);
+      if (!warmup.isZero()) progress.phase = publishers == 0 ? "consume" : "publish";
+      long[] gcAtStart = gcCountAndMillis();
       try {
         for (Thread t : threads) t.join(); // each request has a timeout, so this ends
         if (publishers == 0) {
@@ -256,7 +270,8 @@ public final class Bench implements Callable<Integer> {
         gc[0] -= gcAtStart[0];
         gc[1] -= gcAtStart[1];
         for (BenchConsumer c : subs) c.close();
-        return report(run, stats, ledgers, ackHistograms, e2eHistograms, subs, start, published, drained, gc, out, err);
+        if (slowLog != null) java.nio.file.Files.write(slowLog, stats.slowLines());
+        return report(run, stats, ledgers, ackHistograms, e2eHistograms, subs, measureFrom, published, drained, gc, out, err);
       } finally {
         timer.shutdownNow();
       }
@@ -275,7 +290,10 @@ public final class Bench implements Callable<Integer> {
     private final BenchNsqConnection nsq;
     private final byte[] nsqLine;
     private final String path;
+    private final int index;
     private final long end;
+    /** Past the warm-up: the ledger counts from here. */
+    private boolean counting;
     private final BenchLedger ledger;
     private final Histogram ack;
     private final BenchStats stats;
@@ -285,6 +303,7 @@ public final class Bench implements Callable<Integer> {
     private long next;
 
     Publisher(int index, long start, long end, long run, BenchLedger ledger, Histogram ack, BenchStats stats) {
+      this.index = index;
       this.end = end;
       this.ledger = ledger;
       this.ack = ack;
@@ -333,6 +352,11 @@ public final class Bench implements Callable<Integer> {
             : BenchBody.request(template, seq, batch, stats.micros(scheduled));
         String header = msgIdFrom != null && batch == 1
             ? "X-Herald-Msg-Id: " + new String(BenchBody.id(body, msgIdFrom), StandardCharsets.US_ASCII) : null;
+        boolean measured = stats.measured(stats.micros(scheduled));
+        if (measured && !counting) {
+          counting = true;
+          ledger.countFrom(seq);
+        }
         ledger.sent(batch);
         // With ids, an answer that leaves the outcome unknown is retried with the same body and ids:
         // the node stores it once. Without ids the publisher moves on (a retry could store it twice).
@@ -346,7 +370,10 @@ public final class Bench implements Callable<Integer> {
             if (response.status() == 200) {
               ledger.acked(seq, batch);
               stats.acked.add(batch);
-              ack.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
+              if (measured) {
+                ack.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
+                stats.slow("ack", stats.micros(scheduled), latency, index, seq);
+              }
               break;
             }
             stats.error((nsq == null ? "http " + response.status() : "tcp") + errorCode(response.body()));
@@ -429,9 +456,10 @@ public final class Bench implements Callable<Integer> {
 
   private int report(long run, BenchStats stats, BenchLedger[] ledgers, Histogram[] ackHistograms, List<Histogram> e2eHistograms,
       List<BenchConsumer> subs, long start, long published, long drained, long[] gc, PrintWriter out, PrintWriter err) {
-    long sent = 0, acked = 0, distinct = 0, duplicates = 0, missing = 0, unacked = 0;
+    long sent = 0, acked = 0, distinct = 0, duplicates = 0, missing = 0, unacked = 0, missingInWarmUp = 0;
     String firstMissing = null;
     for (int i = 0; i < ledgers.length; i++) {
+      missingInWarmUp += ledgers[i].missingBefore();
       BenchLedger.Counts c = ledgers[i].counts();
       sent += c.sent();
       acked += c.acked();
@@ -441,7 +469,7 @@ public final class Bench implements Callable<Integer> {
       unacked += c.consumedUnacked();
       if (firstMissing == null && c.firstMissing() >= 0) firstMissing = "publisher " + i + " seq " + c.firstMissing();
     }
-    if (consumers == 0) missing = 0; // nothing to verify
+    if (consumers == 0) missing = missingInWarmUp = 0; // nothing to verify
     Histogram ack = new Histogram(MAX_LATENCY_MICROS, 3);
     for (Histogram h : ackHistograms) ack.add(h);
     Histogram e2e = new Histogram(MAX_LATENCY_MICROS, 3);
@@ -450,7 +478,8 @@ public final class Bench implements Callable<Integer> {
         e2e.add(h);
       }
     }
-    long delivered = stats.delivered.sum();
+    // Counted after the warm-up: this run's messages published then, or (a backlog) other runs' messages delivered then.
+    long delivered = publishers == 0 ? stats.measuredForeign.sum() : stats.measuredDelivered.sum();
     long lastDelivery = subs.stream().mapToLong(BenchConsumer::lastDeliveryNanos).max().orElse(0);
     double publishSeconds = (published - start) / 1e9;
     double consumeSeconds = lastDelivery == 0 ? 0 : (lastDelivery - start) / 1e9;
@@ -460,13 +489,16 @@ public final class Bench implements Callable<Integer> {
     Map<String, Long> errors = stats.errors();
 
     // Without publishers every message is another run's: all count as consumed.
-    long consumed = publishers == 0 ? delivered : delivered - stats.foreign.sum();
+    long consumed = delivered;
     String failure = null;
     if (publishers == 0 && delivered == 0) failure = "nothing was consumed" + (errors.isEmpty() ? "" : " (errors: " + errors + ")");
     else if (publishers > 0 && acked == 0) failure = "no message was acknowledged" + (errors.isEmpty() ? "" : " (errors: " + errors + ")");
     else if (missing > 0) {
       failure = String.format(Locale.ROOT, "%,d acknowledged message(s) were not consumed within %s of the last publish (first: %s)",
           missing, human(drainTimeout), firstMissing);
+    } else if (missingInWarmUp > 0) {
+      failure = String.format(Locale.ROOT, "%,d message(s) acknowledged in the warm-up were not consumed within %s of the last publish",
+          missingInWarmUp, human(drainTimeout));
     }
     int code = failure == null ? 0 : 1;
 

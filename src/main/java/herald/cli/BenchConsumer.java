@@ -284,12 +284,18 @@ final class BenchConsumer implements WebSocket.Listener {
     BenchBody.Parsed p = parsed;
     if (!parsedOk || p.run != run || p.publisher >= ledgers.length) {
       stats.foreign.increment(); // another run's message left in the channel: FINed, not counted
+      if (stats.measured(stats.micros(now))) stats.measuredForeign.increment();
       return;
     }
+    boolean measured = stats.measured(p.publishMicros);
+    if (measured) stats.measuredDelivered.increment();
     if (ledgers[p.publisher].consumed(p.seq)) {
-      long latency = Math.max(0, stats.micros(now) - p.publishMicros);
-      synchronized (e2e) {
-        e2e.recordValue(Math.min(latency, e2e.getHighestTrackableValue()));
+      if (measured) {
+        long latency = Math.max(0, stats.micros(now) - p.publishMicros);
+        synchronized (e2e) {
+          e2e.recordValue(Math.min(latency, e2e.getHighestTrackableValue()));
+        }
+        stats.slow("e2e", p.publishMicros, latency, p.publisher, p.seq);
       }
     } else {
       stats.duplicate(finCommand.substring(4), attempts);

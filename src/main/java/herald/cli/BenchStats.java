@@ -18,6 +18,15 @@ final class BenchStats {
   /** Messages published again with the same ids after an ambiguous answer (--msg-id-from). */
   final LongAdder retries = new LongAdder();
   private final ConcurrentHashMap<String, LongAdder> errors = new ConcurrentHashMap<>();
+  /** Publish times (µs, as written into bodies) from this one on are measured; before it is the warm-up. */
+  private volatile long measuredFromMicros = Long.MIN_VALUE;
+  /** This run's own messages published in the measured part, delivered (duplicates too). */
+  final LongAdder measuredDelivered = new LongAdder();
+  /** Other runs' messages (a backlog) delivered after the warm-up. */
+  final LongAdder measuredForeign = new LongAdder();
+  /** With --slow-log: latencies above this (µs) are kept with their due time. */
+  private volatile long slowMicros = Long.MAX_VALUE;
+  private final java.util.concurrent.ConcurrentLinkedQueue<String> slow = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
   BenchStats() {
     startNanos = System.nanoTime();
@@ -35,6 +44,35 @@ final class BenchStats {
    */
   long micros(long nanos) {
     return startEpochMicros + (nanos - startNanos) / 1000;
+  }
+
+  void measureFrom(long nanos) {
+    measuredFromMicros = micros(nanos);
+  }
+
+  /** Whether a publish (or, for another run's message, a delivery) at this time is past the warm-up. */
+  boolean measured(long micros) {
+    return micros >= measuredFromMicros;
+  }
+
+  void slowAbove(long micros) {
+    slowMicros = micros;
+  }
+
+  /**
+   * A request answered or a message delivered later than the --slow-log threshold, with its due time on
+   * CLOCK_MONOTONIC (what {@code System.nanoTime()} reads on Linux, and {@code perf record -k
+   * CLOCK_MONOTONIC} stamps), so that it lines up with a scheduler or GC trace taken beside the run.
+   */
+  void slow(String kind, long dueMicros, long latencyMicros, int publisher, long seq) {
+    if (latencyMicros <= slowMicros) return;
+    long dueMonotonicMicros = dueMicros - startEpochMicros + startNanos / 1000;
+    slow.add(String.format(java.util.Locale.ROOT, "%s %d.%06d %.3f %d %d", kind, dueMonotonicMicros / 1_000_000,
+        dueMonotonicMicros % 1_000_000, latencyMicros / 1000.0, publisher, seq));
+  }
+
+  java.util.List<String> slowLines() {
+    return java.util.List.copyOf(slow);
   }
 
   private final java.util.concurrent.ConcurrentLinkedQueue<String> duplicateExamples = new java.util.concurrent.ConcurrentLinkedQueue<>();
