@@ -14,7 +14,10 @@ import java.nio.file.*;
  *   java -cp target/herald.jar deploy/LevelDbAlone.java VARIANT SECONDS [MSGS]
  *
  * VARIANT words: buf16 / buf64 (memtable, default 4 MiB), nosync, nocomp (no snappy), nocounter
- * (no counter key), random (incompressible bodies instead of 'x'), block64 (64 KiB blocks).
+ * (no counter key), random (incompressible bodies instead of 'x'), block64 (64 KiB blocks);
+ * consume adds what a consuming channel adds to the journal: its progress writes (a second entity,
+ * ~200 bytes, ten a second, each synced, from a second thread) and the topic's trims (every 500
+ * writes, the 500 before the last 100 deleted in one synced batch, as Pekko deletes).
  * performance.md, "The journal's own threads under /mpub", has what it measured.
  */
 public class LevelDbAlone {
@@ -36,6 +39,21 @@ public class LevelDbAlone {
     if (random) new java.util.Random(1).nextBytes(value); else java.util.Arrays.fill(value, (byte) 'x');
     ThreadMXBean tm = ManagementFactory.getThreadMXBean();
     com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    boolean consume = variant.contains("consume");
+    Thread progress = new Thread(() -> { // a channel's progress writes
+      byte[] record = new byte[200];
+      for (long n = 1; ; n++) {
+        try (WriteBatch b = db.createWriteBatch()) {
+          if (counter) b.put(ByteBuffer.allocate(16).putInt(11).putLong(0).putInt(0).array(), ByteBuffer.allocate(8).putLong(n).array());
+          b.put(ByteBuffer.allocate(16).putInt(11).putLong(n).putInt(0).array(), record);
+          db.write(b, wo);
+          Thread.sleep(100);
+        } catch (Exception e) {
+          return;
+        }
+      }
+    });
+    if (consume) progress.start();
     long end = System.nanoTime() + secs * 1_000_000_000L, seq = 0;
     long t0 = System.nanoTime(), cpu0 = tm.getCurrentThreadCpuTime(), user0 = tm.getCurrentThreadUserTime(), p0 = os.getProcessCpuTime();
     while (System.nanoTime() < end) {
@@ -45,7 +63,15 @@ public class LevelDbAlone {
         b.put(ByteBuffer.allocate(16).putInt(10).putLong(seq).putInt(0).array(), value);
         db.write(b, wo);
       }
+      if (consume && seq % 500 == 0 && seq > 600) {
+        try (WriteBatch b = db.createWriteBatch()) {
+          for (long k = seq - 599; k <= seq - 100; k++) b.delete(ByteBuffer.allocate(16).putInt(10).putLong(k).putInt(0).array());
+          db.write(b, wo);
+        }
+      }
     }
+    progress.interrupt();
+    progress.join();
     double wall = (System.nanoTime() - t0) / 1e9, n = seq * (double) msgs;
     long cpu = tm.getCurrentThreadCpuTime() - cpu0, user = tm.getCurrentThreadUserTime() - user0, proc = os.getProcessCpuTime() - p0;
     System.out.printf("%-22s writes %6d %7.0f msgs/s  write %.2f ms  writer thread %.2f us/msg (user %.2f sys %.2f)  process %.2f us/msg%n",
