@@ -296,6 +296,8 @@ public final class Bench implements Callable<Integer> {
     private boolean counting;
     private final BenchLedger ledger;
     private final Histogram ack;
+    /** The warm-up's answers: recorded by the same code as the measured ones, so that it is compiled by then. */
+    private final Histogram warmUpAck = new Histogram(MAX_LATENCY_MICROS, 3);
     private final BenchStats stats;
     private final byte[] template;
     /** With --rate: one request every `interval` ns, staggered across publishers. 0: back to back. */
@@ -370,10 +372,8 @@ public final class Bench implements Callable<Integer> {
             if (response.status() == 200) {
               ledger.acked(seq, batch);
               stats.acked.add(batch);
-              if (measured) {
-                ack.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
-                stats.slow("ack", stats.micros(scheduled), latency, index, seq);
-              }
+              (measured ? ack : warmUpAck).recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latency)));
+              stats.slow(false, stats.micros(scheduled), latency, index, seq);
               break;
             }
             stats.error((nsq == null ? "http " + response.status() : "tcp") + errorCode(response.body()));

@@ -37,6 +37,7 @@ final class BenchConsumer implements WebSocket.Listener {
   private final BenchLedger[] ledgers;
   private final BenchStats stats;
   private final Histogram e2e;
+  private final Histogram warmUp;
   private final BenchBody.Parsed parsed = new BenchBody.Parsed();
   private final CompletableFuture<Void> subscribed = new CompletableFuture<>();
   private final CompletableFuture<Void> closed = new CompletableFuture<>();
@@ -57,6 +58,7 @@ final class BenchConsumer implements WebSocket.Listener {
     this.ledgers = ledgers;
     this.stats = stats;
     this.e2e = e2e;
+    this.warmUp = new Histogram(e2e.getHighestTrackableValue(), e2e.getNumberOfSignificantValueDigits());
     System.arraycopy("FIN ".getBytes(StandardCharsets.US_ASCII), 0, idBytes, 0, 4);
   }
 
@@ -290,13 +292,14 @@ final class BenchConsumer implements WebSocket.Listener {
     boolean measured = stats.measured(p.publishMicros);
     if (measured) stats.measuredDelivered.increment();
     if (ledgers[p.publisher].consumed(p.seq)) {
-      if (measured) {
-        long latency = Math.max(0, stats.micros(now) - p.publishMicros);
-        synchronized (e2e) {
-          e2e.recordValue(Math.min(latency, e2e.getHighestTrackableValue()));
-        }
-        stats.slow("e2e", p.publishMicros, latency, p.publisher, p.seq);
+      // The warm-up's latencies go to a histogram of their own, by the same code as the measured ones:
+      // compiled when the measured part starts.
+      Histogram h = measured ? e2e : warmUp;
+      long latency = Math.max(0, stats.micros(now) - p.publishMicros);
+      synchronized (h) {
+        h.recordValue(Math.min(latency, h.getHighestTrackableValue()));
       }
+      stats.slow(true, p.publishMicros, latency, p.publisher, p.seq);
     } else {
       stats.duplicate(finCommand.substring(4), attempts);
     }

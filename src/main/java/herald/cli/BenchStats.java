@@ -26,7 +26,8 @@ final class BenchStats {
   final LongAdder measuredForeign = new LongAdder();
   /** With --slow-log: latencies above this (µs) are kept with their due time. */
   private volatile long slowMicros = Long.MAX_VALUE;
-  private final java.util.concurrent.ConcurrentLinkedQueue<String> slow = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  /** {ack 0 | e2e 1, due µs, latency µs, publisher, seq}: kept raw, formatted after the run (see slow()). */
+  private final java.util.concurrent.ConcurrentLinkedQueue<long[]> slow = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
   BenchStats() {
     startNanos = System.nanoTime();
@@ -64,15 +65,23 @@ final class BenchStats {
    * CLOCK_MONOTONIC (what {@code System.nanoTime()} reads on Linux, and {@code perf record -k
    * CLOCK_MONOTONIC} stamps), so that it lines up with a scheduler or GC trace taken beside the run.
    */
-  void slow(String kind, long dueMicros, long latencyMicros, int publisher, long seq) {
+  void slow(boolean e2e, long dueMicros, long latencyMicros, int publisher, long seq) {
+    // Called in the warm-up too, so that its code is compiled when the measured part starts; on the consumers'
+    // reading threads, so nothing is formatted here: in a burst thousands of messages are late at once.
     if (latencyMicros <= slowMicros) return;
-    long dueMonotonicMicros = dueMicros - startEpochMicros + startNanos / 1000;
-    slow.add(String.format(java.util.Locale.ROOT, "%s %d.%06d %.3f %d %d", kind, dueMonotonicMicros / 1_000_000,
-        dueMonotonicMicros % 1_000_000, latencyMicros / 1000.0, publisher, seq));
+    slow.add(new long[] {e2e ? 1 : 0, dueMicros, latencyMicros, publisher, seq});
   }
 
+  /** The measured part's entries, one line each: ack|e2e, due (CLOCK_MONOTONIC s), latency (ms), publisher, seq. */
   java.util.List<String> slowLines() {
-    return java.util.List.copyOf(slow);
+    java.util.List<String> lines = new java.util.ArrayList<>();
+    for (long[] e : slow) {
+      if (!measured(e[1])) continue;
+      long dueMonotonicMicros = e[1] - startEpochMicros + startNanos / 1000;
+      lines.add(String.format(java.util.Locale.ROOT, "%s %d.%06d %.3f %d %d", e[0] == 1 ? "e2e" : "ack",
+          dueMonotonicMicros / 1_000_000, dueMonotonicMicros % 1_000_000, e[2] / 1000.0, e[3], e[4]));
+    }
+    return lines;
   }
 
   private final java.util.concurrent.ConcurrentLinkedQueue<String> duplicateExamples = new java.util.concurrent.ConcurrentLinkedQueue<>();
