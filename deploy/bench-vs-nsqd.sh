@@ -10,7 +10,8 @@
 # -f the floor of the stack under Herald (herald.floor.PubFloor from target/test-classes, on -j's jar and configuration):
 #    one more server column per mode: bare (pekko-http answers OK), hop (+ one actor ask), tell (+ one tell carrying a
 #    promise), persist (+ one persist per request to the LevelDB journal with fsync, 64 entities), batch (+ one entity
-#    persisting what waited as one write; its write cycle by part in its log), tellbatch (batch reached by tell)
+#    persisting what waited as one write; its write cycle by part in its log), tellbatch (batch reached by tell),
+#    consume (tellbatch, each write handed on to a channel with its progress writes, NSQ TCP consumers: herald.floor.ConsumeFloor)
 # -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
 # -c wrk connections for /mpub (default "16 32")   -p wrk connections for /pub (default "32 128")
 # -l loads (default mpub consume tcp):
@@ -75,7 +76,7 @@ TCP[nsqd]=$(grep -oE 'TCP: listening on [0-9.:]+' "$WORK/nsqd.log" | awk '{print
 for h in "${HERALDS[@]}"; do
   wait_for "$WORK/$h.log" 'listening on http'
   HTTP[$h]=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/$h.log" | sed 's|.*http://||')
-  [[ $h = floor-* ]] || TCP[$h]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/$h.log" | head -1 | sed 's|tcp://||')
+  TCP[$h]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/$h.log" | head -1 | sed 's|tcp://||' || true) # floors but consume have none
 done
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks

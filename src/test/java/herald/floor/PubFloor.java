@@ -52,6 +52,9 @@ import java.util.function.Function;
  *       write cycle by part every 5 s (with {@link TimedWriters} as the journal's writer pool, which
  *       this program sets).
  *   <li>{@code tellbatch}: {@code batch} with {@code tell}'s promise instead of the ask into it.
+ *   <li>{@code consume}: {@code tellbatch}, and each write handed on to a channel that NSQ TCP
+ *       consumers read ({@link ConsumeFloor}); {@code /topic/...} and {@code /channel/...} are
+ *       answered without a write, {@code /channel/create} starts the channel.
  * </ul>
  *
  * Every POST path is answered the same way (warm-ups may use /mpub). Prints "listening on
@@ -77,10 +80,12 @@ public final class PubFloor extends AllDirectives {
 
   private final ActorSystem<?> system;
   private final Function<ByteString, CompletionStage<Done>> work;
+  private final Runnable channelCreated;
 
-  private PubFloor(ActorSystem<?> system, Function<ByteString, CompletionStage<Done>> work) {
+  private PubFloor(ActorSystem<?> system, Function<ByteString, CompletionStage<Done>> work, Runnable channelCreated) {
     this.system = system;
     this.work = work;
+    this.channelCreated = channelCreated;
   }
 
   public static void main(String[] args) throws Exception {
@@ -103,6 +108,7 @@ public final class PubFloor extends AllDirectives {
         "pekko.actor.provider", "local",
         "pekko.persistence.journal.leveldb.writers.executor", TimedWriters.class.getName()));
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "floor", config);
+    ConsumeFloor consume = mode.equals("consume") ? ConsumeFloor.start(system) : null;
     Function<ByteString, CompletionStage<Done>> work = switch (mode) {
       case "bare" -> body -> CompletableFuture.completedFuture(Done.INSTANCE);
       case "hop" -> asking(system, List.of(system.systemActorOf(answering(), "answer", Props.empty())));
@@ -115,24 +121,32 @@ public final class PubFloor extends AllDirectives {
         yield asking(system, refs);
       }
       case "batch" -> {
-        ActorRef<Batch> entity = system.systemActorOf(Persisting.batches("floor-batch"), "entity", Props.empty());
+        ActorRef<Batch> entity = system.systemActorOf(Persisting.batches("floor-batch", null), "entity", Props.empty());
         yield asking(system, List.of(system.systemActorOf(gathering(entity), "gather", Props.empty())));
       }
-      case "tellbatch" -> {
-        ActorRef<Batch> entity = system.systemActorOf(Persisting.batches("floor-batch"), "entity", Props.empty());
+      case "tellbatch", "consume" -> {
+        ActorRef<Batch> entity = system.systemActorOf(
+            Persisting.batches("floor-batch", mode.equals("consume") ? consume.written() : null), "entity", Props.empty());
         yield telling(system.systemActorOf(gathering(entity), "gather", Props.empty()));
       }
-      default -> throw new IllegalArgumentException("mode: bare, hop, tell, persist, batch or tellbatch, not " + mode);
+      default -> throw new IllegalArgumentException("mode: bare, hop, tell, persist, batch, tellbatch or consume, not " + mode);
     };
-    var binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(new PubFloor(system, work).routes())
+    var binding = Http.get(system).newServerAt("127.0.0.1", 0)
+        .bind(new PubFloor(system, work, consume == null ? () -> { } : consume.channelCreated()).routes())
         .toCompletableFuture().get();
     System.out.println("floor " + mode + " listening on http://127.0.0.1:" + binding.localAddress().getPort()
-        + " (journal " + data + ")");
+        + (consume == null ? "" : " and tcp://127.0.0.1:" + consume.tcpPort()) + " (journal " + data + ")");
   }
 
   /** The node's shape: the route takes the strict body, the work answers a future, the route completes with it. */
   private Route routes() {
-    return post(() -> extractRequest(request -> completeWithFuture(answer(request))));
+    return post(() -> concat(
+        pathPrefix("topic", () -> complete("OK")),
+        pathPrefix("channel", () -> {
+          channelCreated.run();
+          return complete("OK");
+        }),
+        extractRequest(request -> completeWithFuture(answer(request)))));
   }
 
   private CompletionStage<HttpResponse> answer(HttpRequest request) {
@@ -234,17 +248,20 @@ public final class PubFloor extends AllDirectives {
   static final class Persisting extends EventSourcedBehavior<Object, byte[], Long> {
     // When the batch entity last took a Batch and last ran its thenRun (one entity, one write at a time).
     static volatile long received, ran;
+    private final java.util.function.Consumer<List<Publish>> written;
 
-    private Persisting(String id) {
+    private Persisting(String id, java.util.function.Consumer<List<Publish>> written) {
       super(PersistenceId.ofUniqueId(id));
+      this.written = written;
     }
 
     static Behavior<Publish> create(String id) {
-      return new Persisting(id).narrow();
+      return new Persisting(id, null).narrow();
     }
 
-    static Behavior<Batch> batches(String id) {
-      return new Persisting(id).narrow();
+    /** {@code written}, if not null, hears each batch once it is written, before its answers. */
+    static Behavior<Batch> batches(String id, java.util.function.Consumer<List<Publish>> written) {
+      return new Persisting(id, written).narrow();
     }
 
     @Override
@@ -263,6 +280,7 @@ public final class PubFloor extends AllDirectives {
             for (Publish p : b.publishes()) events.add(p.body().toArray());
             return Effect().persist(events).thenRun(s -> {
               ran = System.nanoTime();
+              if (written != null) written.accept(b.publishes());
               for (Publish p : b.publishes()) p.done();
               b.gatherer().tell(Done.INSTANCE);
             });
