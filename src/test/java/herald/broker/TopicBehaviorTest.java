@@ -3,7 +3,10 @@ package herald.broker;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.testkit.ProcessingSuccess;
+import org.apache.pekko.persistence.testkit.WriteSnapshot;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import org.apache.pekko.persistence.testkit.javadsl.SnapshotTestKit;
 import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -14,6 +17,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -545,6 +550,48 @@ class TopicBehaviorTest {
     // the one before if the last cannot be read.
     awaitStored(all - 1000);
     assertEquals(2000, kit.restart().state().nextOffset());
+  }
+
+  @Test
+  void aSnapshotIsStoredBesideTheWritesNotInTheirWay() {
+    SnapshotTestKit snapshots = kit.snapshotTestKit().orElseThrow();
+    String id = Topic.persistenceId(topic);
+    CountDownLatch stored = new CountDownLatch(1);
+    // The store takes its time with this topic's snapshots until the test lets it go on.
+    snapshots.withPolicy((pid, op) -> {
+      if (pid.equals(id) && op instanceof WriteSnapshot) {
+        try {
+          if (!stored.await(20, TimeUnit.SECONDS)) throw new IllegalStateException("never let go");
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return ProcessingSuccess.getInstance();
+    });
+    try {
+      // Write 1 creates the topic and appends (journal writes 1 and 2): append 999 is write 1,000.
+      for (int i = 0; i < 999; i++) append(messages("m" + i));
+      // The snapshot of write 1,000 is still being stored: the writes after it are answered all the same.
+      assertEquals(new Topic.Appended(999, 1), append(messages("m999")).reply().getValue());
+      assertEquals(new Topic.Appended(1000, 1), append(messages("m1000")).reply().getValue());
+      assertTrue(snapshots.persistedInStorage(id).isEmpty());
+    } finally {
+      stored.countDown();
+      snapshots.resetPolicy();
+    }
+    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "the snapshot at write 1,000",
+        () -> !snapshots.persistedInStorage(id).isEmpty());
+    var first = snapshots.persistedInStorage(id).get(0);
+    assertEquals(1000, first.first().sequenceNr());
+    // The state as of write 1,000, not as the topic was when the store got to it.
+    assertEquals(999, ((Topic.State) first.second()).nextOffset());
+
+    // Two are kept: at 3,000 the one at 1,000 goes.
+    for (int i = 1001; i < 2999; i++) append(messages("m" + i));
+    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "snapshots at 2,000 and 3,000 only",
+        () -> snapshots.persistedInStorage(id).stream().map(p -> p.first().sequenceNr()).toList()
+            .equals(List.of(2000L, 3000L)));
+    assertEquals(2999, kit.restart().state().nextOffset());
   }
 
   @Test
