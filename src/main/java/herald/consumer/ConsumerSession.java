@@ -253,6 +253,10 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
         continue;
       }
       finCount = finish(fins, finCount);
+      if (cmd instanceof Frames.Fins run) {
+        channel.tell(new Channel.Finish(getContext().getSelf(), run.offsets()));
+        continue;
+      }
       Behavior<ConsumerProtocol> next = onCommand(cmd);
       if (next != this) return next;
     }

@@ -21,11 +21,14 @@ public final class Frames {
   private Frames() {}
 
   /** A client command, parsed from one text frame. */
-  public sealed interface ClientCommand permits Rdy, Fin, Req, Touch, Cls, Nop {}
+  public sealed interface ClientCommand permits Rdy, Fin, Fins, Req, Touch, Cls, Nop {}
 
   public record Rdy(long count) implements ClientCommand {}
 
   public record Fin(long offset) implements ClientCommand {}
+
+  /** Consecutive FINs as one command (NSQ TCP's decoder reads them so); the array is the receiver's. */
+  public record Fins(long[] offsets) implements ClientCommand {}
 
   public record Req(long offset, long delayMs) implements ClientCommand {}
 

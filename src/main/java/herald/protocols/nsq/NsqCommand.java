@@ -18,8 +18,16 @@ sealed interface NsqCommand {
     }
   }
 
-  /** "FIN <id>" with a well-formed id, decoded without the general path: one per message consumed. */
-  record Fin(long offset) implements NsqCommand {}
+  /**
+   * Consecutive "FIN <id>" lines with well-formed ids, decoded without the general path: a consumer
+   * sends one per message, and a read holds hundreds of them in a row.
+   */
+  record Fins(long[] offsets) implements NsqCommand {
+    @Override
+    public String toString() {
+      return "Fins" + java.util.Arrays.toString(offsets);
+    }
+  }
 
   record Identify(ByteString body) implements NsqCommand {}
 

@@ -262,8 +262,8 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       publish("MPUB", "E_MPUB_FAILED", mpub.topic(), messages);
     } else if (cmd instanceof NsqCommand.Line line) {
       line(line.params(), forSession);
-    } else if (cmd instanceof NsqCommand.Fin fin) {
-      if (inState("FIN", forSession)) forSession.add(new Frames.Fin(fin.offset()));
+    } else if (cmd instanceof NsqCommand.Fins fins) {
+      if (inState("FIN", forSession)) forSession.add(new Frames.Fins(fins.offsets()));
     }
   }
 
@@ -383,7 +383,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   private static String verb(NsqCommand cmd) {
     if (cmd instanceof NsqCommand.Line line) return line.verb();
-    if (cmd instanceof NsqCommand.Fin) return "FIN";
+    if (cmd instanceof NsqCommand.Fins) return "FIN";
     if (cmd instanceof NsqCommand.Auth) return "AUTH";
     if (cmd instanceof NsqCommand.Pub) return "PUB";
     if (cmd instanceof NsqCommand.Dpub) return "DPUB";

@@ -1,6 +1,5 @@
 package herald.protocols.nsq;
 
-import herald.broker.MessageId;
 import herald.broker.Names;
 import org.apache.pekko.util.ByteIterator;
 import org.apache.pekko.util.ByteString;
@@ -32,6 +31,9 @@ final class NsqDecoder {
   private boolean init = true;
   private List<String> waitingForBody;
   private boolean failed;
+  /** A run of FINs read since the last other command. */
+  private long[] fins = new long[64];
+  private int finCount;
 
   NsqDecoder(Limits limits) {
     this.limits = limits;
@@ -62,11 +64,14 @@ final class NsqDecoder {
       magicRead = true;
     }
     while (!failed) {
+      if (waitingForBody == null && fin()) continue;
+      finsTo(out);
       NsqCommand next = waitingForBody != null ? body() : line();
       if (next == null) break;
       out.add(next);
       if (next instanceof NsqCommand.Invalid) failed = true;
     }
+    finsTo(out);
     buffer = failed ? ByteString.emptyByteString() : buffer.drop(pos);
     pos = 0;
     return out;
@@ -86,8 +91,6 @@ final class NsqDecoder {
     int start = pos;
     int lineEnd = end > start && buffer.apply(end - 1) == '\r' ? end - 1 : end;
     pos = end + 1;
-    NsqCommand.Fin fin = fin(start, lineEnd);
-    if (fin != null) return fin;
     List<String> params = split(buffer.slice(start, lineEnd).decodeString(StandardCharsets.UTF_8));
     String verb = params.get(0);
     switch (verb) {
@@ -122,18 +125,34 @@ final class NsqDecoder {
   private static final byte[] FIN = {'F', 'I', 'N', ' '};
 
   /**
-   * A well-formed "FIN <16 hex digits>", read from the bytes: a consumer sends one per message. Any
-   * other line, a FIN with a bad id included, takes the general path (and its errors).
+   * Reads the line at {@code pos} into the run of FINs if it is a well-formed "FIN <16 hex digits>"
+   * (a consumer sends one per message: read in place, no object each). Any other line, a FIN with a
+   * bad id included, is left for the general path (and its errors).
    */
-  private NsqCommand.Fin fin(int start, int end) {
-    if (end - start != FIN.length + 16) return null;
-    byte[] line = new byte[end - start];
-    for (int i = 0; i < line.length; i++) {
-      line[i] = buffer.apply(start + i);
-      if (i < FIN.length && line[i] != FIN[i]) return null;
+  private boolean fin() {
+    int end = buffer.indexOf((byte) '\n', pos);
+    if (end < 0) return false;
+    int lineEnd = end > pos && buffer.apply(end - 1) == '\r' ? end - 1 : end;
+    if (lineEnd - pos != FIN.length + 16) return false;
+    for (int i = 0; i < FIN.length; i++) if (buffer.apply(pos + i) != FIN[i]) return false;
+    long offset = 0;
+    for (int i = pos + FIN.length; i < lineEnd; i++) {
+      int digit = Character.digit(buffer.apply(i), 16);
+      if (digit < 0) return false;
+      offset = (offset << 4) | digit;
     }
-    long offset = MessageId.parse(line, FIN.length);
-    return offset < 0 ? null : new NsqCommand.Fin(offset);
+    if (offset < 0) return false;
+    if (finCount == fins.length) fins = java.util.Arrays.copyOf(fins, finCount * 2);
+    fins[finCount++] = offset;
+    pos = end + 1;
+    return true;
+  }
+
+  /** The FINs read since the last other command, as one. */
+  private void finsTo(List<NsqCommand> out) {
+    if (finCount == 0) return;
+    out.add(new NsqCommand.Fins(java.util.Arrays.copyOf(fins, finCount)));
+    finCount = 0;
   }
 
   private static NsqCommand.Invalid badTopic(String verb, String topic) {

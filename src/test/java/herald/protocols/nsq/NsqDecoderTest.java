@@ -91,6 +91,9 @@ class NsqDecoderTest {
         List<String> bodies = new ArrayList<>();
         for (ByteString b : m.bodies()) bodies.add("ByteString(" + b.utf8String() + ")");
         out.add("Mpub[topic=" + m.topic() + ", bodies=" + bodies + "]");
+      } else if (c instanceof NsqCommand.Fins f) {
+        // Runs are cut wherever a read ends: one line per FIN, so every split reads the same.
+        for (long offset : f.offsets()) out.add("Fin[offset=" + offset + "]");
       } else out.add(c.toString());
     }
     return out;
@@ -111,6 +114,13 @@ class NsqDecoderTest {
     assertEquals(expected, describe(decode(magic(), line("FIN 000000000000002a"), line("FIN 000000000000002B\r"),
         line("FIN 000000000000002g"), line("FIN 8000000000000000"), line("FIN 2a"), line("FIN  000000000000002a"),
         line("FIN 000000000000002a x"), line("FIX 000000000000002a"), line("FIN"))));
+  }
+
+  @Test
+  void consecutiveFinsOfAReadAreOneCommandInTheirPlace() {
+    List<NsqCommand> read = decode(magic().concat(line("FIN 0000000000000001")).concat(line("FIN 0000000000000002"))
+        .concat(line("RDY 5")).concat(line("FIN 0000000000000003")).concat(line("FIN 00000000000000ff")));
+    assertEquals(List.of("Fins[1, 2]", "Line[params=[RDY, 5]]", "Fins[3, 255]"), read.stream().map(Object::toString).toList());
   }
 
   @Test
