@@ -140,11 +140,13 @@ for load in $LOADS; do
       for s in "${SERVERS[@]}"; do
         curl -sf -X POST "http://${HTTP[$s]}/topic/create?topic=consumed" >/dev/null
         curl -sf -X POST "http://${HTTP[$s]}/channel/create?topic=consumed&channel=ch" >/dev/null
+        # A floor without NSQ TCP (all but consume) takes the same /mpub with nobody consuming.
+        [ -n "${TCP[$s]}" ] || { R[$s]=$(mpub $s consumed "$c" "$DUR"); continue; }
         "$READER" --nsqd-tcp-address "${TCP[$s]}" --topic consumed --channel ch --runfor "$((DUR + 2))s" >"$WORK/reader.txt" 2>&1 &
         RP=$!
         R[$s]=$(mpub $s consumed "$c" "$DUR")
         wait $RP || true
-        C[$s]=$(grep -oE '[0-9.]+ops/s' "$WORK/reader.txt" | tail -1 | sed 's|ops/s||; s|\..*||')
+        C[$s]=$(grep -oE '[0-9.]+ops/s' "$WORK/reader.txt" | tail -1 | sed 's|ops/s||; s|\..*||' || true)
       done
       IFS=$'\t' read -ra CELLS <<<"$(cells)"; row "/mpub x 100, $c connections, bench_reader consuming" "${CELLS[@]}" ;;
     tcp)
