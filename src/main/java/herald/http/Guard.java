@@ -83,7 +83,8 @@ public final class Guard extends AllDirectives {
   }
 
   public Route wrap(Route inner) {
-    return respondWithDefaultHeaders(BROWSER_HEADERS, () -> extractRequest(request -> {
+    // Built once, outside the supplier: the Java DSL calls it for every request.
+    Route checked = extractRequest(request -> {
       if (!tls && tlsRequired && !request.getUri().path().equals("/ping")) {
         return complete(HttpApi.nsqV1(HttpResponse.create().withStatus(StatusCodes.FORBIDDEN).withEntity(ContentTypes.APPLICATION_JSON,
             "{\"message\":\"TLS_REQUIRED\",\"https_port\":" + httpsPort + "}")));
@@ -99,7 +100,8 @@ public final class Guard extends AllDirectives {
           identity.isEmpty()
               ? complete(unauthenticated("AUTH_FAILED"))
               : admitted(request, identity.get(), access.get(), inner));
-    }));
+    });
+    return respondWithDefaultHeaders(BROWSER_HEADERS, () -> checked);
   }
 
   private Route admitted(HttpRequest request, Identity identity, Access access, Route inner) {

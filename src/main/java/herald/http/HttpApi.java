@@ -24,6 +24,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Query;
@@ -90,13 +91,20 @@ public final class HttpApi extends AllDirectives {
     this.materializer = Materializer.matFromSystem(system);
   }
 
-  /** The API's routes; the node puts them behind a {@link Guard}. */
+  /**
+   * The API's routes; the node puts them behind a {@link Guard}. Built once: the Java DSL calls a
+   * directive's inner supplier for every request it passes, so a tree built inside one would be
+   * built again per request (all of it, under handleRejections); the publish routes, the hot ones,
+   * are built whole here for the same reason.
+   */
   public Route routes() {
-    return handleRejections(rejections(), () -> concat(
+    Route pub = post(() -> respond(this::pub));
+    Route mpub = post(() -> respond(this::mpub));
+    Route api = concat(
         path("ping", () -> get(() -> complete("OK"))),
         path("info", () -> get(() -> respond(this::info))),
-        path("pub", () -> post(() -> respond(this::pub))),
-        path("mpub", () -> post(() -> respond(this::mpub))),
+        path("pub", () -> pub),
+        path("mpub", () -> mpub),
         pathPrefix("topic", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> topicAdmin(op, r))))),
         pathPrefix("channel", () -> path(PathMatchers.segment(), op -> post(() -> respond(r -> channelAdmin(op, r))))),
         pathPrefix("config", () -> path(PathMatchers.segment(), opt -> concat(
@@ -110,7 +118,8 @@ public final class HttpApi extends AllDirectives {
         path("channels", () -> get(() -> respond(this::channels))),
         path("sub", () -> get(this::sub)),
         pathSingleSlash(() -> get(() -> getFromResource("console/index.html", ContentTypes.TEXT_HTML_UTF8))),
-        pathPrefix("console", () -> get(() -> getFromResourceDirectory("console")))));
+        pathPrefix("console", () -> get(() -> getFromResourceDirectory("console"))));
+    return handleRejections(rejections(), () -> api);
   }
 
   private RejectionHandler rejections() {
@@ -125,21 +134,26 @@ public final class HttpApi extends AllDirectives {
     return extractRequest(request -> {
       CompletionStage<HttpResponse> response;
       try {
-        response = handler.apply(request).exceptionally(ApiError::toResponse);
+        response = handler.apply(request).handle((answer, failure) -> nsqV1(failure == null ? answer : ApiError.toResponse(failure)));
       } catch (ApiError e) {
-        response = CompletableFuture.completedFuture(e.response());
+        response = CompletableFuture.completedFuture(nsqV1(e.response()));
       }
-      return completeWithFuture(response.thenApply(HttpApi::nsqV1));
+      return completeWithFuture(response);
     });
   }
 
+  private static final HttpHeader NSQ_V1 = RawHeader.create("X-NSQ-Content-Type", "nsq; version=1.0");
+  // Answers are immutable: a publish's OK, with its mark, is made once.
+  private static final HttpResponse OK = HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, "OK");
+  private static final HttpResponse OK_V1 = OK.addHeader(NSQ_V1);
+
   /** nsqd's and nsqlookupd's mark on every API answer, which go-nsq's lookupd client asks for. */
   static HttpResponse nsqV1(HttpResponse response) {
-    return response.addHeader(RawHeader.create("X-NSQ-Content-Type", "nsq; version=1.0"));
+    return response == OK ? OK_V1 : response.addHeader(NSQ_V1);
   }
 
   private static HttpResponse ok() {
-    return HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, "OK");
+    return OK;
   }
 
   /** nsqd answers its admin operations with 200 and nothing in the body. */
