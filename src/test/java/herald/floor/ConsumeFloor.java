@@ -52,11 +52,14 @@ import java.util.function.Consumer;
  * Left out, each Herald's own (so the floor is below what any full channel can do): per-message
  * timeouts and requeues, attempts, which consumer holds which message, deferrals, the topic's
  * trims of consumed writes, reading back from the journal (the ready buffer grows in memory
- * instead), cluster sharding, stats. A consumer that goes keeps what it held in flight.
+ * instead, up to a million messages; beyond that it drops and says so in its log), cluster sharding,
+ * stats. A consumer that goes keeps what it held in flight.
  */
 final class ConsumeFloor {
   private static final Duration PROGRESS_EVERY = Duration.ofMillis(100);
   private static final int WRITE_BATCH_BYTES = 64 * 1024;
+  /** At most this many messages not finished are held (each keeps its /mpub body's array alive). */
+  private static final int MAX_HELD = 1 << 20;
   private static final ByteString END = ByteString.fromString("end");
   private static final ByteString OK = response("OK");
   private static final ByteString CLOSE_WAIT = response("CLOSE_WAIT");
@@ -134,7 +137,7 @@ final class ConsumeFloor {
     private final List<Reader> readers = new ArrayList<>();
     private ByteString[] ring = new ByteString[1 << 16];
     private long cursor, next, end;
-    private long written;
+    private long written, dropped;
     private boolean started, writing;
     private int turn;
 
@@ -198,14 +201,24 @@ final class ConsumeFloor {
       return newEventHandlerBuilder().forAnyState().onAnyEvent((s, e) -> ByteBuffer.wrap(e).getLong());
     }
 
-    /** An /mpub body's messages, one a line, as nsqd reads them. */
+    /**
+     * An /mpub body's messages, one a line, as nsqd reads them. Beyond {@link #MAX_HELD} messages
+     * not finished (its consumers fell behind) the floor drops the rest and says so: Herald reads
+     * them back from the journal instead, which the floor does not, so such a run is not a floor.
+     */
     private void add(ByteString body) {
+      // The bytes themselves (a strict entity's are one array): ByteString's indexOf goes byte by byte through apply.
+      byte[] bytes = body.toArrayUnsafe();
       int from = 0;
-      while (from < body.length()) {
-        int nl = body.indexOf((byte) '\n', from);
-        int to = nl < 0 ? body.length() : nl;
-        if (end - cursor == ring.length) grow();
-        ring[(int) (end++ & (ring.length - 1))] = body.slice(from, to);
+      while (from < bytes.length) {
+        int to = from;
+        while (to < bytes.length && bytes[to] != '\n') to++;
+        if (end - cursor == MAX_HELD) {
+          if (dropped++ % 100_000 == 0) System.out.println("channel: consumers fell behind; " + dropped + " messages dropped");
+        } else {
+          if (end - cursor == ring.length) grow();
+          ring[(int) (end++ & (ring.length - 1))] = body.slice(from, to);
+        }
         from = to + 1;
       }
     }
