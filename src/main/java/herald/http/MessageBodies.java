@@ -18,10 +18,15 @@ public final class MessageBodies {
   /** Newline-separated messages; empty lines are skipped, so there may be none (nsqd answers OK). */
   public static List<ByteString> text(ByteString body, int maxMsgSize) {
     List<ByteString> messages = new ArrayList<>();
+    // Looked for in a view of the bytes: ByteString's indexOf on a slice (a request's entity is one)
+    // reads them one by one through apply, and was a third of the /mpub route's samples.
+    ByteBuffer bytes = body.asByteBuffer();
+    int base = bytes.position();
+    int length = bytes.remaining();
     int start = 0;
-    while (start <= body.length()) {
-      int end = body.indexOf((byte) '\n', start);
-      if (end < 0) end = body.length();
+    while (start <= length) {
+      int end = start;
+      while (end < length && bytes.get(base + end) != '\n') end++;
       ByteString line = body.slice(start, end);
       if (!line.isEmpty()) {
         if (line.length() > maxMsgSize) throw ApiError.tooLarge("MSG_TOO_BIG");

@@ -135,9 +135,10 @@ class MessageBodiesTest {
   }
 
   @Test
-  void textBodyThatIsASlice() {
+  void textBodyThatIsASliceOrSeveralChunks() {
     ByteString padded = utf8("###a\nb###");
     assertEquals(lines("a", "b"), MessageBodies.text(padded.slice(3, 6), MAX));
+    assertEquals(lines("ab", "c", "d"), MessageBodies.text(utf8("a").concat(utf8("b\nc")).concat(utf8("\n\nd\n")), MAX));
   }
 
   // Errors as nsqd's readMPUB: 413 BAD_BODY for the count, 413 BAD_MESSAGE for a message.
