@@ -119,6 +119,37 @@ class DurabilityTest {
     }
   }
 
+  /**
+   * After a restart a channel reads its backlog back from the topic's journal, 64 writes at a time.
+   * Pekko's query stage never ended a read of 64k + 1 writes, and the channel then delivered nothing
+   * at all. A new topic's first channel starts at write 1 (the topic's creation; the channel's is
+   * write 2), so a backlog of 63 message writes is a read of 65: backlogs of 62, 63 and 64.
+   */
+  @Test
+  void backlogsOfAnyNumberOfWritesAreDeliveredAfterSigkill() throws Exception {
+    NodeProcess node = NodeProcess.start(data.resolve("node"));
+    try {
+      HttpClientHelper http = node.http();
+      for (int writes = 62; writes <= 64; writes++) {
+        http.createChannel("backlog" + writes, "c");
+        // One request at a time: one journal write each.
+        for (int i = 0; i < writes; i++) assertEquals(200, http.post("/pub?topic=backlog" + writes, "m" + i).status());
+      }
+      node.kill();
+      node.launch();
+      for (int writes = 62; writes <= 64; writes++) {
+        try (WsConsumer c = WsConsumer.subscribe(node, "topic=backlog" + writes + "&channel=c")) {
+          c.send("RDY 100");
+          Set<String> got = new HashSet<>();
+          for (WsConsumer.Frame f : c.messages(writes, WAIT)) got.add(f.json().path("body").asText());
+          assertEquals(writes, got.size(), "backlog of " + writes + " writes");
+        }
+      }
+    } finally {
+      node.close();
+    }
+  }
+
   static int hostedEntities(HttpClientHelper http) throws Exception {
     int entities = 0;
     for (JsonNode n : http.get("/cluster/nodes").json().path("nodes")) entities += n.path("entities").asInt();
