@@ -48,11 +48,21 @@ public final class LevelDbJournal extends LeveldbJournal {
   private boolean closed; // guarded by open
   /** Persistence id -> its last write not yet done. */
   private final ConcurrentHashMap<String, Future<?>> inFlight = new ConcurrentHashMap<>();
+  private final boolean freeInBackground;
+  private JournalTrash trash;
 
   public LevelDbJournal(Config config) {
     super(config);
     writers = context().system().dispatchers().lookup(config.getString("write-dispatcher"));
     options = super.leveldbOptions().writeBufferSize((int) config.getBytes("write-buffer-size").longValue());
+    freeInBackground = config.getBoolean("free-deleted-files-in-background");
+  }
+
+  /** Before LevelDB opens, so that every file it creates gets its second name (JournalTrash). */
+  @Override
+  public void preStart() {
+    if (freeInBackground) trash = JournalTrash.start(leveldbDir().toPath());
+    super.preStart();
   }
 
   /** Opened with these (Pekko's plus the write buffer): read when the actor starts, after the constructor. */
@@ -123,6 +133,7 @@ public final class LevelDbJournal extends LeveldbJournal {
       super.postStop();
     } finally {
       open.writeLock().unlock();
+      if (trash != null) trash.close();
     }
   }
 }

@@ -1,0 +1,132 @@
+package herald.node;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Frees the files LevelDB deletes on a thread of its own, off LevelDB's lock.
+ *
+ * <p>LevelDB deletes an obsolete log (one memtable's worth: 64 MiB) or compacted tables while it
+ * holds the database's mutex, and no write can begin or end meanwhile. On this machine's ext4
+ * unlinking a 64 MiB file takes ~30 ms (its blocks freed and discarded), so every memtable switch
+ * (about once a second under /mpub) held every write up for that long, which set the publish p99
+ * (performance.md, "What sets /mpub's p99"). So each log and table file gets a second name here
+ * as soon as LevelDB creates it: LevelDB's delete then only removes a name (microseconds), and this
+ * thread frees the file once its name here is the last one. Nothing LevelDB still uses is touched:
+ * a file is freed only after LevelDB itself deleted it.
+ */
+final class JournalTrash implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(JournalTrash.class);
+  /** How often files LevelDB deleted are looked for (a file waits at most this long to be freed). */
+  private static final long SWEEP_MS = 100;
+
+  private final Path dir;
+  private final Path trash;
+  private final WatchService watch;
+  private final Thread thread;
+
+  private JournalTrash(Path dir, Path trash, WatchService watch) {
+    this.dir = dir;
+    this.trash = trash;
+    this.watch = watch;
+    this.thread = new Thread(this::run, "journal-trash");
+    thread.setDaemon(true);
+  }
+
+  /** Watches {@code dir} (LevelDB's directory) from now on; null, and LevelDB deletes as before, if it cannot. */
+  static JournalTrash start(Path dir) {
+    Path trash = dir.resolve("trash");
+    try {
+      Files.createDirectories(trash);
+      // Names left by an earlier run: LevelDB has deleted its own or still has them; either way this one goes.
+      try (Stream<Path> left = Files.list(trash)) {
+        for (Path p : left.toList()) Files.deleteIfExists(p);
+      }
+      WatchService watch = dir.getFileSystem().newWatchService();
+      dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+      JournalTrash t = new JournalTrash(dir, trash, watch);
+      t.linkAll();
+      t.thread.start();
+      return t;
+    } catch (IOException | UnsupportedOperationException e) {
+      log.warn("journal: deleted files are freed by LevelDB itself ({})", e.toString());
+      return null;
+    }
+  }
+
+  private void run() {
+    try {
+      while (true) {
+        WatchKey key = watch.poll(SWEEP_MS, TimeUnit.MILLISECONDS);
+        if (key != null) {
+          for (WatchEvent<?> event : key.pollEvents()) {
+            if (event.kind() == StandardWatchEventKinds.OVERFLOW) linkAll();
+            else if (event.context() instanceof Path name) link(name);
+          }
+          key.reset();
+        }
+        sweep();
+      }
+    } catch (ClosedWatchServiceException | InterruptedException e) {
+      // closed
+    } catch (IOException | RuntimeException e) {
+      log.warn("journal: deleted files are freed by LevelDB itself from now on ({})", e.toString());
+    }
+  }
+
+  private void linkAll() throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.toList()) link(f.getFileName());
+    }
+  }
+
+  /** A second name for a log or table file (the two kinds LevelDB deletes, and the large ones). */
+  private void link(Path name) throws IOException {
+    String n = name.toString();
+    if (!n.endsWith(".log") && !n.endsWith(".sst") && !n.endsWith(".ldb")) return;
+    try {
+      Files.createLink(trash.resolve(name), dir.resolve(name));
+    } catch (NoSuchFileException | FileAlreadyExistsException e) {
+      // already deleted by LevelDB (it is freed as before), or already linked
+    }
+  }
+
+  /** Frees what LevelDB deleted: the files whose only name is here. */
+  private void sweep() throws IOException {
+    List<Path> names;
+    try (Stream<Path> files = Files.list(trash)) {
+      names = files.toList();
+    }
+    for (Path p : names) {
+      try {
+        if ((Integer) Files.getAttribute(p, "unix:nlink") == 1) Files.delete(p);
+      } catch (NoSuchFileException e) {
+        // gone
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      watch.close();
+    } catch (IOException e) {
+      // closing anyway
+    }
+    thread.interrupt();
+  }
+}
