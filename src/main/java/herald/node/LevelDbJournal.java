@@ -5,23 +5,31 @@ import herald.broker.MessagesAppendedSerializer;
 import herald.broker.Topic;
 import org.apache.pekko.persistence.AtomicWrite;
 import org.apache.pekko.persistence.PersistentRepr;
+import org.apache.pekko.persistence.journal.Tagged;
+import org.apache.pekko.persistence.journal.leveldb.Key;
+import org.apache.pekko.persistence.journal.leveldb.Key$;
 import org.apache.pekko.persistence.journal.leveldb.LeveldbJournal;
 import org.iq80.leveldb.Options;
 import scala.collection.immutable.Seq;
 import scala.concurrent.ExecutionContext;
 import scala.concurrent.Future;
 import scala.concurrent.Promise;
+import scala.jdk.javaapi.CollectionConverters;
 import scala.runtime.BoxedUnit;
 import scala.util.Try;
 
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
 /**
- * Pekko's LevelDB journal (same files, same keys, same serialization: nothing to migrate) with its
+ * Pekko's LevelDB journal (same files, keys and serialization, but no per-entity counter key with
+ * each write: see writeMessages; a journal Pekko's plugin or an older Herald wrote opens as it is) with its
  * writes and deletions run on a pool of writer threads instead of inside the plugin's one actor.
  *
  * <p>Pekko's plugin writes each entity's batch on the actor's thread, one LevelDB write and one
@@ -73,7 +81,7 @@ public final class LevelDbJournal extends LeveldbJournal {
 
   @Override
   public Future<Seq<Try<BoxedUnit>>> asyncWriteMessages(Seq<AtomicWrite> messages) {
-    Future<Seq<Try<BoxedUnit>>> written = onWriter(() -> super.asyncWriteMessages(messages));
+    Future<Seq<Try<BoxedUnit>>> written = onWriter(() -> writeMessages(messages));
     Set<String> ids = new HashSet<>();
     messages.foreach(write -> ids.add(write.persistenceId()));
     for (String id : ids) {
@@ -81,6 +89,61 @@ public final class LevelDbJournal extends LeveldbJournal {
       written.onComplete(done -> inFlight.remove(id, written), scala.concurrent.ExecutionContext.parasitic$.MODULE$);
     }
     return written;
+  }
+
+  /**
+   * Pekko's write without its per-entity counter key. Pekko puts the entity's highest sequence
+   * number under the key (entity, 0) with every write, so every LevelDB table holds that key and
+   * spans the entity's whole key range: every level-0 table overlaps all of the entity's level-1
+   * tables, and each compaction rewrote all of level 1 (22 MB every ~5 s under /mpub, its fsyncs
+   * beside the log's). Without it a topic's keys only grow, and LevelDB moves its tables down
+   * without rewriting them. The highest sequence number is then the entity's last message key, or
+   * the counter where one is left (see readHighestSequenceNr); a deletion that removes an entity's
+   * last message writes the counter first. Tags and live queries (Herald uses neither) keep Pekko's.
+   */
+  private Future<Seq<Try<BoxedUnit>>> writeMessages(Seq<AtomicWrite> messages) {
+    if (hasPersistenceIdSubscribers() || hasTagSubscribers()
+        || messages.exists(a -> a.payload().exists(p -> p.payload() instanceof Tagged))) {
+      return super.asyncWriteMessages(messages);
+    }
+    try {
+      List<Try<BoxedUnit>> results = withBatch(batch -> {
+        List<Try<BoxedUnit>> each = new ArrayList<>(messages.size());
+        messages.foreach(a -> each.add(Try.apply(() -> {
+          a.payload().foreach(p -> {
+            byte[] bytes = persistentToBytes(p.withTimestamp(System.currentTimeMillis()));
+            batch.put(Key$.MODULE$.keyToBytes(new Key(numericId(p.persistenceId()), p.sequenceNr(), 0)), bytes);
+            return BoxedUnit.UNIT;
+          });
+          return BoxedUnit.UNIT;
+        })));
+        return each;
+      });
+      return Future.successful(CollectionConverters.asScala(results).toList());
+    } catch (RuntimeException e) {
+      return scala.concurrent.Future$.MODULE$.failed(e);
+    }
+  }
+
+  /** The entity's counter, or its last message key's sequence number if higher (see writeMessages). */
+  @Override
+  public long readHighestSequenceNr(int nid) {
+    long counter = super.readHighestSequenceNr(nid);
+    long last = withIterator(it -> {
+      it.seek(Key$.MODULE$.keyToBytes(new Key(nid + 1, 0L, 0)));
+      Map.Entry<byte[], byte[]> before;
+      if (it.hasNext()) {
+        if (!it.hasPrev()) return 0L;
+        before = it.peekPrev();
+      } else {
+        it.seekToLast();
+        if (!it.hasNext()) return 0L;
+        before = it.peekNext();
+      }
+      Key k = Key$.MODULE$.keyFromBytes(before.getKey());
+      return k.persistenceId() == nid ? k.sequenceNr() : 0L;
+    });
+    return Math.max(counter, last);
   }
 
   /** A topic's published messages with one copy of their bodies (MessagesAppendedRecord); the rest as Pekko. */
@@ -102,9 +165,18 @@ public final class LevelDbJournal extends LeveldbJournal {
         scala.concurrent.ExecutionContext.parasitic$.MODULE$);
   }
 
+  /** Pekko's deletion; one that removes the entity's last message keeps its number in the counter first. */
   @Override
   public Future<BoxedUnit> asyncDeleteMessagesTo(String persistenceId, long toSequenceNr) {
-    return onWriter(() -> super.asyncDeleteMessagesTo(persistenceId, toSequenceNr));
+    return onWriter(() -> {
+      int nid = numericId(persistenceId);
+      long highest = readHighestSequenceNr(nid);
+      if (toSequenceNr >= highest && highest > super.readHighestSequenceNr(nid)) {
+        leveldb().put(Key$.MODULE$.keyToBytes(Key$.MODULE$.counterKey(nid)), Key$.MODULE$.counterToBytes(highest),
+            leveldbWriteOptions());
+      }
+      return super.asyncDeleteMessagesTo(persistenceId, toSequenceNr);
+    });
   }
 
   /** Pekko's synchronous write, run on a writer thread. */

@@ -12,12 +12,16 @@ import org.apache.pekko.persistence.Persistence;
 import org.apache.pekko.persistence.PersistentEnvelope;
 import org.apache.pekko.persistence.PersistentRepr;
 import org.apache.pekko.persistence.PersistentRepr$;
+import org.fusesource.leveldbjni.JniDBFactory;
+import org.iq80.leveldb.DB;
+import org.iq80.leveldb.Options;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import scala.jdk.javaapi.CollectionConverters;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +34,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Herald's LevelDB plugin: the files LevelDB deletes are freed (JournalTrash). */
+/**
+ * Herald's LevelDB plugin writes no per-entity counter key with each write (LevelDbJournal): an
+ * entity's highest sequence number must still come back right after writes, after deletions (all
+ * of its messages, or some), across a restart, beside other entities, and from a journal Pekko's
+ * own plugin wrote. And the files LevelDB deletes are freed (JournalTrash).
+ */
 class LevelDbJournalTest {
   private static final Duration WAIT = Duration.ofSeconds(20);
   // About 1 KB an event: a few hundred fill several of the smallest memtables LevelDB takes (64 KiB).
@@ -103,6 +112,85 @@ class LevelDbJournalTest {
 
   private static List<Long> range(long from, long to) {
     return LongStream.rangeClosed(from, to).boxed().toList();
+  }
+
+  @Test
+  void theHighestSequenceNumberComesFromTheLastWriteAndSurvivesARestart() {
+    start();
+    assertEquals(new Replay(List.of(), 0), replay("t-a"));
+    write("t-a", 1, 3);
+    write("t-b", 1, 7);
+    write("t-a", 4, 5);
+    // A later entity (a higher numeric id) beside it must not be taken for its last key, nor an earlier one.
+    write("t-c", 1, 2);
+    assertEquals(new Replay(range(1, 5), 5), replay("t-a"));
+    assertEquals(new Replay(range(1, 7), 7), replay("t-b"));
+    assertEquals(new Replay(range(1, 2), 2), replay("t-c"));
+
+    start();
+    assertEquals(new Replay(range(1, 5), 5), replay("t-a"));
+    assertEquals(new Replay(range(1, 2), 2), replay("t-c"));
+    write("t-a", 6, 6);
+    assertEquals(new Replay(range(1, 6), 6), replay("t-a"));
+  }
+
+  @Test
+  void deletingEveryMessageKeepsTheHighestSequenceNumber() {
+    start();
+    write("t-a", 1, 5);
+    write("t-b", 1, 3);
+    delete("t-a", 3);
+    assertEquals(new Replay(range(4, 5), 5), replay("t-a"));
+    delete("t-a", 5);
+    assertEquals(new Replay(List.of(), 5), replay("t-a"));
+    // Deleting beyond the last message too.
+    delete("t-b", 100);
+    assertEquals(new Replay(List.of(), 3), replay("t-b"));
+
+    start();
+    assertEquals(new Replay(List.of(), 5), replay("t-a"));
+    assertEquals(new Replay(List.of(), 3), replay("t-b"));
+    write("t-a", 6, 7);
+    assertEquals(new Replay(range(6, 7), 7), replay("t-a"));
+  }
+
+  @Test
+  void aJournalPekkosPluginWroteReadsTheSame() {
+    start("org.apache.pekko.persistence.journal.leveldb.LeveldbJournal");
+    write("t-a", 1, 4);
+    write("t-b", 1, 6);
+    delete("t-b", 6);
+
+    start();
+    assertEquals(new Replay(range(1, 4), 4), replay("t-a"));
+    assertEquals(new Replay(List.of(), 6), replay("t-b"));
+    write("t-a", 5, 5);
+    write("t-b", 7, 7);
+    assertEquals(new Replay(range(1, 5), 5), replay("t-a"));
+    assertEquals(new Replay(List.of(7L), 7), replay("t-b"));
+  }
+
+  @Test
+  void writesPutNoCounterKey() throws Exception {
+    start();
+    write("t-a", 1, 3);
+    delete("t-a", 1);
+    testKit.shutdownTestKit();
+    testKit = null;
+    // Pekko's counter key of an entity is (numeric id, sequence number 0, 0); numeric ids start at 10.
+    try (DB db = JniDBFactory.factory.open(dir.resolve("journal").toFile(), new Options())) {
+      List<Integer> counters = new ArrayList<>();
+      try (var it = db.iterator()) {
+        for (it.seekToFirst(); it.hasNext(); ) {
+          ByteBuffer key = ByteBuffer.wrap(it.next().getKey());
+          int nid = key.getInt();
+          if (nid >= 10 && key.getLong() == 0L) counters.add(nid);
+        }
+      }
+      assertEquals(List.of(), counters);
+    }
+    start();
+    assertEquals(new Replay(range(2, 3), 3), replay("t-a"));
   }
 
   @Test
