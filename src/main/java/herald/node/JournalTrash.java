@@ -20,14 +20,14 @@ import java.util.stream.Stream;
 /**
  * Frees the files LevelDB deletes on a thread of its own, off LevelDB's lock.
  *
- * <p>LevelDB deletes an obsolete log (one memtable's worth: 64 MiB) or compacted tables while it
+ * <p>LevelDB deletes an obsolete log (one memtable's worth) or compacted tables while it
  * holds the database's mutex, and no write can begin or end meanwhile. On this machine's ext4
  * unlinking a 64 MiB file takes ~30 ms (its blocks freed and discarded), so every memtable switch
- * (about once a second under /mpub) held every write up for that long, which set the publish p99
- * (performance.md, "What sets /mpub's p99"). So each log and table file gets a second name here
- * as soon as LevelDB creates it: LevelDB's delete then only removes a name (microseconds), and this
- * thread frees the file once its name here is the last one. Nothing LevelDB still uses is touched:
- * a file is freed only after LevelDB itself deleted it.
+ * (about once a second under /mpub with a 64 MiB memtable) held every write up for that long,
+ * which set the publish p99 (performance.md, "What sets /mpub's p99"). So each log and table
+ * file gets a second name here as soon as LevelDB creates it: LevelDB's delete then only removes a
+ * name (microseconds), and this thread frees the file once its name here is the last one. Nothing
+ * LevelDB still uses is touched: a file is freed only after LevelDB itself deleted it.
  */
 final class JournalTrash implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JournalTrash.class);
