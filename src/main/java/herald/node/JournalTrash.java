@@ -14,7 +14,6 @@ import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -27,13 +26,13 @@ import java.util.stream.Stream;
  * which set the publish p99 (performance.md, "What sets /mpub's p99"). So each log and table
  * file gets a second name here as soon as LevelDB creates it: LevelDB's delete then only removes a
  * name (microseconds), and this thread frees the file once its name here is the last one. Nothing
- * LevelDB still uses is touched: a file is freed only after LevelDB itself deleted it.
+ * LevelDB still uses is touched: a file is freed only after LevelDB itself deleted it. The
+ * directory watch says when (an event per deleted file), so the work follows LevelDB's deletions,
+ * not the number of files a large journal holds; all names here are looked at only at start and
+ * after the watch lost events (overflow).
  */
 final class JournalTrash implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JournalTrash.class);
-  /** How often files LevelDB deleted are looked for (a file waits at most this long to be freed). */
-  private static final long SWEEP_MS = 100;
-
   private final Path dir;
   private final Path trash;
   private final WatchService watch;
@@ -57,7 +56,7 @@ final class JournalTrash implements AutoCloseable {
         for (Path p : left.toList()) Files.deleteIfExists(p);
       }
       WatchService watch = dir.getFileSystem().newWatchService();
-      dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+      dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
       JournalTrash t = new JournalTrash(dir, trash, watch);
       t.linkAll();
       t.thread.start();
@@ -71,15 +70,17 @@ final class JournalTrash implements AutoCloseable {
   private void run() {
     try {
       while (true) {
-        WatchKey key = watch.poll(SWEEP_MS, TimeUnit.MILLISECONDS);
-        if (key != null) {
-          for (WatchEvent<?> event : key.pollEvents()) {
-            if (event.kind() == StandardWatchEventKinds.OVERFLOW) linkAll();
-            else if (event.context() instanceof Path name) link(name);
+        WatchKey key = watch.take();
+        for (WatchEvent<?> event : key.pollEvents()) {
+          if (event.kind() == StandardWatchEventKinds.OVERFLOW) {
+            linkAll();
+            sweep();
+          } else if (event.context() instanceof Path name) {
+            if (event.kind() == StandardWatchEventKinds.ENTRY_CREATE) link(name);
+            else free(name);
           }
-          key.reset();
         }
-        sweep();
+        key.reset();
       }
     } catch (ClosedWatchServiceException | InterruptedException e) {
       // closed
@@ -105,7 +106,13 @@ final class JournalTrash implements AutoCloseable {
     }
   }
 
-  /** Frees what LevelDB deleted: the files whose only name is here. */
+  /** LevelDB deleted {@code name}: its name here is the last one, and removing it frees the file. */
+  private void free(Path name) throws IOException {
+    // Only while no file of that name is back in the directory (LevelDB's file numbers only grow).
+    if (!Files.exists(dir.resolve(name))) Files.deleteIfExists(trash.resolve(name));
+  }
+
+  /** Frees what LevelDB deleted while the watch lost events: the files whose only name is here. */
   private void sweep() throws IOException {
     List<Path> names;
     try (Stream<Path> files = Files.list(trash)) {
