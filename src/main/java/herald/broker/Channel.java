@@ -676,31 +676,31 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /** The in-flight entry of this consumer for this offset, or null after telling it why not. */
   private InFlightTable.Entry owned(ActorRef<ConsumerProtocol> consumer, long offset, String verb) {
-    return owned(consumer, consumers.get(consumer), offset, verb);
+    InFlightTable.Entry f = inFlight.get(offset);
+    // An in-flight entry is only ever held by the entry of a subscribed consumer.
+    if (f != null && f.consumer == consumers.get(consumer)) return f;
+    refuse(consumer, f, offset, verb);
+    return null;
   }
 
-  /**
-   * {@code holder}: the consumer's entry, null when it is not subscribed. Looked up once for a frame
-   * of FINs; an in-flight entry is only ever held by the entry of a subscribed consumer.
-   */
-  private InFlightTable.Entry owned(
-      ActorRef<ConsumerProtocol> consumer, ChannelConsumers.Consumer holder, long offset, String verb) {
-    InFlightTable.Entry f = inFlight.get(offset);
-    if (f != null && f.consumer == holder) return f;
+  /** Tells the consumer why {@code offset} is not its to answer; {@code f}: its entry, null when not in flight. */
+  private static void refuse(ActorRef<ConsumerProtocol> consumer, InFlightTable.Entry f, long offset, String verb) {
     // nsqd's texts, after its channel's errors.
     String why = f == null ? "ID not in flight" : "client does not own message";
     consumer.tell(new ConsumerProtocol.Failed("E_" + verb + "_FAILED", verb + " " + MessageId.of(offset) + " failed " + why));
-    return null;
   }
 
   private Effect<Event, State> onFinish(State state, Finish cmd) {
     boolean any = false;
     long now = System.currentTimeMillis();
+    // Looked up once for a frame of FINs; null when it is not subscribed (then it holds nothing).
     ChannelConsumers.Consumer holder = consumers.get(cmd.consumer());
     for (long offset : cmd.offsets()) {
-      InFlightTable.Entry f = owned(cmd.consumer(), holder, offset, "FIN");
-      if (f == null) continue;
-      inFlight.remove(offset);
+      InFlightTable.Entry f = inFlight.removeHeld(offset, holder);
+      if (f == null || f.consumer != holder) {
+        refuse(cmd.consumer(), f, offset, "FIN");
+        continue;
+      }
       f.consumer.finishCount++;
       e2eLatency.record(f.msg.timestamp, now);
       progress.finish(offset);
@@ -768,7 +768,12 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
   /** The lowest topic journal write that holds a message this channel has not finished. */
   private long neededSeqNr() {
-    long[] lowest = {queue.lowestSeqNr(inFlight.lowestSeqNr(reader.readSeqNr()))};
+    return neededSeqNr(inFlight.lowestSeqNr(reader.readSeqNr()));
+  }
+
+  /** {@code inFlightOrRead}: the lowest of the messages in flight and the next write to read. */
+  private long neededSeqNr(long inFlightOrRead) {
+    long[] lowest = {queue.lowestSeqNr(inFlightOrRead)};
     deadLetters.forEach(m -> lowest[0] = Math.min(lowest[0], m.seqNr));
     return lowest[0];
   }
@@ -778,11 +783,16 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     AttemptCounts.Collector attempts = new AttemptCounts.Collector();
     // Never delivered (most of the ready buffer): nothing to write, and no recovered count to shadow
     // (taking a message took its recovered attempts).
-    queue.forEachReady(m -> attempts.add(m.offset, m.attempts));
-    inFlight.forEach(f -> attempts.add(f.msg.offset, f.msg.attempts));
+    queue.forEachReadyWithAttempts(m -> attempts.add(m.offset, m.attempts));
+    // One walk of the in-flight table for both its attempts and its lowest write.
+    long[] lowest = {reader.readSeqNr()};
+    inFlight.forEach(f -> {
+      attempts.add(f.msg.offset, f.msg.attempts);
+      lowest[0] = Math.min(lowest[0], f.msg.seqNr);
+    });
     deadLetters.forEach(m -> attempts.add(m.offset, m.attempts));
     deadLetters.written();
-    return progress.write(neededSeqNr(), attempts);
+    return progress.write(neededSeqNr(lowest[0]), attempts);
   }
 
   // ---- dead letters ---------------------------------------------------------------------------

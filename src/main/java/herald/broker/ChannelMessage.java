@@ -16,6 +16,8 @@ final class ChannelMessage {
   long deliverAt;
   /** Deferred by a REQ with a delay (persisted), rather than by a deferred publish (in the topic). */
   boolean requeueDeferred;
+  /** In the ready buffer out of topic-write order or with attempts (see ReadyQueue). */
+  boolean irregular;
 
   ChannelMessage(long offset, long seqNr, long timestamp, ByteString body, long deliverAt) {
     this(offset, seqNr, timestamp, body, deliverAt, null);

@@ -33,6 +33,11 @@ final class ReadyQueue {
   // Due, body not read back yet; then, while its read runs.
   private final ArrayDeque<ChannelMessage> dueWithoutBody = new ArrayDeque<>();
   private final Set<ChannelMessage> readingBody = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+  // Ready messages that were delivered before (attempts) or joined out of topic-write order (at the
+  // head, or behind a later write). While there are none the buffer is in write order and none has
+  // attempts, so the progress write needs its head only, not a walk of up to mem-queue-size messages
+  // ten times a second.
+  private int irregular;
 
   ReadyQueue(boolean keepDeferredBodies, LongConsumer deferralEnded) {
     this.keepDeferredBodies = keepDeferredBodies;
@@ -47,7 +52,17 @@ final class ReadyQueue {
 
   private void toReady(ChannelMessage m) {
     endDeferral(m);
+    readyLast(m);
+  }
+
+  private void readyLast(ChannelMessage m) {
+    mark(m, m.attempts > 0 || !ready.isEmpty() && m.seqNr < ready.peekLast().seqNr);
     ready.addLast(m);
+  }
+
+  private void mark(ChannelMessage m, boolean irregular) {
+    m.irregular = irregular;
+    if (irregular) this.irregular++;
   }
 
   private void endDeferral(ChannelMessage m) {
@@ -57,11 +72,12 @@ final class ReadyQueue {
   }
 
   void addLast(ChannelMessage m) {
-    ready.addLast(m);
+    readyLast(m);
   }
 
   /** Back at the head: it was taken before everything still waiting. */
   void addFirst(ChannelMessage m) {
+    mark(m, true);
     ready.addFirst(m);
   }
 
@@ -80,7 +96,12 @@ final class ReadyQueue {
 
   /** The next ready message, or null. */
   ChannelMessage poll() {
-    return ready.pollFirst();
+    ChannelMessage m = ready.pollFirst();
+    if (m != null && m.irregular) {
+      m.irregular = false;
+      irregular--;
+    }
+    return m;
   }
 
   /**
@@ -149,18 +170,20 @@ final class ReadyQueue {
   }
 
   /**
-   * The messages in the ready buffer. The others are deferred: a REQ deferral keeps its attempts
-   * itself, and a deferred publish was never delivered.
+   * The messages in the ready buffer that were delivered before (attempts above 0). The others are
+   * deferred: a REQ deferral keeps its attempts itself, and a deferred publish was never delivered.
    */
-  void forEachReady(Consumer<ChannelMessage> action) {
-    ready.forEach(action);
+  void forEachReadyWithAttempts(Consumer<ChannelMessage> action) {
+    if (irregular == 0) return;
+    for (ChannelMessage m : ready) if (m.attempts > 0) action.accept(m);
   }
 
   /** The lowest topic journal write among the waiting messages, or {@code seqNr} if lower. */
   long lowestSeqNr(long seqNr) {
     long[] lowest = {deferredSeqNrs.isEmpty() ? seqNr : Math.min(seqNr, deferredSeqNrs.firstKey())};
     Consumer<ChannelMessage> lower = m -> lowest[0] = Math.min(lowest[0], m.seqNr);
-    ready.forEach(lower);
+    if (irregular > 0) ready.forEach(lower);
+    else if (!ready.isEmpty()) lower.accept(ready.peekFirst());
     dueWithoutBody.forEach(lower);
     readingBody.forEach(lower);
     return lowest[0];
@@ -168,6 +191,7 @@ final class ReadyQueue {
 
   void clear() {
     ready.clear();
+    irregular = 0;
     deferred.clear();
     deferredSeqNrs.clear();
     dueWithoutBody.clear();

@@ -46,6 +46,17 @@ class InFlightTableTest {
     assertNull(table.remove(1));
     assertEquals(0, c.inFlight);
     assertTrue(table.isEmpty());
+
+    // removeHeld: one lookup, and only for the consumer that holds it.
+    ChannelConsumers.Consumer other = consumer(1_000);
+    InFlightTable.Entry e = table.add(msg(2, 1), c, 0);
+    assertSame(e, table.removeHeld(2, other), "the entry is answered, so the caller can say who holds it");
+    assertSame(e, table.get(2), "and it stays in flight");
+    assertEquals(1, c.inFlight);
+    assertNull(table.removeHeld(3, c));
+    assertSame(e, table.removeHeld(2, c));
+    assertEquals(0, c.inFlight);
+    assertTrue(table.isEmpty());
   }
 
   @Test
@@ -65,6 +76,27 @@ class InFlightTableTest {
   }
 
   @Test
+  void everyDeadlineIsKeptWhateverOrderTheEntriesCameAndWent() {
+    InFlightTable table = new InFlightTable();
+    ChannelConsumers.Consumer fast = consumer(100);
+    ChannelConsumers.Consumer slow = consumer(10_000);
+    table.add(msg(1, 1), slow, 0);
+    assertTrue(table.removeExpired(50).isEmpty());
+    // Later, and due sooner than the one before it.
+    table.add(msg(2, 1), fast, 60);
+    assertTrue(table.removeExpired(159).isEmpty());
+    assertEquals(List.of(2L), table.removeExpired(160).stream().map(e -> e.msg.offset).toList());
+    // The earliest one finished: the next one is still found when its time comes.
+    table.add(msg(3, 1), fast, 200);
+    table.add(msg(4, 1), fast, 250);
+    table.remove(3);
+    assertTrue(table.removeExpired(349).isEmpty());
+    assertEquals(List.of(4L), table.removeExpired(350).stream().map(e -> e.msg.offset).toList());
+    assertEquals(List.of(1L), table.removeExpired(10_000).stream().map(e -> e.msg.offset).toList());
+    assertTrue(table.isEmpty());
+  }
+
+  @Test
   void touchGivesAFullTimeoutButNeverPastTheMaximumFromDelivery() {
     InFlightTable table = new InFlightTable();
     InFlightTable.Entry e = table.add(msg(1, 1), consumer(1_000), 0);
@@ -72,6 +104,11 @@ class InFlightTableTest {
     assertEquals(1_500, e.deadline);
     table.touch(e, 9_500, 10_000);
     assertEquals(10_000, e.deadline, "capped at delivery + max");
+    // A maximum below the consumer's timeout moves the deadline earlier: it expires then.
+    InFlightTable.Entry early = table.add(msg(2, 1), consumer(1_000), 0);
+    table.touch(early, 0, 500);
+    assertEquals(500, early.deadline);
+    assertEquals(List.of(2L), table.removeExpired(500).stream().map(x -> x.msg.offset).toList());
   }
 
   @Test

@@ -138,4 +138,64 @@ class ReadyQueueTest {
     assertFalse(q.bodyRead(m));
     assertEquals(0, q.readyCount());
   }
+
+  /**
+   * The progress write's view of the ready buffer (its lowest write, the messages with attempts)
+   * skips the walk while the buffer is in write order; whatever joins it and however, the answers
+   * are those of a walk over every message (a plain list kept beside it).
+   */
+  @Test
+  void theLowestWriteAndTheAttemptsAreThoseOfAWalkWhateverTheOrder() {
+    java.util.Random random = new java.util.Random(13);
+    for (int round = 0; round < 200; round++) {
+      ReadyQueue q = new ReadyQueue(true, ended -> { });
+      java.util.ArrayDeque<ChannelMessage> model = new java.util.ArrayDeque<>();
+      long offset = 0;
+      long seqNr = 1;
+      long now = 1_000;
+      for (int step = 0; step < 60; step++) {
+        int op = random.nextInt(10);
+        if (op < 4) { // taken from the topic, in write order
+          if (random.nextBoolean()) seqNr++;
+          ChannelMessage m = msg(offset++, seqNr, 0);
+          if (random.nextInt(8) == 0) m.attempts = 1 + random.nextInt(3); // recovered attempts
+          q.add(m, now);
+          model.addLast(m);
+        } else if (op < 6) { // delivered
+          assertEquals(model.pollFirst(), q.poll());
+        } else if (op == 6 && !model.isEmpty()) { // delivered, then back at the end (REQ, timeout)
+          ChannelMessage m = q.poll();
+          model.pollFirst();
+          m.attempts++;
+          q.addLast(m);
+          model.addLast(m);
+        } else if (op == 7 && !model.isEmpty()) { // delivered, then back at the head (consumer gone)
+          ChannelMessage m = q.poll();
+          model.pollFirst();
+          m.attempts++;
+          q.addFirst(m);
+          model.addFirst(m);
+        } else if (op == 8 && !model.isEmpty()) { // delivered, then a REQ with a delay, due at once
+          ChannelMessage m = q.poll();
+          model.pollFirst();
+          m.attempts++;
+          q.requeueDeferred(m, now + 1);
+          now += 1;
+          q.releaseDue(now);
+          model.addLast(m);
+        } else if (op == 9 && random.nextInt(10) == 0) {
+          q.clear();
+          model.clear();
+        }
+        long walked = 50;
+        for (ChannelMessage m : model) walked = Math.min(walked, m.seqNr);
+        assertEquals(walked, q.lowestSeqNr(50), "round " + round + " step " + step);
+        List<Long> withAttempts = new ArrayList<>();
+        for (ChannelMessage m : model) if (m.attempts > 0) withAttempts.add(m.offset);
+        List<Long> reported = new ArrayList<>();
+        q.forEachReadyWithAttempts(m -> reported.add(m.offset));
+        assertEquals(withAttempts, reported, "round " + round + " step " + step);
+      }
+    }
+  }
 }
