@@ -1,5 +1,7 @@
 package herald.broker;
 
+import org.apache.pekko.util.ByteString;
+
 /**
  * A message id is its topic offset as 16 lower-case hex digits: NSQ's 16-character id, and no
  * lookup table is needed to go from an id back to the message.
@@ -29,6 +31,17 @@ public final class MessageId {
     long offset = 0;
     for (int i = at; i < at + 16; i++) {
       int digit = digit(bytes[i]);
+      if (digit < 0) return -1;
+      offset = (offset << 4) | digit;
+    }
+    return offset < 0 ? -1 : offset;
+  }
+
+  /** The offset of the 16 ASCII hex digits at {@code at} (which must be there), or -1 when they are not a well-formed id. */
+  public static long parse(ByteString bytes, int at) {
+    long offset = 0;
+    for (int i = at; i < at + 16; i++) {
+      int digit = digit(bytes.apply(i));
       if (digit < 0) return -1;
       offset = (offset << 4) | digit;
     }

@@ -1,5 +1,6 @@
 package herald.protocols.nsq;
 
+import herald.broker.MessageId;
 import herald.broker.Names;
 import org.apache.pekko.util.ByteIterator;
 import org.apache.pekko.util.ByteString;
@@ -130,17 +131,14 @@ final class NsqDecoder {
    * bad id included, is left for the general path (and its errors).
    */
   private boolean fin() {
+    // The verb first: any other line is looked through for its end once, by the general path.
+    if (buffer.length() - pos < FIN.length) return false;
+    for (int i = 0; i < FIN.length; i++) if (buffer.apply(pos + i) != FIN[i]) return false;
     int end = buffer.indexOf((byte) '\n', pos);
     if (end < 0) return false;
     int lineEnd = end > pos && buffer.apply(end - 1) == '\r' ? end - 1 : end;
     if (lineEnd - pos != FIN.length + 16) return false;
-    for (int i = 0; i < FIN.length; i++) if (buffer.apply(pos + i) != FIN[i]) return false;
-    long offset = 0;
-    for (int i = pos + FIN.length; i < lineEnd; i++) {
-      int digit = Character.digit(buffer.apply(i), 16);
-      if (digit < 0) return false;
-      offset = (offset << 4) | digit;
-    }
+    long offset = MessageId.parse(buffer, pos + FIN.length);
     if (offset < 0) return false;
     if (finCount == fins.length) fins = java.util.Arrays.copyOf(fins, finCount * 2);
     fins[finCount++] = offset;
