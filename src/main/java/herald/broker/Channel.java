@@ -268,7 +268,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
 
     @Override
     public int buffered() {
-      return queue.readyCount();
+      return held();
     }
 
     @Override
@@ -285,6 +285,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   private long requeueCount;
   private long timeoutCount;
   private long rewindCount;
+  private boolean deadLettersWaitForDisk;
 
   private Channel(ActorContext<Command> ctx, TimerScheduler<Command> timers, String topic, String name, Settings settings,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -477,7 +478,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   }
 
   private Effect<Event, State> onPush(State state, Push push) {
-    switch (reader.push(push, state.exists(), queue.readyCount())) {
+    switch (reader.push(push, state.exists(), held())) {
       case TAKE -> {
         take(push.seqNr(), push.batch());
         deliver(state);
@@ -523,8 +524,16 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     progress.advance();
   }
 
+  /**
+   * Bodies held in memory that count against --mem-queue-size: the ready buffer and the dead letters,
+   * which may wait long (for disk space, or for their topic) while consumers keep failing messages.
+   */
+  private int held() {
+    return queue.readyCount() + deadLetters.size();
+  }
+
   private void maybeRead(State state) {
-    TopicReader.Read read = reader.nextRead(attached && state.exists(), queue.readyCount());
+    TopicReader.Read read = reader.nextRead(attached && state.exists(), held());
     if (read == null) return;
     AtomicLong taken = new AtomicLong();
     ctx.pipeToSelf(
@@ -807,6 +816,22 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     List<Published> copies = new ArrayList<>(batch.size());
     for (ChannelMessage m : batch) copies.add(DeadLetters.copy(topic, name, m, now));
     String target = config.deadLetterTopicOf(topic, name);
+    // A dead letter is a publish like any other: below --min-free-space it waits (in this channel,
+    // its attempts written) rather than take the reserve that FINs and progress writes live on.
+    String refusal = NodeDisk.get(ctx.getSystem()).refusal(copies);
+    if (refusal != null) {
+      deadLetters.failed(batch);
+      if (!deadLettersWaitForDisk) {
+        deadLettersWaitForDisk = true;
+        ctx.getLog().warn("{}/{}: {} dead letters wait for disk space before they go to {}; {}", topic, name,
+            batch.size(), target, refusal);
+      }
+      return;
+    }
+    if (deadLettersWaitForDisk) {
+      deadLettersWaitForDisk = false;
+      ctx.getLog().info("{}/{}: dead letters go to {} again", topic, name, target);
+    }
     ctx.pipeToSelf(
         BrokerEntity.topic(ctx.getSystem(), target).<Topic.Appended>askWithStatus(
             r -> new Topic.Append(copies, r), DEAD_LETTER_TIMEOUT),

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -111,7 +112,7 @@ public final class DiskSpace {
   }
 
   /** Whether a publish of these bodies may go ahead. */
-  public boolean admits(long bodyBytes, int messages) {
+  private boolean admits(long bodyBytes, int messages) {
     if (minFree == 0) return true;
     long after = free - admitted.addAndGet(bodyBytes + OVERHEAD * messages);
     if (after >= minFree) return true;
@@ -120,6 +121,11 @@ public final class DiskSpace {
       log.warn("publishes refused: {}", problem());
     }
     return false;
+  }
+
+  /** Null when a publish of {@code messages} may go ahead, else why not (see {@link #problem}). */
+  public String refusal(List<Published> messages) {
+    return admits(Published.bodyBytes(messages), messages.size()) ? null : problem();
   }
 
   /** Why publishes are refused, or null while they are not. */

@@ -82,6 +82,8 @@ public final class Publisher {
         .description("messages refused before the journal because free disk space was below --min-free-space")
         .register(metrics);
     this.meters = WriteMeters.register(metrics);
+    // What the node publishes itself (dead letters) keeps to the same reserve.
+    if (disk != null) NodeDisk.get(system).use(disk);
     this.local = LocalTopics.get(system);
     local.journalWorks(journalWorks);
     local.serve(meters, r -> batcher(r.topic()).tell(new PublishBatcher.Publish(r.messages(), r.deadline(), r.result())));
@@ -97,11 +99,10 @@ public final class Publisher {
    * already stored within its window is not stored again; the answer lists it as a duplicate.
    */
   public CompletionStage<Topic.Appended> publish(String topic, List<Published> messages) {
-    if (disk != null) {
-      if (!disk.admits(Published.bodyBytes(messages), messages.size())) {
-        refused.increment(messages.size());
-        return CompletableFuture.failedFuture(new Refused(disk.problem()));
-      }
+    String refusal = disk == null ? null : disk.refusal(messages);
+    if (refusal != null) {
+      refused.increment(messages.size());
+      return CompletableFuture.failedFuture(new Refused(refusal));
     }
     CompletableFuture<Topic.Appended> result = new CompletableFuture<>();
     long deadline = System.currentTimeMillis() + PublishBatcher.PUBLISH_TIMEOUT.toMillis();

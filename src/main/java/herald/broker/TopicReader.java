@@ -22,7 +22,7 @@ final class TopicReader {
     /** Takes a topic write into the channel; calls {@link #taken} when done. */
     void take(long seqNr, Topic.MessagesAppended batch);
 
-    /** Messages held in the ready buffer now. */
+    /** Messages held in memory now against the bound: the ready buffer, and what else the channel counts. */
     int buffered();
 
     /** Offsets [from, to) are no longer in the journal. */

@@ -197,6 +197,68 @@ class DiskFullTest {
     }
   }
 
+  /**
+   * Dead letters are publishes the node makes itself: below the limit they wait in their channel
+   * (reported in its log), across a SIGKILL too, and go to the dead-letter topic, each once, when
+   * space returns. Before, they were written into the reserve while clients were refused.
+   */
+  @Test
+  void deadLettersWaitForSpaceBelowTheLimitAndNoneIsLost() throws Exception {
+    Path data = fs.resolve("node");
+    Path ballast = fs.resolve("ballast");
+    NodeProcess node = NodeProcess.start(data, "--min-free-space", "40MB");
+    try {
+      HttpClientHelper http = node.http();
+      http.createChannel("full", "c");
+      http.createChannel("full.c.dead", "ops");
+      assertEquals(200, http.post("/channel/config?topic=full&channel=c", "{\"max_attempts\": 1}").status());
+      Set<String> published = new HashSet<>();
+      for (int i = 0; i < 20; i++) {
+        assertEquals(200, http.post("/pub?topic=full", "poison " + i).status());
+        published.add("poison " + i);
+      }
+      fillTo(ballast, 36 * MB);
+      Await.until(WAIT, "publishes refused", () -> http.post("/pub?topic=full.other", "x").status() == 507);
+
+      // Each message fails its one attempt: all twenty are dead letters now, and wait.
+      try (WsConsumer c = WsConsumer.subscribe(node, "topic=full&channel=c")) {
+        c.send("RDY 20");
+        for (WsConsumer.Frame f : c.messages(20, WAIT)) c.send("REQ " + f.json().path("id").asText() + " 0");
+        Await.until(WAIT, "the channel says its dead letters wait", () -> node.log().contains("dead letters wait for disk space"));
+      }
+      assertEquals(0, http.channelStats("full.c.dead", "ops").path("depth").asInt(), "nothing written below the limit");
+      assertEquals(0, http.channelStats("full", "c").path("dead_letter_count").asInt());
+
+      // Their last attempts are written: after a SIGKILL the channel finds them exhausted again.
+      node.kill();
+      node.launch();
+      Await.until(WAIT, "they wait again after the restart", () -> {
+        http.channelStats("full", "c"); // starts the channel
+        return node.log().contains("dead letters wait for disk space");
+      });
+      assertEquals(0, http.channelStats("full.c.dead", "ops").path("depth").asInt());
+
+      // Space returns: every one of them reaches the dead-letter topic, once.
+      Files.delete(ballast);
+      Set<String> dead = new HashSet<>();
+      try (WsConsumer ops = WsConsumer.subscribe(node, "topic=full.c.dead&channel=ops")) {
+        ops.send("RDY 100");
+        for (WsConsumer.Frame f : ops.messages(20, WAIT)) {
+          assertTrue(dead.add(f.json().path("body").asText()), "twice: " + f.json());
+          ops.send("FIN " + f.json().path("id").asText());
+        }
+        assertEquals(published, dead);
+        Await.until(WAIT, "the channel counted them", () -> http.channelStats("full", "c").path("dead_letter_count").asInt() == 20);
+        assertEquals(0, http.channelStats("full", "c").path("depth").asInt());
+        assertEquals(20, http.stats("full.c.dead", null).path("topics").get(0).path("message_count").asInt(),
+            "no copy stored twice");
+      }
+      assertTrue(node.log().contains("dead letters go to full.c.dead again"), node.logTail());
+    } finally {
+      node.close();
+    }
+  }
+
   @Test
   void aRestartWithLittleSpaceIsRefusedWhereLevelDbCouldDieAndServesConsumersWhereItCannot() throws Exception {
     Path data = fs.resolve("node");
