@@ -134,6 +134,11 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--slow-ms", paramLabel = "MS", defaultValue = "5", description = "threshold of --slow-log (default: ${DEFAULT-VALUE})")
   double slowMs;
 
+  @Option(names = "--slow-max", paramLabel = "N", defaultValue = "100000",
+      description = "--slow-log keeps the N slowest lines (memory stays bounded); how many more it left out is printed"
+          + " after the run (default: ${DEFAULT-VALUE})")
+  int slowMax;
+
   @Option(names = "--json", description = "print one JSON result at the end on stdout (progress goes to stderr)")
   boolean json;
 
@@ -171,7 +176,7 @@ public final class Bench implements Callable<Integer> {
     Duration length = duration;
     long run = ThreadLocalRandom.current().nextLong(1L << 32);
     BenchStats stats = new BenchStats();
-    if (slowLog != null) stats.slowAbove(Math.round(slowMs * 1000));
+    if (slowLog != null) stats.slowAbove(Math.round(slowMs * 1000), slowMax);
     BenchLedger[] ledgers = new BenchLedger[publishers];
     Histogram[] ackHistograms = new Histogram[publishers];
     for (int i = 0; i < publishers; i++) {
@@ -270,7 +275,14 @@ public final class Bench implements Callable<Integer> {
         gc[0] -= gcAtStart[0];
         gc[1] -= gcAtStart[1];
         for (BenchConsumer c : subs) c.close();
-        if (slowLog != null) java.nio.file.Files.write(slowLog, stats.slowLines());
+        if (slowLog != null) {
+          java.nio.file.Files.write(slowLog, stats.slowLines());
+          long leftOut = stats.slowLeftOut();
+          if (leftOut > 0) {
+            progress("bench: --slow-log kept the " + slowMax + " slowest; " + leftOut + " more later than --slow-ms were left out"
+                + " (--slow-max)");
+          }
+        }
         return report(run, stats, ledgers, ackHistograms, e2eHistograms, subs, measureFrom, published, drained, gc, out, err);
       } finally {
         timer.shutdownNow();
@@ -546,6 +558,7 @@ public final class Bench implements Callable<Integer> {
       r.put("bench_gc_ms", gc[1]);
       ObjectNode errs = r.putObject("errors");
       errors.forEach(errs::put);
+      if (slowLog != null) r.put("slow_log_left_out", stats.slowLeftOut());
       r.put("ok", failure == null);
       if (failure != null) r.put("failure", failure);
       out.println(r.toString());
@@ -646,6 +659,7 @@ public final class Bench implements Callable<Integer> {
     }
     if (consumers < 0) throw new ParameterException(cl, "--consumers must be 0 or more");
     if (rdy < 1) throw new ParameterException(cl, "--rdy must be at least 1");
+    if (slowMax < 1) throw new ParameterException(cl, "--slow-max must be at least 1");
     if (rate < 0) throw new ParameterException(cl, "--rate must be 0 or more");
     if (duration.isZero()) throw new ParameterException(cl, "--duration must be above 0");
     if (topic.isBlank()) throw new ParameterException(cl, "--topic must not be empty");

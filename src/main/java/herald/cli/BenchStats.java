@@ -27,7 +27,7 @@ final class BenchStats {
   /** With --slow-log: latencies above this (µs) are kept with their due time. */
   private volatile long slowMicros = Long.MAX_VALUE;
   /** {ack 0 | e2e 1, due µs, latency µs, publisher, seq}: kept raw, formatted after the run (see slow()). */
-  private final java.util.concurrent.ConcurrentLinkedQueue<long[]> slow = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private Slowest slow;
 
   BenchStats() {
     startNanos = System.nanoTime();
@@ -56,8 +56,10 @@ final class BenchStats {
     return micros >= measuredFromMicros;
   }
 
-  void slowAbove(long micros) {
-    slowMicros = micros;
+  /** Keeps at most {@code keep} entries later than {@code micros}, the slowest. */
+  void slowAbove(long micros, int keep) {
+    slow = new Slowest(keep, 2);
+    slowMicros = micros; // written last: slow() reads it first
   }
 
   /**
@@ -69,19 +71,30 @@ final class BenchStats {
     // Called in the warm-up too, so that its code is compiled when the measured part starts; on the consumers'
     // reading threads, so nothing is formatted here: in a burst thousands of messages are late at once.
     if (latencyMicros <= slowMicros) return;
+    // Left out here, not after the run: the warm-up's (the slowest of all) would take the measured part's places.
+    if (!measured(dueMicros)) return;
     slow.add(new long[] {e2e ? 1 : 0, dueMicros, latencyMicros, publisher, seq});
   }
 
-  /** The measured part's entries, one line each: ack|e2e, due (CLOCK_MONOTONIC s), latency (ms), publisher, seq. */
+  /**
+   * The measured part's entries kept, in order of due time, one line each: ack|e2e, due
+   * (CLOCK_MONOTONIC s), latency (ms), publisher, seq.
+   */
   java.util.List<String> slowLines() {
     java.util.List<String> lines = new java.util.ArrayList<>();
-    for (long[] e : slow) {
-      if (!measured(e[1])) continue;
+    java.util.List<long[]> entries = slow.entries();
+    entries.sort(java.util.Comparator.comparingLong(e -> e[1]));
+    for (long[] e : entries) {
       long dueMonotonicMicros = e[1] - startEpochMicros + startNanos / 1000;
       lines.add(String.format(java.util.Locale.ROOT, "%s %d.%06d %.3f %d %d", e[0] == 1 ? "e2e" : "ack",
           dueMonotonicMicros / 1_000_000, dueMonotonicMicros % 1_000_000, e[2] / 1000.0, e[3], e[4]));
     }
     return lines;
+  }
+
+  /** Entries later than the --slow-log threshold that {@link #slowLines} leaves out: faster than those it keeps. */
+  long slowLeftOut() {
+    return slow.leftOut();
   }
 
   private final java.util.concurrent.ConcurrentLinkedQueue<String> duplicateExamples = new java.util.concurrent.ConcurrentLinkedQueue<>();

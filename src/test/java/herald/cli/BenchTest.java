@@ -169,6 +169,27 @@ class BenchTest {
   }
 
   @Test
+  void theSlowLogKeepsAtMostSlowMaxLinesAndSaysHowManyItLeftOut() throws Exception {
+    Path log = data.resolve("slowest.txt");
+    Result r = bench("--http", node.baseUrl(), "--topic", "bench-slowest", "--duration", "1s", "--publishers", "2",
+        "--batch", "10", "--rate", "200", "--consumers", "1", "--size", "100", "--slow-log", log.toString(),
+        "--slow-ms", "0", "--slow-max", "5", "--json");
+    assertEquals(0, r.code(), () -> "exit code; stdout:\n" + r.out() + "\nstderr:\n" + r.err());
+    JsonNode j = r.json();
+    long late = j.path("ack_latency_ms").path("count").asLong() + j.path("e2e_latency_ms").path("count").asLong();
+    assertTrue(late > 5, j::toString);
+    var lines = Files.readAllLines(log);
+    assertEquals(5, lines.size(), lines::toString);
+    assertEquals(late - 5, j.path("slow_log_left_out").asLong(), j::toString);
+    assertTrue(r.err().contains("--slow-log kept the 5 slowest; " + (late - 5) + " more later than --slow-ms were left out"), r::err);
+    for (int i = 1; i < lines.size(); i++) {
+      assertTrue(Double.parseDouble(lines.get(i - 1).split(" ")[1]) <= Double.parseDouble(lines.get(i).split(" ")[1]),
+          () -> "in order of due time: " + lines);
+    }
+    assertEquals(2, bench("--http", node.baseUrl(), "--slow-max", "0").code());
+  }
+
+  @Test
   void jsonFormatAndSinglePublishes() throws Exception {
     Result r = bench("--http", node.baseUrl(), "--topic", "bench-json", "--format", "json", "--duration", "1s",
         "--publishers", "2", "--batch", "1", "--consumers", "1", "--json");
