@@ -2,6 +2,8 @@ package herald.broker;
 
 import org.apache.pekko.util.ByteString;
 
+import java.util.function.IntUnaryOperator;
+
 /**
  * A message id is its topic offset as 16 lower-case hex digits: NSQ's 16-character id, and no
  * lookup table is needed to go from an id back to the message.
@@ -28,24 +30,12 @@ public final class MessageId {
 
   /** The offset of the 16 ASCII hex digits at {@code at}, or -1 when they are not a well-formed id. */
   public static long parse(byte[] bytes, int at) {
-    long offset = 0;
-    for (int i = at; i < at + 16; i++) {
-      int digit = digit(bytes[i]);
-      if (digit < 0) return -1;
-      offset = (offset << 4) | digit;
-    }
-    return offset < 0 ? -1 : offset;
+    return parse(i -> bytes[i], at);
   }
 
   /** The offset of the 16 ASCII hex digits at {@code at} (which must be there), or -1 when they are not a well-formed id. */
   public static long parse(ByteString bytes, int at) {
-    long offset = 0;
-    for (int i = at; i < at + 16; i++) {
-      int digit = digit(bytes.apply(i));
-      if (digit < 0) return -1;
-      offset = (offset << 4) | digit;
-    }
-    return offset < 0 ? -1 : offset;
+    return parse(bytes::apply, at);
   }
 
   /** The offset, or -1 when the text is not a well-formed id. */
@@ -55,9 +45,14 @@ public final class MessageId {
 
   /** The offset of the 16 hex digits at {@code at} (which must be there), or -1 when they are not a well-formed id. */
   public static long parse(String text, int at) {
+    return parse(text::charAt, at);
+  }
+
+  /** One loop for every form an id arrives in; {@code charAt} reads the character at an index. */
+  private static long parse(IntUnaryOperator charAt, int at) {
     long offset = 0;
     for (int i = at; i < at + 16; i++) {
-      int digit = digit(text.charAt(i));
+      int digit = digit(charAt.applyAsInt(i));
       if (digit < 0) return -1;
       offset = (offset << 4) | digit;
     }
