@@ -378,6 +378,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   // Whether the next write waits for more publishes, and whether the current Drain ends such a wait.
   private final Gathering gathering = new Gathering();
   private boolean gathered;
+  // Where the journal and the snapshot store answer deletions and snapshots (see StoreAnswer).
+  private final org.apache.pekko.actor.ActorRef storeAnswers;
 
   private Topic(ActorContext<Command> ctx, TimerScheduler<Command> timers, String name, Settings settings,
       ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -390,6 +392,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     this.settings = settings;
     this.ephemeral = Names.isEphemeral(name);
     this.local = LocalTopics.get(ctx.getSystem());
+    // Made once: registering it again on every trim and snapshot only replaced it with its like.
+    this.storeAnswers = Adapter.toClassic(ctx.messageAdapter(Object.class, StoreAnswer::new));
   }
 
   public static String persistenceId(String topic) {
@@ -965,12 +969,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     trimming = true;
     trimStartedNanos = System.nanoTime();
     Persistence.get(Adapter.toClassic(ctx.getSystem())).journalFor(journalPluginId(), ConfigFactory.empty())
-        .tell(new JournalProtocol.DeleteMessagesTo(persistenceId().id(), upTo, storeAnswers()),
+        .tell(new JournalProtocol.DeleteMessagesTo(persistenceId().id(), upTo, storeAnswers),
             org.apache.pekko.actor.ActorRef.noSender());
-  }
-
-  private org.apache.pekko.actor.ActorRef storeAnswers() {
-    return Adapter.toClassic(ctx.messageAdapter(Object.class, StoreAnswer::new));
   }
 
   /** A snapshot of this topic's state is stored every this many journal writes. */
@@ -992,7 +992,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     snapshotSaving = true;
     // A copy: the dedup ids and marks change in place, and the store serializes them on its own thread.
     snapshotStore().tell(new SnapshotProtocol.SaveSnapshot(
-        new SnapshotMetadata(persistenceId().id(), seqNr, System.currentTimeMillis()), state.copy()), storeAnswers());
+        new SnapshotMetadata(persistenceId().id(), seqNr, System.currentTimeMillis()), state.copy()), storeAnswers);
   }
 
   private void snapshotAnswered(State state, Object answer) {
@@ -1005,7 +1005,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       // Two are kept: recovery falls back to the one before the last if the last cannot be read.
       if (snapshotSeqNr > 0) {
         snapshotStore().tell(new SnapshotProtocol.DeleteSnapshots(persistenceId().id(),
-            new SnapshotSelectionCriteria(snapshotSeqNr - 1, Long.MAX_VALUE, 0, 0)), storeAnswers());
+            new SnapshotSelectionCriteria(snapshotSeqNr - 1, Long.MAX_VALUE, 0, 0)), storeAnswers);
       }
       trim(state);
     } else if (answer instanceof SaveSnapshotFailure failure) {
