@@ -1,9 +1,15 @@
 package herald.cli;
 
+import java.net.ConnectException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -80,13 +86,13 @@ final class BenchStats {
    * The measured part's entries kept, in order of due time, one line each: ack|e2e, due
    * (CLOCK_MONOTONIC s), latency (ms), publisher, seq.
    */
-  java.util.List<String> slowLines() {
-    java.util.List<String> lines = new java.util.ArrayList<>();
-    java.util.List<long[]> entries = slow.entries();
-    entries.sort(java.util.Comparator.comparingLong(e -> e[1]));
+  List<String> slowLines() {
+    List<String> lines = new ArrayList<>();
+    List<long[]> entries = slow.entries();
+    entries.sort(Comparator.comparingLong(e -> e[1]));
     for (long[] e : entries) {
       long dueMonotonicMicros = e[1] - startEpochMicros + startNanos / 1000;
-      lines.add(String.format(java.util.Locale.ROOT, "%s %d.%06d %.3f %d %d", e[0] == 1 ? "e2e" : "ack",
+      lines.add(String.format(Locale.ROOT, "%s %d.%06d %.3f %d %d", e[0] == 1 ? "e2e" : "ack",
           dueMonotonicMicros / 1_000_000, dueMonotonicMicros % 1_000_000, e[2] / 1000.0, e[3], e[4]));
     }
     return lines;
@@ -97,7 +103,7 @@ final class BenchStats {
     return slow.leftOut();
   }
 
-  private final java.util.concurrent.ConcurrentLinkedQueue<String> duplicateExamples = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<String> duplicateExamples = new ConcurrentLinkedQueue<>();
   final LongAdder duplicatesFirstAttempt = new LongAdder();
 
   /**
@@ -109,8 +115,8 @@ final class BenchStats {
     if (duplicateExamples.size() < 5) duplicateExamples.add(id + " (attempts " + attempts + ")");
   }
 
-  java.util.List<String> duplicateExamples() {
-    return java.util.List.copyOf(duplicateExamples);
+  List<String> duplicateExamples() {
+    return List.copyOf(duplicateExamples);
   }
 
   void error(String kind) {
@@ -141,7 +147,7 @@ final class BenchStats {
     }
     String msg = null;
     for (Throwable c = t; c != null && (msg == null || msg.isBlank()); c = c.getCause()) msg = c.getMessage();
-    if ((msg == null || msg.isBlank()) && t instanceof java.net.ConnectException) msg = "connection refused";
+    if ((msg == null || msg.isBlank()) && t instanceof ConnectException) msg = "connection refused";
     return t.getClass().getSimpleName() + (msg == null || msg.isBlank() ? "" : ": " + msg);
   }
 }
