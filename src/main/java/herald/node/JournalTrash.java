@@ -49,21 +49,48 @@ final class JournalTrash implements AutoCloseable {
   /** Watches {@code dir} (LevelDB's directory) from now on; null, and LevelDB deletes as before, if it cannot. */
   static JournalTrash start(Path dir) {
     Path trash = dir.resolve("trash");
+    WatchService watch = null;
     try {
       Files.createDirectories(trash);
       // Names left by an earlier run: LevelDB has deleted its own or still has them; either way this one goes.
-      try (Stream<Path> left = Files.list(trash)) {
-        for (Path p : left.toList()) Files.deleteIfExists(p);
-      }
-      WatchService watch = dir.getFileSystem().newWatchService();
+      emptyTrash(trash);
+      watch = dir.getFileSystem().newWatchService();
       dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
       JournalTrash t = new JournalTrash(dir, trash, watch);
       t.linkAll();
       t.thread.start();
       return t;
     } catch (IOException | UnsupportedOperationException e) {
-      log.warn("journal: deleted files are freed by LevelDB itself ({})", e.toString());
+      // No second names (a file system without hard links) or no watch: LevelDB's deletes free the files.
+      standAside(watch, trash, "journal: deleted files are freed by LevelDB itself ({})", e);
       return null;
+    }
+  }
+
+  /**
+   * From now on LevelDB frees what it deletes, as without this class: the watch goes (its inotify
+   * instance and poller thread), and so do the second names made so far, since a file whose name
+   * here outlived LevelDB's delete would hold its space until the next start. Removing the second
+   * name of a file LevelDB still uses leaves that file as it is.
+   */
+  private static void standAside(WatchService watch, Path trash, String message, Exception why) {
+    log.warn(message, why.toString());
+    try {
+      if (watch != null) watch.close();
+    } catch (IOException e) {
+      // closing anyway
+    }
+    try {
+      emptyTrash(trash);
+    } catch (IOException | RuntimeException e) {
+      log.warn("journal: cannot remove the second names in {} ({}); the next start removes them", trash, e.toString());
+    }
+  }
+
+  private static void emptyTrash(Path trash) throws IOException {
+    if (!Files.isDirectory(trash)) return;
+    try (Stream<Path> left = Files.list(trash)) {
+      for (Path p : left.toList()) Files.deleteIfExists(p);
     }
   }
 
@@ -85,7 +112,7 @@ final class JournalTrash implements AutoCloseable {
     } catch (ClosedWatchServiceException | InterruptedException e) {
       // closed
     } catch (IOException | RuntimeException e) {
-      log.warn("journal: deleted files are freed by LevelDB itself from now on ({})", e.toString());
+      standAside(watch, trash, "journal: deleted files are freed by LevelDB itself from now on ({})", e);
     }
   }
 

@@ -16,6 +16,7 @@ import org.fusesource.leveldbjni.JniDBFactory;
 import org.iq80.leveldb.DB;
 import org.iq80.leveldb.Options;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import scala.jdk.javaapi.CollectionConverters;
@@ -224,6 +225,55 @@ class LevelDbJournalTest {
       return true;
     });
     assertEquals(new Replay(range(1, 400), 400), replay("t-a"));
+  }
+
+  /**
+   * Where no second name can be made, JournalTrash stands aside and LevelDB frees what it deletes
+   * itself, as before it: the journal works, trash holds nothing, a restart over the files left
+   * opens too. A file system without hard links refuses link(2); here the kernel refuses it (EXDEV)
+   * because trash/ is a tmpfs this test mounts (as root, as CI runs) inside the journal's directory.
+   */
+  @Test
+  void whereNoSecondNameCanBeMadeLevelDbFreesWhatItDeletesAsBefore() throws Exception {
+    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        "mounting a tmpfs needs root (CI runs as root); skipped as " + System.getProperty("user.name"));
+    Path journalDir = dir.resolve("journal");
+    Path trash = journalDir.resolve("trash");
+    Files.createDirectories(trash);
+    mount("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", trash.toString());
+    try {
+      String smallMemtable = "pekko.persistence.journal.leveldb.write-buffer-size = 64KiB";
+      start(LevelDbJournal.class.getName(), smallMemtable);
+      for (long seq = 1; seq <= 400; seq += 20) write("t-a", seq, seq + 19);
+      List<Path> kept = files(journalDir);
+      long current = kept.stream().filter(p -> p.toString().endsWith(".log")).mapToLong(LevelDbJournalTest::number).max().orElseThrow();
+      assertTrue(current > 3, "logs were switched (and the old ones deleted): " + kept);
+      assertEquals(List.of(), files(trash), "no second names");
+      for (Path p : files(journalDir)) {
+        try {
+          assertEquals(1, (Integer) Files.getAttribute(p, "unix:nlink"), p + ": its one name is LevelDB's, which frees it");
+        } catch (NoSuchFileException e) {
+          // deleted by a compaction after the listing
+        }
+      }
+      assertEquals(new Replay(range(1, 400), 400), replay("t-a"));
+
+      // A restart finds files already there, which cannot get second names either.
+      start(LevelDbJournal.class.getName(), smallMemtable);
+      for (long seq = 401; seq <= 600; seq += 20) write("t-a", seq, seq + 19);
+      assertEquals(List.of(), files(trash));
+      assertEquals(new Replay(range(1, 600), 600), replay("t-a"));
+    } finally {
+      if (testKit != null) testKit.shutdownTestKit();
+      testKit = null;
+      mount("umount", "-l", trash.toString());
+    }
+  }
+
+  private static void mount(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", cmd));
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + new String(p.getInputStream().readAllBytes()));
   }
 
   private static List<Path> files(Path dir) throws IOException {
