@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -509,16 +510,20 @@ class ChannelBehaviorTest {
     assertEquals(1, stats(kit).deferredCount(), "offset 5 was not read back: only offset 0 is deferred in memory");
   }
 
+  /** The test settings with another --mem-queue-size. */
+  private static Settings memQueueSize(int messages) {
+    Settings s = BrokerTestSystem.SETTINGS;
+    return new Settings(s.httpHost(), s.httpPort(), s.clusterHost(), s.clusterPort(),
+        s.dataPath(), s.msgTimeout(), s.maxMsgTimeout(), s.maxReqTimeout(), s.maxMsgSize(), s.maxBodySize(),
+        s.maxRdyCount(), messages, s.journal(), s.join(), s.advertisedHttp(), s.dedupWindow(), s.dedupMaxIds());
+  }
+
   @Test
   void aChannelThatFallsBehindStopsTakingPushesAndReadsThemBackFromTheJournal() {
     // A ready buffer of one message: the second push that does not fit switches the channel to
     // reading the topic's journal, and nothing is lost or delivered twice.
-    Settings s = BrokerTestSystem.SETTINGS;
-    Settings tiny = new Settings(s.httpHost(), s.httpPort(), s.clusterHost(), s.clusterPort(),
-        s.dataPath(), s.msgTimeout(), s.maxMsgTimeout(), s.maxReqTimeout(), s.maxMsgSize(), s.maxBodySize(),
-        s.maxRdyCount(), 1, s.journal(), s.join(), s.advertisedHttp(), s.dedupWindow(), s.dedupMaxIds());
     var kit = EventSourcedBehaviorTestKit.<Channel.Command, Channel.Event, Channel.State>create(broker.system(),
-        Channel.create(topic, name, tiny), EventSourcedBehaviorTestKit.enabledSerializationSettings());
+        Channel.create(topic, name, memQueueSize(1)), EventSourcedBehaviorTestKit.enabledSerializationSettings());
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
         new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a"))));
     kit.runCommand(member(0, 1, 1, 2));
@@ -699,6 +704,56 @@ class ChannelBehaviorTest {
     BrokerTestSystem.awaitTrue(WAIT, "the dead letter to be counted", () -> stats(kit).deadLetterCount() == 1);
     assertEquals(1, stats(kit).timeoutCount());
     consumer.expectNoMessage(Duration.ofMillis(300)); // a timed-out delivery would come back within 200 ms
+  }
+
+  /** REQs every message delivered until none comes within {@code quiet}; their offsets. */
+  private static List<Long> requeueWhatArrives(
+      EventSourcedBehaviorTestKit<Channel.Command, Channel.Event, Channel.State> kit, TestProbe<ConsumerProtocol> consumer,
+      Duration quiet) {
+    List<Long> offsets = new ArrayList<>();
+    while (true) {
+      ConsumerProtocol m;
+      try {
+        m = consumer.receiveMessage(quiet);
+      } catch (AssertionError none) {
+        return offsets;
+      }
+      for (ConsumerProtocol.Delivery d : ((ConsumerProtocol.Deliver) m).messages()) {
+        offsets.add(d.offset());
+        kit.runCommand(new Channel.Requeue(consumer.ref(), d.offset(), 0));
+      }
+    }
+  }
+
+  @Test
+  void deadLettersThatWaitCountAgainstTheMemQueueSize() {
+    // Twenty writes of one message, mem-queue-size 4, one attempt each, and a dead-letter topic that
+    // does not answer yet (as one below --min-free-space is not published to): the dead letters
+    // wait in the channel with their bodies, and it reads no further while they fill its bound.
+    var kit = EventSourcedBehaviorTestKit.<Channel.Command, Channel.Event, Channel.State>create(
+        broker.system(), Channel.create(topic, name, memQueueSize(4)));
+    configure(kit, 1);
+    List<Object> writes = new ArrayList<>(List.of(new Topic.TopicCreated(1)));
+    for (int i = 0; i < 20; i++) writes.add(new Topic.MessagesAppended(i, messages("m" + i)));
+    kit.persistenceTestKit().persistForRecovery(topicPid(), writes);
+    kit.runCommand(member(0, 1, 20, 21));
+    TestProbe<ConsumerProtocol> consumer = subscribe(kit, 4);
+    List<Long> delivered = new ArrayList<>(requeueWhatArrives(kit, consumer, Duration.ofMillis(500)));
+    // A read starts while at most 2 (half the bound) wait and takes at most 4 and one write more;
+    // at most 4 (RDY) are in flight meanwhile. Without the bound all 20 came.
+    assertTrue(!delivered.isEmpty() && delivered.size() <= 11, () -> "delivered while dead letters wait: " + delivered);
+
+    // The dead-letter topic answers: what waited is finished, and the channel reads on.
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    int answered = 0;
+    while (kit.getState().deadLettered() < 20) {
+      assertTrue(System.nanoTime() < deadline, () -> "all 20 dead-lettered; delivered " + delivered);
+      List<Object> appends = broker.routedTo(deadLetterTopicId()).stream().filter(Topic.Append.class::isInstance).toList();
+      for (; answered < appends.size(); answered++) stored((Topic.Append) appends.get(answered));
+      delivered.addAll(requeueWhatArrives(kit, consumer, Duration.ofMillis(100)));
+    }
+    assertEquals(LongStream.range(0, 20).boxed().toList(), delivered.stream().sorted().toList(), "each delivered once");
+    assertEquals(20, kit.getState().cursor());
   }
 
   @Test
