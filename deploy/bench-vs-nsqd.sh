@@ -3,7 +3,7 @@
 # node (LevelDB, fsync on) and a fresh nsqd, alternately; prints both side by side with the ratio, so
 # the ratio is measured, not remembered (issue 13). By hand only: CI never needs nsqd.
 #
-#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-b JAR] [-f "bare hop persist batch"] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-p "32 128"] [-l "mpub consume tcp pub"]
+#   deploy/bench-vs-nsqd.sh [-n NSQD] [-j JAR] [-b JAR] [-f "bare hop persist batch"] [-o "JVM OPTIONS"] [-d SECONDS] [-w SECONDS] [-c "16 32"] [-p "32 128"] [-l "mpub consume tcp pub"] [-k SECONDS]
 #
 # -n nsqd binary (default /work/nsq/bin/nsqd; bench_reader is taken from the same directory)
 # -j Herald's jar (default target/herald.jar)   -b a second Herald jar ("before"), run as a third server in its own column
@@ -21,15 +21,17 @@
 #             (a machine far busier than server + wrk had someone else's load, or the kernel's own work, in that run); after the
 #             table, Herald's CPU per message by thread pool (from /proc, per run)
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
-#             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s
+#             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s. With -k K, each server first
+#             runs this same load for K s unmeasured (the reader goes on into the measured run): the -w warm-up
+#             has no consumer, so without -k the consuming path is compiled by the JIT inside the measured seconds
 #    tcp      herald bench --tcp: 8 MPUB publishers + 4 consumers (RDY 1000, FIN each), issue 11's shape
 #    pub      wrk -t2 -cN /pub of one 200-byte message per request: the same figures (a message is a request)
 # Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
 set -euo pipefail
-NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= FLOORS= JVM=-Xmx1g DUR=20 WARM=10 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
-while getopts n:j:b:f:o:d:w:c:p:l: opt; do
+NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= FLOORS= JVM=-Xmx1g DUR=20 WARM=10 CWARM=0 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
+while getopts n:j:b:f:o:d:w:c:p:l:k: opt; do
   case $opt in
-    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; b) BEFORE=$OPTARG ;; f) FLOORS=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; p) PUBCONNS=$OPTARG ;; l) LOADS=$OPTARG ;;
+    n) NSQD=$OPTARG ;; j) JAR=$OPTARG ;; b) BEFORE=$OPTARG ;; f) FLOORS=$OPTARG ;; o) JVM=$OPTARG ;; d) DUR=$OPTARG ;; w) WARM=$OPTARG ;; c) CONNS=$OPTARG ;; p) PUBCONNS=$OPTARG ;; l) LOADS=$OPTARG ;; k) CWARM=$OPTARG ;;
     *) sed -n '2,/^set/p' "$0" | grep '^#'; exit 2 ;;
   esac
 done
@@ -142,8 +144,10 @@ for load in $LOADS; do
         curl -sf -X POST "http://${HTTP[$s]}/channel/create?topic=consumed&channel=ch" >/dev/null
         # A floor without NSQ TCP (all but consume) takes the same /mpub with nobody consuming.
         [ -n "${TCP[$s]}" ] || { R[$s]=$(mpub $s consumed "$c" "$DUR"); continue; }
-        "$READER" --nsqd-tcp-address "${TCP[$s]}" --topic consumed --channel ch --runfor "$((DUR + 2))s" >"$WORK/reader.txt" 2>&1 &
+        "$READER" --nsqd-tcp-address "${TCP[$s]}" --topic consumed --channel ch --runfor "$((CWARM + DUR + 2))s" >"$WORK/reader.txt" 2>&1 &
         RP=$!
+        # The reader's consumed msgs/s then spans both runs. The warm-up's line of CPU by thread pool is dropped.
+        if [ "$CWARM" -gt 0 ]; then mpub $s consumed "$c" "$CWARM" >/dev/null; [ "$s" = nsqd ] || sed -i '$d' "$WORK/pools.txt"; fi
         R[$s]=$(mpub $s consumed "$c" "$DUR")
         wait $RP || true
         C[$s]=$(grep -oE '[0-9.]+ops/s' "$WORK/reader.txt" | tail -1 | sed 's|ops/s||; s|\..*||' || true)
