@@ -67,6 +67,18 @@ public final class Bench implements Callable<Integer> {
           + " and consumers SUB over NSQ's TCP protocol there instead of HTTP and WebSocket")
   List<String> tcp;
 
+  @Option(names = "--sub-tcp", paramLabel = "HOST:PORT",
+      description = "consumers SUB over NSQ's TCP protocol at this address (a node's --tcp-address, or an nsqd) while the"
+          + " publishers use --http (or --tcp): HTTP publishing with TCP consuming, the same load for Herald and nsqd,"
+          + " which has no WebSocket; repeat for several (default: where --tcp says, else WebSocket on --http)")
+  List<String> subTcp;
+
+  @Option(names = "--sub-unbuffered",
+      description = "TCP consumers IDENTIFY with output_buffer_size -1, so that nsqd writes each message as it goes instead of"
+          + " flushing its buffer every 250 ms (its default output_buffer_timeout): for latency against nsqd. Herald"
+          + " writes as it goes either way")
+  boolean subUnbuffered;
+
   @Option(names = "--topic", paramLabel = "NAME", defaultValue = "bench", description = "topic (default: ${DEFAULT-VALUE})")
   String topic;
 
@@ -144,6 +156,8 @@ public final class Bench implements Callable<Integer> {
 
   private List<URI> bases;
   private List<java.net.InetSocketAddress> tcpAddresses;
+  /** Where consumers SUB over NSQ TCP; empty: WebSocket on /sub. */
+  private List<java.net.InetSocketAddress> subAddresses;
   private PrintWriter progressOut;
 
   @Override
@@ -189,7 +203,7 @@ public final class Bench implements Callable<Integer> {
         (tcpAddresses.isEmpty() ? "" : "tcp ") + (batch == 1 ? tcpAddresses.isEmpty() ? "/pub" : "PUB" : (tcpAddresses.isEmpty() ? "/mpub" : "MPUB") + " batch " + batch + (tcpAddresses.isEmpty() && binaryMpub() ? " binary" : "")),
         msgIdFrom == null ? "" : " with ids from " + msgIdFrom + " (ambiguous answers retried)", size,
         consumers == 0 ? "no consumers"
-            : consumers + " " + (tcpAddresses.isEmpty() ? format.toString() : "tcp") + " consumer(s) on channel " + channel + " with RDY " + rdy,
+            : consumers + " " + (subAddresses.isEmpty() ? format.toString() : "tcp") + " consumer(s) on channel " + channel + " with RDY " + rdy,
         rate > 0 ? ", rate " + rate + " msgs/s" : "", human(length)));
 
     ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -209,10 +223,10 @@ public final class Bench implements Callable<Integer> {
       for (int i = 0; i < consumers; i++) {
         Histogram h = new Histogram(MAX_LATENCY_MICROS, 3);
         BenchConsumer c = new BenchConsumer(run, ledgers, stats, h);
-        Object where = tcpAddresses.isEmpty() ? subUri(bases.get(i % bases.size())) : tcpAddresses.get(i % tcpAddresses.size());
+        Object where = subAddresses.isEmpty() ? subUri(bases.get(i % bases.size())) : subAddresses.get(i % subAddresses.size());
         try {
           if (where instanceof URI uri) c.connect(wsClient, uri, rdy, CONNECT_TIMEOUT.multipliedBy(2));
-          else c.connectTcp((java.net.InetSocketAddress) where, topic, channel, rdy, CONNECT_TIMEOUT.multipliedBy(2));
+          else c.connectTcp((java.net.InetSocketAddress) where, topic, channel, rdy, subUnbuffered, CONNECT_TIMEOUT.multipliedBy(2));
         } catch (Exception e) {
           err.println("bench: consumer " + (i + 1) + " could not subscribe at " + where + " (" + BenchStats.describe(e) + ")");
           err.flush();
@@ -664,19 +678,26 @@ public final class Bench implements Callable<Integer> {
     if (duration.isZero()) throw new ParameterException(cl, "--duration must be above 0");
     if (topic.isBlank()) throw new ParameterException(cl, "--topic must not be empty");
     if (channel.isBlank()) throw new ParameterException(cl, "--channel must not be empty");
-    tcpAddresses = new ArrayList<>();
-    for (String a : tcp == null ? List.<String>of() : tcp) {
-      try {
-        tcpAddresses.add(BenchNsqConnection.address(a));
-      } catch (IllegalArgumentException e) {
-        throw new ParameterException(cl, "--tcp must be HOST:PORT, got '" + a + "'");
-      }
-    }
+    tcpAddresses = tcpAddresses(cl, "--tcp", tcp);
+    List<java.net.InetSocketAddress> subTcpAddresses = tcpAddresses(cl, "--sub-tcp", subTcp);
+    subAddresses = subTcpAddresses.isEmpty() ? tcpAddresses : subTcpAddresses;
     if (!tcpAddresses.isEmpty() && msgIdFrom != null) {
       throw new ParameterException(cl, "--msg-id-from is for HTTP publishers: NSQ's TCP protocol has no message ids");
     }
     List<String> addresses = http == null || http.isEmpty() ? List.of("127.0.0.1:4151") : http;
     bases = new ArrayList<>();
     for (String a : addresses) bases.add(NodeClient.baseUri(cl, a));
+  }
+
+  private static List<java.net.InetSocketAddress> tcpAddresses(CommandLine cl, String option, List<String> given) {
+    List<java.net.InetSocketAddress> addresses = new ArrayList<>();
+    for (String a : given == null ? List.<String>of() : given) {
+      try {
+        addresses.add(BenchNsqConnection.address(a));
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(cl, option + " must be HOST:PORT, got '" + a + "'");
+      }
+    }
+    return addresses;
   }
 }

@@ -70,8 +70,9 @@ final class BenchConsumer implements WebSocket.Listener {
     send("RDY " + rdy);
   }
 
-  /** NSQ TCP instead of a WebSocket: SUB, waits for OK, sends RDY; a thread reads from then on. */
-  void connectTcp(InetSocketAddress address, String topic, String channel, int rdy, Duration timeout) throws Exception {
+  /** NSQ TCP instead of a WebSocket: [IDENTIFY,] SUB, waits for OK, sends RDY; a thread reads from then on. */
+  void connectTcp(InetSocketAddress address, String topic, String channel, int rdy, boolean unbuffered, Duration timeout)
+      throws Exception {
     Socket s = new Socket();
     s.setTcpNoDelay(true);
     s.connect(address, (int) timeout.toMillis());
@@ -79,18 +80,32 @@ final class BenchConsumer implements WebSocket.Listener {
     DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 256 * 1024));
     tcpOut = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
     tcp = s;
-    writeTcp("  V2SUB " + topic + " " + channel);
-    byte[] answer = readFrame(in);
-    String text = new String(answer, 4, answer.length - 4, StandardCharsets.UTF_8);
-    if (ByteBuffer.wrap(answer).getInt() != 0 || !text.equals("OK")) {
-      s.close();
-      throw new IOException("SUB answered " + text);
+    tcpOut.write("  V2".getBytes(StandardCharsets.US_ASCII));
+    if (unbuffered) {
+      // nsqd's own way to write each message as it goes: output_buffer_size -1 (nsq's protocol docs).
+      byte[] identify = "{\"output_buffer_size\":-1}".getBytes(StandardCharsets.US_ASCII);
+      tcpOut.write("IDENTIFY\n".getBytes(StandardCharsets.US_ASCII));
+      tcpOut.write(ByteBuffer.allocate(4).putInt(identify.length).array());
+      tcpOut.write(identify);
+      tcpOut.flush();
+      expectOk(s, in, "IDENTIFY");
     }
+    writeTcp("SUB " + topic + " " + channel);
+    expectOk(s, in, "SUB");
     s.setSoTimeout(0); // heartbeats keep an idle connection alive; a dead node closes it
     writeTcp("RDY " + rdy);
     Thread reader = new Thread(() -> readTcp(in), "bench-consumer-tcp");
     reader.setDaemon(true);
     reader.start();
+  }
+
+  private static void expectOk(Socket s, DataInputStream in, String command) throws IOException {
+    byte[] answer = readFrame(in);
+    String text = new String(answer, 4, answer.length - 4, StandardCharsets.UTF_8);
+    if (ByteBuffer.wrap(answer).getInt() != 0 || !text.equals("OK")) {
+      s.close();
+      throw new IOException(command + " answered " + text);
+    }
   }
 
   /** [type][data] of the next frame. */

@@ -105,15 +105,29 @@ class BenchTest {
     for (String batch : new String[] {"1", "10"}) {
       Result r = bench("--tcp", "127.0.0.1:" + node.tcpPort(), "--topic", "bench-tcp-" + batch, "--duration", "2s",
           "--publishers", "2", "--batch", batch, "--consumers", "2", "--size", "100", "--json");
-      assertEquals(0, r.code(), () -> "exit code; stdout:\n" + r.out() + "\nstderr:\n" + r.err() + "\nnode:\n" + node.logTail());
-      JsonNode j = r.json();
-      long acked = j.path("acknowledged").asLong();
-      assertTrue(acked > 0, () -> "nothing acknowledged: " + j);
-      assertEquals(0, j.path("missing").asLong(), j::toString);
-      assertEquals(acked, j.path("consumed_distinct").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
-      assertEquals(0, j.path("duplicates").asLong(), j::toString);
+      assertEveryAcknowledgedConsumedOnce(r);
       assertTrue(r.err().contains("tcp " + (batch.equals("1") ? "PUB" : "MPUB")), r::err);
     }
+  }
+
+  private static void assertEveryAcknowledgedConsumedOnce(Result r) throws Exception {
+    assertEquals(0, r.code(), () -> "exit code; stdout:\n" + r.out() + "\nstderr:\n" + r.err() + "\nnode:\n" + node.logTail());
+    JsonNode j = r.json();
+    long acked = j.path("acknowledged").asLong();
+    assertTrue(acked > 0, () -> "nothing acknowledged: " + j);
+    assertEquals(0, j.path("missing").asLong(), j::toString);
+    assertEquals(acked, j.path("consumed_distinct").asLong() - j.path("consumed_unacknowledged").asLong(), j::toString);
+    assertEquals(0, j.path("duplicates").asLong(), j::toString);
+  }
+
+  @Test
+  void httpPublishersWithUnbufferedTcpConsumers() throws Exception {
+    // The shape of the end-to-end run against nsqd, which has no WebSocket: /mpub over HTTP, SUB over TCP.
+    Result r = bench("--http", node.baseUrl(), "--sub-tcp", "127.0.0.1:" + node.tcpPort(), "--sub-unbuffered",
+        "--topic", "bench-http-tcp", "--duration", "2s", "--publishers", "2", "--batch", "10", "--consumers", "2",
+        "--size", "100", "--json");
+    assertEveryAcknowledgedConsumedOnce(r);
+    assertTrue(r.err().contains("/mpub batch 10") && r.err().contains("2 tcp consumer(s)"), r::err);
   }
 
   @Test
@@ -280,5 +294,8 @@ class BenchTest {
     Result r = bench("--size", "10");
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("--size must be at least"), r.err());
+    Result sub = bench("--sub-tcp", "nowhere");
+    assertEquals(2, sub.code(), sub.err());
+    assertTrue(sub.err().contains("--sub-tcp must be HOST:PORT"), sub.err());
   }
 }

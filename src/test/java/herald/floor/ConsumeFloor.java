@@ -316,6 +316,8 @@ final class ConsumeFloor {
               if (line.startsWith("IDENTIFY")) {
                 out.tell(OK);
               } else if (line.startsWith("SUB ")) {
+                // As nsqd's SUB, it creates the channel if /channel/create did not.
+                channel.tell(Start.INSTANCE);
                 channel.tell(new Subscribe(ctx.getSelf()));
                 out.tell(OK);
               } else if (line.startsWith("RDY ")) {

@@ -57,7 +57,7 @@ import java.util.function.Function;
  *       answered without a write, {@code /channel/create} starts the channel.
  * </ul>
  *
- * Every POST path is answered the same way (warm-ups may use /mpub). Prints "listening on
+ * Every POST path is answered the same way (warm-ups may use /mpub), and GET /ping (herald bench asks it). Prints "listening on
  * http://HOST:PORT" as the node does, so deploy/bench-vs-nsqd.sh can run it beside nsqd and Herald:
  *
  * <pre>java -Xmx1g -cp target/herald.jar:target/test-classes herald.floor.PubFloor MODE [--entities 64] [--data-path DIR]</pre>
@@ -140,13 +140,13 @@ public final class PubFloor extends AllDirectives {
 
   /** The node's shape: the route takes the strict body, the work answers a future, the route completes with it. */
   private Route routes() {
-    return post(() -> concat(
+    return concat(get(() -> path("ping", () -> complete("OK"))), post(() -> concat(
         pathPrefix("topic", () -> complete("OK")),
         pathPrefix("channel", () -> {
           channelCreated.run();
           return complete("OK");
         }),
-        extractRequest(request -> completeWithFuture(answer(request)))));
+        extractRequest(request -> completeWithFuture(answer(request))))));
   }
 
   private CompletionStage<HttpResponse> answer(HttpRequest request) {
