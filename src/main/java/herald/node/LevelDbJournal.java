@@ -128,8 +128,12 @@ public final class LevelDbJournal extends LeveldbJournal {
   /** The entity's counter, or its last message key's sequence number if higher (see writeMessages). */
   @Override
   public long readHighestSequenceNr(int nid) {
-    long counter = super.readHighestSequenceNr(nid);
-    long last = withIterator(it -> {
+    return Math.max(super.readHighestSequenceNr(nid), lastMessageSeqNr(nid));
+  }
+
+  /** The sequence number of the entity's last message key, 0 when it has none. */
+  private long lastMessageSeqNr(int nid) {
+    return withIterator(it -> {
       it.seek(Key$.MODULE$.keyToBytes(new Key(nid + 1, 0L, 0)));
       Map.Entry<byte[], byte[]> before;
       if (it.hasNext()) {
@@ -143,7 +147,6 @@ public final class LevelDbJournal extends LeveldbJournal {
       Key k = Key$.MODULE$.keyFromBytes(before.getKey());
       return k.persistenceId() == nid ? k.sequenceNr() : 0L;
     });
-    return Math.max(counter, last);
   }
 
   /** A topic's published messages with one copy of their bodies (MessagesAppendedRecord); the rest as Pekko. */
@@ -170,9 +173,9 @@ public final class LevelDbJournal extends LeveldbJournal {
   public Future<BoxedUnit> asyncDeleteMessagesTo(String persistenceId, long toSequenceNr) {
     return onWriter(() -> {
       int nid = numericId(persistenceId);
-      long highest = readHighestSequenceNr(nid);
-      if (toSequenceNr >= highest && highest > super.readHighestSequenceNr(nid)) {
-        leveldb().put(Key$.MODULE$.keyToBytes(Key$.MODULE$.counterKey(nid)), Key$.MODULE$.counterToBytes(highest),
+      long last = lastMessageSeqNr(nid);
+      if (toSequenceNr >= last && last > super.readHighestSequenceNr(nid)) {
+        leveldb().put(Key$.MODULE$.keyToBytes(Key$.MODULE$.counterKey(nid)), Key$.MODULE$.counterToBytes(last),
             leveldbWriteOptions());
       }
       return super.asyncDeleteMessagesTo(persistenceId, toSequenceNr);
