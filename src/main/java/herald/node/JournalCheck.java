@@ -5,10 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import org.apache.pekko.persistence.serialization.MessageFormats;
 import org.fusesource.leveldbjni.JniDBFactory;
+import org.fusesource.leveldbjni.internal.NativeDB;
+import org.fusesource.leveldbjni.internal.NativeIterator;
+import org.fusesource.leveldbjni.internal.NativeOptions;
+import org.fusesource.leveldbjni.internal.NativeReadOptions;
 import org.iq80.leveldb.DB;
-import org.iq80.leveldb.DBIterator;
 import org.iq80.leveldb.Options;
-import org.iq80.leveldb.ReadOptions;
 import org.iq80.leveldb.WriteOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,7 +81,7 @@ final class JournalCheck {
   static Outcome run(Path journal, Path snapshots, boolean repair) throws Node.StartException {
     if (!Files.exists(journal.resolve("CURRENT"))) return Outcome.INTACT;
     long started = System.nanoTime();
-    Scan before = new Scan();
+    Scan before = new Scan(false);
     before.snapshots(snapshots);
     List<String> causes = new ArrayList<>(before.read(journal, true, null));
     causes.addAll(before.holes());
@@ -88,13 +90,18 @@ final class JournalCheck {
           before.entries, before.ids.size(), (System.nanoTime() - started) / 1_000_000);
       return Outcome.INTACT;
     }
+    // Saying which messages are lost needs the topics' own writes (their offsets): read again, whole.
+    before = new Scan(true);
+    before.snapshots(snapshots);
+    causes = new ArrayList<>(before.read(journal, true, null));
+    causes.addAll(before.holes());
     // Everything readable is copied to a new journal, from a copy of the damaged one (opening
     // a damaged journal changes it); the damaged one is kept as it was, beside it.
     Path work = journal.resolveSibling(journal.getFileName() + ".check");
     Path salvage = journal.resolveSibling(journal.getFileName() + ".salvage");
     try {
       linkCopy(journal, work, causes);
-      Scan after = new Scan();
+      Scan after = new Scan(true);
       after.snapshots = before.snapshots;
       for (String c : after.salvage(work, salvage)) {
         String own = c.replace(work.toString(), journal.toString());
@@ -191,6 +198,12 @@ final class JournalCheck {
   }
 
   private static final class Scan {
+    /**
+     * Whether a topic's writes are read beyond their keys. Only a repair's account of what was lost
+     * needs them; LevelDB checks their blocks' checksums either way. They are nearly all of the
+     * journal (batches of messages), and each value read is a copy into the heap.
+     */
+    final boolean topicWrites;
     final Map<Integer, String> ids = new HashMap<>();
     final Map<Integer, Events> events = new HashMap<>();
     Map<String, Long> snapshots = new HashMap<>();
@@ -198,6 +211,10 @@ final class JournalCheck {
     Path dir;
     /** Per topic id: the {from, to} write ranges losses() found gone. */
     final Map<String, List<long[]>> lost = new HashMap<>();
+
+    Scan(boolean topicWrites) {
+      this.topicWrites = topicWrites;
+    }
 
     void snapshots(Path dir) {
       if (!Files.isDirectory(dir)) return;
@@ -216,20 +233,18 @@ final class JournalCheck {
     /** Reads every readable entry (into {@code out} too, when given); what could not be read. */
     List<String> read(Path dir, boolean paranoid, DB out) {
       this.dir = dir;
-      DB db;
+      // leveldbjni's own layer: its DB iterator copies every value into the heap (twice, with
+      // next()); this one reads a key without its value.
+      NativeDB db;
       try {
-        db = JniDBFactory.factory.open(dir.toFile(), new Options().createIfMissing(false).paranoidChecks(paranoid));
+        db = NativeDB.open(new NativeOptions().createIfMissing(false).paranoidChecks(paranoid), dir.toFile());
       } catch (IOException | RuntimeException e) {
         return List.of(describeOpenFailure(dir, e));
       }
       try {
         return readAll(db, out);
       } finally {
-        try {
-          db.close();
-        } catch (IOException ignored) {
-          // nothing written through it
-        }
+        db.delete();
       }
     }
 
@@ -252,26 +267,30 @@ final class JournalCheck {
       }
     }
 
-    private static final ReadOptions CHECKED = new ReadOptions().verifyChecksums(true).fillCache(false);
+    private static NativeIterator checked(NativeDB db) {
+      return db.iterator(new NativeReadOptions().verifyChecksums(true).fillCache(false));
+    }
 
     /**
      * Every readable entry in key order. LevelDB's iterator stops for good at a bad block, so after
      * one a new iterator seeks past it: to the smallest key beyond the last good one where reading
      * works again (found by doubling the distance, then halving it back).
      */
-    private List<String> readAll(DB db, DB out) {
+    private List<String> readAll(NativeDB db, DB out) {
       List<String> damage = new ArrayList<>();
       BigInteger from = null;
       while (true) {
         byte[] last = null;
-        try (DBIterator it = db.iterator(CHECKED)) {
+        NativeIterator it = checked(db);
+        try {
           if (from == null) it.seekToFirst();
           else it.seek(key(from));
-          while (it.hasNext()) {
-            Map.Entry<byte[], byte[]> e = it.peekNext();
-            last = e.getKey();
-            entry(e.getKey(), e.getValue());
-            if (out != null) out.put(e.getKey(), e.getValue());
+          while (it.isValid()) {
+            byte[] key = it.key();
+            byte[] value = out != null || needsValue(key) ? it.value() : null;
+            last = key;
+            entry(key, value);
+            if (out != null) out.put(key, value);
             it.next();
           }
           return damage;
@@ -282,6 +301,8 @@ final class JournalCheck {
               + describe(last != null ? last : from == null ? null : key(from)));
           if (resume == null) return damage;
           from = resume;
+        } finally {
+          it.delete();
         }
       }
     }
@@ -290,7 +311,7 @@ final class JournalCheck {
     private static final Pattern TABLE = Pattern.compile("^ (\\d+):\\d+\\['(.*)' @ \\d+ : \\d+ \\.\\. '(.*)' @ \\d+ : \\d+\\]$");
 
     /** "000005.sst: ": the table files whose keys span the unreadable stretch (LevelDB's own list of them). */
-    private String tables(DB db, BigInteger from, BigInteger to) {
+    private String tables(NativeDB db, BigInteger from, BigInteger to) {
       List<String> names = new ArrayList<>();
       for (String line : db.getProperty("leveldb.sstables").split("\n")) {
         Matcher m = TABLE.matcher(line);
@@ -319,7 +340,7 @@ final class JournalCheck {
       return out.toByteArray();
     }
 
-    private static BigInteger resume(DB db, BigInteger after) {
+    private static BigInteger resume(NativeDB db, BigInteger after) {
       BigInteger bad = after;
       BigInteger step = BigInteger.ONE;
       BigInteger good = null;
@@ -339,13 +360,19 @@ final class JournalCheck {
     }
 
     /** Seeking to t and reading the entry there works (or t is past the last entry). */
-    private static boolean readable(DB db, BigInteger t) {
-      try (DBIterator it = db.iterator(CHECKED)) {
+    private static boolean readable(NativeDB db, BigInteger t) {
+      NativeIterator it = checked(db);
+      try {
         it.seek(key(t));
-        if (it.hasNext()) it.peekNext();
+        if (it.isValid()) {
+          it.key();
+          it.value();
+        }
         return true;
       } catch (IOException | RuntimeException e) {
         return false;
+      } finally {
+        it.delete();
       }
     }
 
@@ -362,6 +389,15 @@ final class JournalCheck {
       return key;
     }
 
+    /** A topic's write is known by its key alone unless this scan reads topics' writes. */
+    private boolean needsValue(byte[] key) {
+      if (topicWrites || key.length < 16) return true;
+      ByteBuffer k = ByteBuffer.wrap(key);
+      int nid = k.getInt();
+      return nid < 10 || k.getLong() == 0 || !isTopic(name(nid));
+    }
+
+    /** {@code value} is null for a write that needsValue passed over. */
     private void entry(byte[] key, byte[] value) {
       entries++;
       if (key.length < 16) return;
@@ -388,6 +424,7 @@ final class JournalCheck {
         return;
       }
       ev.add(seqNr);
+      if (value == null) return;
       try {
         MessageFormats.PersistentMessage m = MessageFormats.PersistentMessage.parseFrom(value);
         MessageFormats.PersistentPayload p = m.getPayload();
