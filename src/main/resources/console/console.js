@@ -393,7 +393,7 @@ const CHANNEL_COLS = [
   ['messages', 'messages of the topic from the channel’s start on'],
   ['requeued', 'REQs since the channel started'],
   ['timed out', 'in-flight messages whose msg_timeout ran out'],
-  ['dead letters', 'messages sent to the dead-letter topic after max_attempts failed deliveries (POST /channel/config)'],
+  ['dead letters', 'messages sent to the dead-letter topic after max_attempts failed deliveries (POST /channel/config), and those waiting to go there'],
   ['consumers'],
   ['out FIN/s', 'FINs per second from connected consumers'],
   ['state'],
@@ -419,13 +419,20 @@ function channelRow(tp, ch) {
     h('td', {}, actionButtons('channel', t, ch.channel_name, ch.paused)));
 }
 
-/** The count, linked to the dead-letter topic once the channel has one (max_attempts set, or some went). */
+/**
+ * The count, linked to the dead-letter topic once the channel has one (max_attempts set, or some went),
+ * and those not stored there yet: they are in no other column (below --min-free-space they wait).
+ */
 function deadLetterCell(ch) {
   const n = ch.dead_letter_count;
   if (!ch.dead_letter_topic) return num('dead_letter_count', n);
   const limit = ch.max_attempts ? ' after ' + ch.max_attempts + ' attempts' : '';
+  const waiting = ch.dead_letter_waiting_count
+    ? h('span', { class: 'badge warn', 'data-col': 'dead_letter_waiting_count', title: 'not stored in ' + ch.dead_letter_topic
+      + ' yet: below --min-free-space they wait for disk space (see the node log)' }, fmtInt(ch.dead_letter_waiting_count) + ' waiting')
+    : null;
   return h('td', { 'data-col': 'dead_letter_count', class: 'num', title: 'to ' + ch.dead_letter_topic + limit },
-    link(topicHref(ch.dead_letter_topic), fmtInt(n)));
+    link(topicHref(ch.dead_letter_topic), fmtInt(n)), waiting ? ' ' : null, waiting);
 }
 
 /** nsqd's e2e_processing_latency per channel, when /stats has it. */

@@ -109,18 +109,22 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
   /**
    * {@code rewindCount}: rewinds since the channel started on its node; {@code deadLetterCount}:
    * messages that left through the dead-letter topic, ever; {@code maxAttempts} 0 (no limit) or the
-   * channel's limit, with {@code deadLetterTopic} where they go.
+   * channel's limit, with {@code deadLetterTopic} where they go. {@code deadLetterWaitingCount}:
+   * messages whose last attempt failed and that are not stored in the dead-letter topic yet (below
+   * --min-free-space they wait here until space returns; also while the dead-letter topic does not
+   * answer): neither in the depth nor in flight, so without it they would show nowhere.
    */
   public record ChannelStats(
       String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
       long deferredCount, long messageCount, long requeueCount, long timeoutCount,
       List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency, long rewindCount,
-      long deadLetterCount, int maxAttempts, String deadLetterTopic) implements CborSerializable {
+      long deadLetterCount, int maxAttempts, String deadLetterTopic, long deadLetterWaitingCount)
+      implements CborSerializable {
     public ChannelStats(String topic, String name, boolean exists, boolean paused, long depth, long inFlightCount,
         long deferredCount, long messageCount, long requeueCount, long timeoutCount,
         List<ClientStats> clients, String node, E2eLatency e2eProcessingLatency) {
       this(topic, name, exists, paused, depth, inFlightCount, deferredCount, messageCount, requeueCount, timeoutCount,
-          clients, node, e2eProcessingLatency, 0, 0, 0, null);
+          clients, node, e2eProcessingLatency, 0, 0, 0, null, 0);
     }
   }
 
@@ -927,7 +931,7 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
     cmd.replyTo().tell(new ChannelStats(topic, name, state.exists(), state.paused(), depth(),
         inFlight.size(), queue.deferredCount(), messageCount(state),
         requeueCount, timeoutCount, consumers.stats(), settings.advertisedHttp(), e2eLatency.stats(), rewindCount,
-        progress.deadLetteredCount(), config.maxAttempts(), config.deadLetterTopicOf(topic, name)));
+        progress.deadLetteredCount(), config.maxAttempts(), config.deadLetterTopicOf(topic, name), deadLetters.size()));
     return Effect().none();
   }
 

@@ -146,8 +146,9 @@ public final class StatsFormat {
         channel.put("rewind_count", c.rewindCount());
         // Herald's dead letters: max_attempts 0 is no limit (NSQ's behaviour).
         channel.put("dead_letter_count", c.deadLetterCount());
+        channel.put("dead_letter_waiting_count", c.deadLetterWaitingCount());
         channel.put("max_attempts", c.maxAttempts());
-        channel.put("dead_letter_topic", c.maxAttempts() > 0 || c.deadLetterCount() > 0 ? c.deadLetterTopic() : null);
+        channel.put("dead_letter_topic", hasDeadLetters(c) ? c.deadLetterTopic() : null);
         latency(channel, e2e(c));
         channel.put("client_count", c.clients().size());
         if (!options.includeClients()) {
@@ -277,9 +278,11 @@ public final class StatsFormat {
         out.append(String.format("    [%-22s] depth: %-8d inflt: %-6d def: %-6d req: %-6d timeout: %-6d msgs: %-10d clients: %d%s%n",
             c.name(), c.depth(), c.inFlightCount(), c.deferredCount(), c.requeueCount(), c.timeoutCount(),
             c.messageCount(), c.clients().size(), c.paused() ? " paused" : ""));
-        if (c.maxAttempts() > 0 || c.deadLetterCount() > 0) {
-          out.append(String.format("        dead letters: %d max attempts: %d to: %s%n",
-              c.deadLetterCount(), c.maxAttempts(), c.deadLetterTopic()));
+        if (hasDeadLetters(c)) {
+          out.append(String.format("        dead letters: %d max attempts: %d to: %s", c.deadLetterCount(), c.maxAttempts(),
+              c.deadLetterTopic()));
+          if (c.deadLetterWaitingCount() > 0) out.append(" waiting: ").append(c.deadLetterWaitingCount());
+          out.append(String.format("%n"));
         }
         Channel.E2eLatency e2e = e2e(c);
         if (e2e.count() > 0) {
@@ -298,6 +301,11 @@ public final class StatsFormat {
       for (String name : r.unknownChannels()) out.append(String.format("    [%-22s] not running, figures unknown%n", name));
     }
     return out.toString();
+  }
+
+  /** The channel has a limit on attempts, or has dead letters (stored or waiting) from an earlier one. */
+  private static boolean hasDeadLetters(Channel.ChannelStats c) {
+    return c.maxAttempts() > 0 || c.deadLetterCount() > 0 || c.deadLetterWaitingCount() > 0;
   }
 
   /** A node of an older version sends no latency: none. */

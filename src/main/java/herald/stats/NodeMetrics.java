@@ -112,6 +112,9 @@ public final class NodeMetrics implements AutoCloseable {
       new Series<>("herald_channel_dead_letters_total", "counter",
           "messages whose last attempt failed, published to the channel's dead-letter topic and finished",
           Channel.ChannelStats::deadLetterCount),
+      new Series<>("herald_channel_dead_letters_waiting", "gauge",
+          "messages whose last attempt failed, not yet stored in the dead-letter topic (below --min-free-space they wait for space)",
+          Channel.ChannelStats::deadLetterWaitingCount),
       new Series<>("herald_channel_consumers", "gauge", "connected consumers", c -> c.clients().size()),
       new Series<>("herald_channel_paused", "gauge", "1 while the channel is paused", c -> c.paused() ? 1 : 0));
 

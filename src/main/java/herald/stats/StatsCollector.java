@@ -76,11 +76,14 @@ public final class StatsCollector {
         });
   }
 
-  /** A channel stopped for idleness, with the figures it left: nobody is connected, none in flight. */
+  /**
+   * A channel stopped for idleness, with the figures it left: nobody is connected, none in flight,
+   * no dead letter waiting (a channel with one does not stop).
+   */
   private static Channel.ChannelStats idleChannel(String topic, String name, TopicRegistry.Summary s) {
     return new Channel.ChannelStats(topic, name, true, s.paused(), s.depth(), s.inFlight(), s.deferred(),
         s.messageCount(), 0, 0, List.of(), null, Channel.E2eLatency.NONE, 0,
-        s.deadLetterCount(), s.maxAttempts(), s.deadLetterTopic());
+        s.deadLetterCount(), s.maxAttempts(), s.deadLetterTopic(), 0);
   }
 
   /**

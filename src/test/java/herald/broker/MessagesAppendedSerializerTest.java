@@ -312,6 +312,8 @@ class MessagesAppendedSerializerTest {
         new Channel.ChannelStats("orders", "archive", true, false, 1, 2, 3, 4, 5, 6, List.of(
             new Channel.ClientStats("c1", "127.0.0.1:1", 10, 2, 7, 5, 1, 3, 1_700_000_000_000L)), "127.0.0.1:4151",
             new Channel.E2eLatency(5, List.of(new Channel.Percentile(0.5, 3_000_000), new Channel.Percentile(1.0, 9_000_000)))),
+        new Channel.ChannelStats("orders", "billing", true, false, 1, 2, 3, 4, 5, 6, List.of(), "127.0.0.1:4151",
+            Channel.E2eLatency.NONE, 1, 7, 3, "orders.billing.dead", 20),
         BrokerEntity.Stop.INSTANCE)) {
       assertEquals("jackson-cbor", serializerName(serialization.findSerializerFor(o)), o.toString());
       assertEquals(o, viaExtension(o), o.toString());

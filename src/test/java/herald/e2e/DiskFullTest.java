@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -208,7 +209,7 @@ class DiskFullTest {
 
   /**
    * Dead letters are publishes the node makes itself: below the limit they wait in their channel
-   * (reported in its log), across a SIGKILL too, and go to the dead-letter topic, each once, when
+   * (reported in its log, and counted in /stats, /metrics and the console), across a SIGKILL too, and go to the dead-letter topic, each once, when
    * space returns. Before, they were written into the reserve while clients were refused.
    */
   @Test
@@ -237,6 +238,17 @@ class DiskFullTest {
       }
       assertEquals(0, http.channelStats("full.c.dead", "ops").path("depth").asInt(), "nothing written below the limit");
       assertEquals(0, http.channelStats("full", "c").path("dead_letter_count").asInt());
+      // Where a user looks, not only in the log: /stats (JSON and text), /metrics and the console.
+      Await.until(WAIT, "/stats counts the twenty waiting", () -> waitingDeadLetters(http) == 20);
+      assertEquals(0, http.channelStats("full", "c").path("depth").asInt(), "they are not in the depth");
+      assertEquals(0, http.channelStats("full", "c").path("in_flight_count").asInt(), "nor in flight");
+      String text = http.get("/stats?topic=full").body();
+      assertTrue(text.contains("dead letters: 0 max attempts: 1 to: full.c.dead waiting: 20"), text);
+      assertEquals(20.0, waitingInMetrics(node, http));
+      try (Browser browser = Browser.start()) {
+        browser.driver.get(node.baseUrl() + "/#/topic/full");
+        browser.waiting(WAIT).until(d -> Browser.text(d, "tr[data-channel='c'] [data-col='dead_letter_waiting_count']").equals("20 waiting"));
+      }
 
       // Their last attempts are written: after a SIGKILL the channel finds them exhausted again.
       node.kill();
@@ -246,6 +258,7 @@ class DiskFullTest {
         return node.log().contains("dead letters wait for disk space");
       });
       assertEquals(0, http.channelStats("full.c.dead", "ops").path("depth").asInt());
+      Await.until(WAIT, "/stats counts the twenty waiting again", () -> waitingDeadLetters(http) == 20);
 
       // Space returns: every one of them reaches the dead-letter topic, once.
       Files.delete(ballast);
@@ -258,6 +271,10 @@ class DiskFullTest {
         }
         assertEquals(published, dead);
         Await.until(WAIT, "the channel counted them", () -> http.channelStats("full", "c").path("dead_letter_count").asInt() == 20);
+        assertEquals(0, waitingDeadLetters(http), "none waits once they are stored");
+        assertEquals(0.0, waitingInMetrics(node, http));
+        String after = http.get("/stats?topic=full").body();
+        assertFalse(after.contains("waiting:"), after);
         assertEquals(0, http.channelStats("full", "c").path("depth").asInt());
         assertEquals(20, http.stats("full.c.dead", null).path("topics").get(0).path("message_count").asInt(),
             "no copy stored twice");
@@ -266,6 +283,17 @@ class DiskFullTest {
     } finally {
       node.close();
     }
+  }
+
+  private static int waitingDeadLetters(HttpClientHelper http) throws Exception {
+    return http.channelStats("full", "c").path("dead_letter_waiting_count").asInt(-1);
+  }
+
+  private static Double waitingInMetrics(NodeProcess node, HttpClientHelper http) throws Exception {
+    Map<String, Double> metrics = MetricsTest.samples(http.get("/metrics").body());
+    String key = "herald_channel_dead_letters_waiting{node=\"" + node.httpAddress() + "\",topic=\"full\",channel=\"c\"}";
+    assertTrue(metrics.containsKey(key), () -> key + " not in " + metrics.keySet());
+    return metrics.get(key);
   }
 
   @Test
