@@ -81,7 +81,7 @@ final class JournalCheck {
   static Outcome run(Path journal, Path snapshots, boolean repair) throws Node.StartException {
     if (!Files.exists(journal.resolve("CURRENT"))) return Outcome.INTACT;
     long started = System.nanoTime();
-    Scan before = new Scan(false);
+    Scan before = new Scan(Values.BUT_TOPIC_WRITES);
     before.snapshots(snapshots);
     List<String> causes = new ArrayList<>(before.read(journal, true, null));
     causes.addAll(before.holes());
@@ -90,18 +90,16 @@ final class JournalCheck {
           before.entries, before.ids.size(), (System.nanoTime() - started) / 1_000_000);
       return Outcome.INTACT;
     }
-    // Saying which messages are lost needs the topics' own writes (their offsets): read again, whole.
-    before = new Scan(true);
-    before.snapshots(snapshots);
-    causes = new ArrayList<>(before.read(journal, true, null));
-    causes.addAll(before.holes());
+    // Saying which messages are lost needs the offsets in the topics' own writes, which that read
+    // passed over: read those now. Everything else it found stands, the causes too.
+    before.readTopicWrites(journal);
     // Everything readable is copied to a new journal, from a copy of the damaged one (opening
     // a damaged journal changes it); the damaged one is kept as it was, beside it.
     Path work = journal.resolveSibling(journal.getFileName() + ".check");
     Path salvage = journal.resolveSibling(journal.getFileName() + ".salvage");
     try {
       linkCopy(journal, work, causes);
-      Scan after = new Scan(true);
+      Scan after = new Scan(Values.ALL);
       after.snapshots = before.snapshots;
       for (String c : after.salvage(work, salvage)) {
         String own = c.replace(work.toString(), journal.toString());
@@ -197,13 +195,20 @@ final class JournalCheck {
     }
   }
 
+  /**
+   * Which values a scan reads; every key is read, and LevelDB checks every block's checksum, either
+   * way. Topics' writes are nearly all of the journal (batches of messages), each value read a copy
+   * into the heap, and only a repair's account of what was lost needs them (their offsets).
+   */
+  private enum Values {
+    ALL,
+    BUT_TOPIC_WRITES,
+    /** After a BUT_TOPIC_WRITES read of the same journal: only what that one passed over. */
+    TOPIC_WRITES
+  }
+
   private static final class Scan {
-    /**
-     * Whether a topic's writes are read beyond their keys. Only a repair's account of what was lost
-     * needs them; LevelDB checks their blocks' checksums either way. They are nearly all of the
-     * journal (batches of messages), and each value read is a copy into the heap.
-     */
-    final boolean topicWrites;
+    Values values;
     final Map<Integer, String> ids = new HashMap<>();
     final Map<Integer, Events> events = new HashMap<>();
     Map<String, Long> snapshots = new HashMap<>();
@@ -212,8 +217,8 @@ final class JournalCheck {
     /** Per topic id: the {from, to} write ranges losses() found gone. */
     final Map<String, List<long[]>> lost = new HashMap<>();
 
-    Scan(boolean topicWrites) {
-      this.topicWrites = topicWrites;
+    Scan(Values values) {
+      this.values = values;
     }
 
     void snapshots(Path dir) {
@@ -246,6 +251,13 @@ final class JournalCheck {
       } finally {
         db.delete();
       }
+    }
+
+    /** The topics' writes' values that this scan's keys-only read of {@code dir} passed over. */
+    void readTopicWrites(Path dir) {
+      values = Values.TOPIC_WRITES;
+      // What this read finds unreadable the first one found already (it is in the causes).
+      read(dir, true, null);
     }
 
     /** Copies what {@code dir} holds into a new journal {@code to}; LevelDB's repairer first if it cannot open. */
@@ -287,10 +299,17 @@ final class JournalCheck {
           else it.seek(key(from));
           while (it.isValid()) {
             byte[] key = it.key();
-            byte[] value = out != null || needsValue(key) ? it.value() : null;
             last = key;
-            entry(key, value);
-            if (out != null) out.put(key, value);
+            JournalKey k = JournalKey.read(key);
+            boolean topicWrite = isTopicWrite(k);
+            if (values == Values.TOPIC_WRITES) {
+              Events ev = topicWrite ? events.get(k.persistenceId()) : null;
+              if (ev != null) written(k, ev, it.value());
+            } else {
+              byte[] value = values == Values.ALL || !topicWrite ? it.value() : null;
+              entry(k, value);
+              if (out != null) out.put(key, value);
+            }
             it.next();
           }
           return damage;
@@ -389,24 +408,19 @@ final class JournalCheck {
       return key;
     }
 
-    /** A topic's write is known by its key alone unless this scan reads topics' writes. */
-    private boolean needsValue(byte[] key) {
-      if (topicWrites || key.length < 16) return true;
-      ByteBuffer k = ByteBuffer.wrap(key);
-      int nid = k.getInt();
-      return nid < 10 || k.getLong() == 0 || !isTopic(name(nid));
+    /** One of a topic's events (k null: not one of Pekko's keys). */
+    private boolean isTopicWrite(JournalKey k) {
+      return k != null && k.isEvent() && isTopic(name(k.persistenceId()));
     }
 
-    /** {@code value} is null for a write that needsValue passed over. */
-    private void entry(byte[] key, byte[] value) {
+    /** {@code value} is null for a topic's write this scan passes over. */
+    private void entry(JournalKey k, byte[] value) {
       entries++;
-      if (key.length < 16) return;
-      ByteBuffer k = ByteBuffer.wrap(key);
-      int nid = k.getInt();
-      long seqNr = k.getLong();
-      int mid = k.getInt();
-      if (nid == 1) {
-        ids.put(mid, new String(value, StandardCharsets.UTF_8));
+      if (k == null) return;
+      int nid = k.persistenceId();
+      long seqNr = k.sequenceNr();
+      if (k.isIdTableEntry()) {
+        ids.put(k.mappingId(), new String(value, StandardCharsets.UTF_8));
         return;
       }
       if (nid == 0) {
@@ -417,14 +431,19 @@ final class JournalCheck {
         events.computeIfAbsent((int) seqNr, n -> new Events()).accepted = ranges;
         return;
       }
-      if (mid != 0) return;  // old-style deletion markers
+      if (k.mappingId() != 0) return;  // old-style deletion markers
       Events ev = events.computeIfAbsent(nid, n -> new Events());
       if (seqNr == 0) {
         ev.counter = ByteBuffer.wrap(value).getLong();
         return;
       }
       ev.add(seqNr);
-      if (value == null) return;
+      if (value != null) written(k, ev, value);
+    }
+
+    /** What an event's value tells: a topic write's offsets, a channel's progress. */
+    private void written(JournalKey k, Events ev, byte[] value) {
+      long seqNr = k.sequenceNr();
       try {
         MessageFormats.PersistentMessage m = MessageFormats.PersistentMessage.parseFrom(value);
         MessageFormats.PersistentPayload p = m.getPayload();
@@ -437,17 +456,15 @@ final class JournalCheck {
           ev.cursorSeqNr = progressed.path("cursorSeqNr").asLong(-1);
         }
       } catch (IOException | RuntimeException e) {
-        log.warn("journal check: cannot decode write {} of {}: {}", seqNr, name(nid), e.toString());
+        log.warn("journal check: cannot decode write {} of {}: {}", seqNr, name(k.persistenceId()), e.toString());
       }
     }
 
     private String describe(byte[] key) {
       if (key == null) return "the start";
-      if (key.length < 16) return "a non-event key";
-      ByteBuffer k = ByteBuffer.wrap(key);
-      int nid = k.getInt();
-      long seqNr = k.getLong();
-      return nid == 1 ? "the id table" : name(nid) + " write " + seqNr;
+      JournalKey k = JournalKey.read(key);
+      if (k == null) return "a non-event key";
+      return k.isIdTableEntry() ? "the id table" : name(k.persistenceId()) + " write " + k.sequenceNr();
     }
 
     String name(int nid) {
@@ -569,7 +586,7 @@ final class JournalCheck {
         for (int nid : events.keySet()) highest = Math.max(highest, nid);
         for (int nid : ids.keySet()) highest = Math.max(highest, nid);
         for (int nid = 10; nid <= highest; nid++) {
-          byte[] mapping = ByteBuffer.allocate(20).putInt(1).putLong(0L).putInt(nid).array();
+          byte[] mapping = new JournalKey(1, 0L, nid).bytes();
           if (db.get(mapping) != null) continue;
           String name = ids.getOrDefault(nid, "herald-lost-id-" + nid);
           db.put(mapping, name.getBytes(StandardCharsets.UTF_8), sync);
@@ -584,13 +601,12 @@ final class JournalCheck {
           if (!gone.isEmpty()) {
             ByteBuffer ranges = ByteBuffer.allocate(gone.size() * 16);
             for (long[] g : gone) ranges.putLong(g[0]).putLong(g[1]);
-            db.put(ByteBuffer.allocate(20).putInt(0).putLong(e.getKey()).putInt(0).array(), ranges.array(), sync);
+            db.put(new JournalKey(0, e.getKey(), 0).bytes(), ranges.array(), sync);
           }
           Events was = before.events.get(e.getKey());
           long expected = Math.max(expectedLast(id, e.getValue()), was == null ? -1 : before.expectedLast(id, was));
           if (expected > e.getValue().counter) {
-            db.put(ByteBuffer.allocate(20).putInt(e.getKey()).putLong(0L).putInt(0).array(),
-                ByteBuffer.allocate(8).putLong(expected).array(), sync);
+            db.put(new JournalKey(e.getKey(), 0L, 0).bytes(), ByteBuffer.allocate(8).putLong(expected).array(), sync);
           }
         }
       }

@@ -2,6 +2,7 @@ package herald.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import herald.broker.MessagesAppendedSerializer;
+import herald.node.JournalKey;
 import org.apache.pekko.persistence.serialization.MessageFormats;
 import org.fusesource.leveldbjni.JniDBFactory;
 import org.iq80.leveldb.DB;
@@ -13,7 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -208,15 +208,12 @@ class JournalDamageTest {
       List<byte[]> appends = new ArrayList<>();
       int appended = new MessagesAppendedSerializer().identifier();
       try (DBIterator it = db.iterator()) {
-        // Pekko's keys: persistence id number, sequence number, mapping; the id table (1) sorts first.
+        // The id table sorts first: the topic's number is known before its writes come.
         for (it.seekToFirst(); it.hasNext(); it.next()) {
           Map.Entry<byte[], byte[]> e = it.peekNext();
-          ByteBuffer k = ByteBuffer.wrap(e.getKey());
-          int nid = k.getInt();
-          long seqNr = k.getLong();
-          int mapping = k.getInt();
-          if (nid == 1 && new String(e.getValue(), StandardCharsets.UTF_8).equals("t|d")) topic = mapping;
-          if (nid == topic && seqNr > 0 && mapping == 0
+          JournalKey k = JournalKey.read(e.getKey());
+          if (k.isIdTableEntry() && new String(e.getValue(), StandardCharsets.UTF_8).equals("t|d")) topic = k.mappingId();
+          if (k.persistenceId() == topic && k.isEvent()
               && MessageFormats.PersistentMessage.parseFrom(e.getValue()).getPayload().getSerializerId() == appended) {
             appends.add(e.getKey());
           }

@@ -22,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 import scala.jdk.javaapi.CollectionConverters;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -184,9 +183,8 @@ class LevelDbJournalTest {
       List<Integer> counters = new ArrayList<>();
       try (var it = db.iterator()) {
         for (it.seekToFirst(); it.hasNext(); ) {
-          ByteBuffer key = ByteBuffer.wrap(it.next().getKey());
-          int nid = key.getInt();
-          if (nid >= 10 && key.getLong() == 0L) counters.add(nid);
+          JournalKey key = JournalKey.read(it.next().getKey());
+          if (key.persistenceId() >= 10 && key.sequenceNr() == 0L) counters.add(key.persistenceId());
         }
       }
       assertEquals(List.of(), counters);
