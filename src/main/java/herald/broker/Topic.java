@@ -459,10 +459,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   /** Tells the registry this topic exists, runs here, and which channels it has. */
   private void announce(State state) {
     if (!state.exists()) return;
-    var registry = TopicRegistry.ref(ctx.getSystem());
-    registry.tell(new TopicRegistry.Register(name));
-    registry.tell(new TopicRegistry.SetChannels(name, allChannels(state)));
-    registry.tell(new TopicRegistry.TopicRunning(name, ctx.getSelf().<BrokerEntity.Command>unsafeUpcast(), true));
+    TopicRegistry.ref(ctx.getSystem())
+        .tell(new TopicRegistry.Announce(name, allChannels(state), ctx.getSelf().<BrokerEntity.Command>unsafeUpcast()));
   }
 
   @Override

@@ -54,6 +54,17 @@ public final class TopicRegistry
   /** The topic's channels now (durable and ephemeral). */
   public record SetChannels(String topic, List<String> channels) implements Command {}
 
+  /**
+   * What a topic tells on every start and change, in one message: it exists ({@link Register}), these
+   * are its channels ({@link SetChannels}) and it runs ({@link TopicRunning}); taken as those three in
+   * that order (see WriteBatching).
+   */
+  public record Announce(String topic, List<String> channels, ActorRef<BrokerEntity.Command> ref) implements Command {
+    TopicRunning running() {
+      return new TopicRunning(topic, ref, true);
+    }
+  }
+
   /** A topic entity started ({@code running}) or stopped; the ref tells incarnations apart. */
   public record TopicRunning(String topic, ActorRef<BrokerEntity.Command> ref, boolean running) implements Command {}
 
@@ -82,7 +93,8 @@ public final class TopicRegistry
 
   /**
    * Writes (Register, Unregister, SetChannels, Park) gathered by {@link WriteBatching}, persisted in
-   * one go; {@code done} hears {@link Applied} once they are.
+   * one go; {@code done} hears {@link Applied} once they are. An Announce that came while nothing was
+   * being written puts its TopicRunning first: taken at once, as if it had passed straight through.
    */
   record Apply(List<Command> writes, ActorRef<Command> done) implements Command {}
 
@@ -143,10 +155,6 @@ public final class TopicRegistry
   public static void init(ActorSystem<?> system, org.apache.pekko.cluster.sharding.ShardCoordinator.ShardAllocationStrategy allocation) {
     var entity = Entity.of(KEY, ctx -> create()).withStopMessage(Stop.INSTANCE);
     ClusterSharding.get(system).init(allocation == null ? entity : entity.withAllocationStrategy(allocation));
-  }
-
-  public static void register(ActorSystem<?> system, String topic) {
-    ref(system).tell(new Register(topic));
   }
 
   public static void unregister(ActorSystem<?> system, String topic) {
@@ -214,6 +222,10 @@ public final class TopicRegistry
   private Effect<Event, State> onApply(State s, Apply c) {
     Pending pending = new Pending(s);
     for (Command write : c.writes()) {
+      if (write instanceof TopicRunning r) {
+        running(BrokerEntity.topicId(r.topic()), r.ref(), r.running());
+        continue;
+      }
       Event e = eventFor(pending, write);
       if (e != null) pending.add(e);
     }
@@ -296,7 +308,8 @@ public final class TopicRegistry
    * (a fixed gathering time is not enough: when a write takes longer, batches pile up in the
    * entity's stash until it overflows, seen with 100,000 topics). A read waits for the writes that
    * arrived before it; running/stopped notices (memory only) pass straight through, in order. A
-   * Stop waits for every write that came before it.
+   * Stop waits for every write that came before it. An Announce is a Register and a SetChannels,
+   * gathered, and a TopicRunning, passed straight through.
    */
   private static final class WriteBatching extends BehaviorInterceptor<Command, Command> {
     /** A batch not confirmed by then is taken as lost (the entity restarted): the next one goes. */
@@ -323,6 +336,15 @@ public final class TopicRegistry
       if (msg instanceof Register || msg instanceof Unregister || msg instanceof SetChannels || msg instanceof Park) {
         gathered.add(msg);
         return writing ? Behaviors.same() : handOver(context, target);
+      }
+      if (msg instanceof Announce a) {
+        gathered.add(new Register(a.topic()));
+        gathered.add(new SetChannels(a.topic(), a.channels()));
+        if (writing) return target.apply(context, a.running());
+        // Nothing is being written, so nothing else was gathered: its notice goes first in the
+        // batch that goes now (one receive hands the entity one message).
+        gathered.add(0, a.running());
+        return handOver(context, target);
       }
       if (msg instanceof Applied) return written(context, target);
       if (msg instanceof Stop && writing) {

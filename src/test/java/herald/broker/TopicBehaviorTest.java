@@ -100,7 +100,7 @@ class TopicBehaviorTest {
     assertEquals(3, state.nextOffset());
     assertEquals(6, state.messageBytes());
     // The new topic registers itself so /stats can find it.
-    broker.expectRouted("registry|topics", TopicRegistry.Register.class, r -> r.topic().equals(topic));
+    broker.expectRouted("registry|topics", TopicRegistry.Announce.class, r -> r.topic().equals(topic));
   }
 
   @Test
