@@ -12,7 +12,8 @@
 #    promise), persist (+ one persist per request to the LevelDB journal with fsync, 64 entities), batch (+ one entity
 #    persisting what waited as one write; its write cycle by part in its log), tellbatch (batch reached by tell),
 #    consume (tellbatch, each write handed on to a channel with its progress writes, NSQ TCP consumers: herald.floor.ConsumeFloor)
-# -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10)
+# -o the node's JVM options (default -Xmx1g)   -d seconds per run (default 20)   -w warm-up seconds (10): each server runs
+#    /mpub at 16 connections for -w s unmeasured before the loads but pub, which warms its own way (see pub)
 # -c wrk connections for /mpub (default "16 32")   -p wrk connections for /pub (default "32 128")
 # -l loads (default mpub consume tcp):
 #    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
@@ -25,7 +26,11 @@
 #             runs this same load for K s unmeasured (the reader goes on into the measured run): the -w warm-up
 #             has no consumer, so without -k the consuming path is compiled by the JIT inside the measured seconds
 #    tcp      herald bench --tcp: 8 MPUB publishers + 4 consumers (RDY 1000, FIN each), issue 11's shape
-#    pub      wrk -t2 -cN /pub of one 200-byte message per request: the same figures (a message is a request)
+#    pub      wrk -t2 -cN /pub of one 200-byte message per request: the same figures (a message is a request).
+#             Each server is warmed with this same load (topic, connections) just before each measured run: -w s,
+#             then a JVM goes on in 10 s steps while its JIT compilers took more than 2 % of its CPU in the last step
+#             (at most 100 s), so the measured seconds do not pay for compiling what a connection count exercises;
+#             after the table, each warm-up's length and the compilers' share step by step, then in the measured run
 # Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
 set -euo pipefail
 NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= FLOORS= JVM=-Xmx1g DUR=20 WARM=10 CWARM=0 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
@@ -81,11 +86,13 @@ for h in "${HERALDS[@]}"; do
   TCP[$h]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/$h.log" | head -1 | sed 's|tcp://||' || true) # floors but consume have none
 done
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
+stat_ticks() { sed 's/.*) //' "$1" | awk '{print $12 + $13}'; } # utime + stime from a stat file, in clock ticks (read
+# after the name's closing parenthesis: a thread's name may hold spaces, "C2 CompilerThre")
+ticks() { stat_ticks "/proc/$1/stat"; } # a process's
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; } # the whole machine's busy ticks
 pools() { # a JVM's CPU ticks by thread pool: its threads' utime + stime, grouped by name without the number
   local t name; for t in /proc/$1/task/*; do
-    { read -r name <"$t/comm" && awk -v n="${name// /_}" '{print n, $14 + $15}' "$t/stat"; } 2>/dev/null || true # a thread that ended meanwhile
+    { read -r name <"$t/comm" && echo "${name// /_} $(stat_ticks "$t/stat")"; } 2>/dev/null || true # a thread that ended meanwhile
   done | sed -E 's/[-#0-9]+ / /' | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}'
 }
 wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg machine-busy"
@@ -108,9 +115,24 @@ wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s 
 }
 mpub() { wrk_run mpub 100 "$@"; } # server topic conns seconds
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR${BEFORE:+ (before: $BEFORE)} $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
-# The warm-up is /mpub, or /pub when only /pub is measured (so the measured runs do not compile /pub's path).
-WARMLOAD=mpub WARMPER=100; [ "$LOADS" = pub ] && WARMLOAD=pub WARMPER=1
-for s in "${SERVERS[@]}"; do wrk_run $WARMLOAD $WARMPER $s warm 16 "$WARM" >/dev/null; done
+# The warm-up is /mpub; pub warms each server before each of its runs (warm_until_compiled), so it needs none here.
+[ "$LOADS" = pub ] || for s in "${SERVERS[@]}"; do wrk_run mpub 100 $s warm 16 "$WARM" >/dev/null; done
+jit() { # CPU ticks of a JVM's JIT compiler threads (C1, C2), 0 for a process without them
+  pools "$1" | awk '/^C[12]_CompilerThre / {t += $2} END {print t + 0}'
+}
+share() { awk -v j=$(($3 - $1)) -v c=$(($4 - $2)) 'BEGIN {printf "%.1f%%", (c > 0 ? 100 * j / c : 0)}'; } # jit0 cpu0 jit1 cpu1
+warm_until_compiled() { # script per-request-messages server topic conns: the same load unmeasured, until the JIT is idle
+  local t=0 step=$WARM j0 c0 j1 c1 steps=
+  while :; do
+    j0=$(jit "${PID[$3]}") c0=$(ticks "${PID[$3]}")
+    wrk_run "$1" "$2" "$3" "$4" "$5" "$step" >/dev/null
+    [ "$3" = nsqd ] || sed -i '$d' "$WORK/pools.txt" # the warm-up's line of CPU by thread pool
+    j1=$(jit "${PID[$3]}") c1=$(ticks "${PID[$3]}") t=$((t + step)) step=10
+    steps+=" $(share "$j0" "$c0" "$j1" "$c1")"
+    [ "$j1" -gt 0 ] && [ $((t + 10)) -le 100 ] && awk -v j=$((j1 - j0)) -v c=$((c1 - c0)) 'BEGIN {exit !(j > 0.02 * c)}' || break
+  done
+  echo -n "$3 $4 -c$5: warmed $t s (JIT's share of the server's CPU:$steps)" >>"$WORK/warm.txt"
+}
 row() { # label, one cell per server, then the ratio cell (Herald / nsqd)
   local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; echo "$line"
 }
@@ -121,10 +143,17 @@ cells() { # how a server's "msgs/s p50 p99 cpu" reads in a row, and Herald's ove
 }
 ratio() { awk -v h="$1" -v n="$2" 'BEGIN {printf (n > 0 ? "%.2f" : "-"), h / n}'; }
 side_by_side() { # label script per-request-messages connections...: one row per connection count
-  local label=$1 script=$2 per=$3 c s; shift 3
+  local label=$1 script=$2 per=$3 c s j0 c0; shift 3
   for c in "$@"; do
     declare -A R=() C=()
-    for s in "${SERVERS[@]}"; do R[$s]=$(wrk_run "$script" "$per" $s "$script$c" "$c" "$DUR"); done
+    for s in "${SERVERS[@]}"; do
+      if [ "$script" = pub ]; then
+        warm_until_compiled "$script" "$per" $s "$script$c" "$c"
+        j0=$(jit "${PID[$s]}") c0=$(ticks "${PID[$s]}")
+      fi
+      R[$s]=$(wrk_run "$script" "$per" $s "$script$c" "$c" "$DUR")
+      if [ "$script" = pub ]; then echo "; measured: $(share "$j0" "$c0" "$(jit "${PID[$s]}")" "$(ticks "${PID[$s]}")")" >>"$WORK/warm.txt"; fi
+    done
     IFS=$'\t' read -ra CELLS <<<"$(cells)"; row "$label, $c connections" "${CELLS[@]}"
   done
 }
@@ -169,4 +198,5 @@ for load in $LOADS; do
   esac
 done
 echo "Herald's CPU per message by thread pool:"; sed 's/^/  /' "$WORK/pools.txt" 2>/dev/null
+[ -f "$WORK/warm.txt" ] && { echo "Warm-ups before each /pub run:"; sed 's/^/  /' "$WORK/warm.txt"; }
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
