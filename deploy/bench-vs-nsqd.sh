@@ -19,7 +19,8 @@
 #    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
 #             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores;
 #             "server/wrk/machine busy": the server's, wrk's and the whole machine's share of all cores over the run
-#             (a machine far busier than server + wrk had someone else's load, or the kernel's own work, in that run); after the
+#             (a machine far busier than server + wrk had someone else's load, or the kernel's own work, in that run); "steal":
+#             the part of the machine's busy share the hypervisor gave to other guests (time this VM's cores did not run); after the
 #             table, Herald's CPU per message by thread pool (from /proc, per run)
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s. With -k K, each server first
@@ -89,29 +90,30 @@ done
 stat_ticks() { sed 's/.*) //' "$1" | awk '{print $12 + $13}'; } # utime + stime from a stat file, in clock ticks (read
 # after the name's closing parenthesis: a thread's name may hold spaces, "C2 CompilerThre")
 ticks() { stat_ticks "/proc/$1/stat"; } # a process's
-busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; } # the whole machine's busy ticks
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $9}' /proc/stat; } # the whole machine's busy ticks, and steal's of them
 pools() { # a JVM's CPU ticks by thread pool: its threads' utime + stime, grouped by name without the number
   local t name; for t in /proc/$1/task/*; do
     { read -r name <"$t/comm" && echo "${name// /_} $(stat_ticks "$t/stat")"; } 2>/dev/null || true # a thread that ended meanwhile
   done | sed -E 's/[-#0-9]+ / /' | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}'
 }
-wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg machine-busy"
-  local before after busy0 busy1 pools0=
-  before=$(ticks "${PID[$3]}") busy0=$(busy)
+wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg busy steal"
+  local before after busy0 busy1 steal0 steal1 pools0=
+  before=$(ticks "${PID[$3]}"); read -r busy0 steal0 < <(busy)
   [ "$3" != nsqd ] && pools0=$(pools "${PID[$3]}")
   TOPIC=$4 /usr/bin/time -f '%U %S' -o "$WORK/wrk.cpu" wrk -t2 -c"$5" -d"$6"s -s "$WORK/$1.lua" --latency "http://${HTTP[$3]}" >"$WORK/wrk.txt"
-  after=$(ticks "${PID[$3]}") busy1=$(busy)
+  after=$(ticks "${PID[$3]}"); read -r busy1 steal1 < <(busy)
   # Herald's CPU per message by thread pool (comm names are cut at 15 characters), for the list after the table.
   [ -n "$pools0" ] && { echo "$pools0" | sed 's/^/0 /'; pools "${PID[$3]}" | sed 's/^/1 /'; } |
     awk -v per="$2" -v hz="$(getconf CLK_TCK)" -v label="$3 $4 -c$5" -v n="$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")" '
       $1 == 0 {a[$2] = $3} $1 == 1 {d[$2] = $3 - a[$2]}
       END {line = label ":"; for (k in d) if (d[k] > 0) line = line sprintf(" %s %.2f", k, d[k] / hz * 1e6 / (n * per)); print line " (us a message)"}' >>"$WORK/pools.txt"
   # The machine's busy share (all cores) beside the server's own: what else ran in the same seconds.
-  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v wrkcpu="$(awk '{print $1 + $2}' "$WORK/wrk.cpu")" -v secs="$6" -v cores="$(nproc)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
+  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v steal=$((steal1 - steal0)) -v wrkcpu="$(awk '{print $1 + $2}' "$WORK/wrk.cpu")" -v secs="$6" -v cores="$(nproc)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
        /Requests\/sec/ {r=$2*per} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
        /requests in/ {n=$1*per}
-       END {printf "%.0f %.1fms %.1fms %.1fus %.0f%%/%.0f%%/%.0f%%%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0,
-            100 * cpu / (hz * secs * cores), 100 * wrkcpu / (secs * cores), 100 * busy / (hz * secs * cores), bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
+       END {printf "%.0f %.1fms %.1fms %.1fus %.0f%%/%.0f%%/%.0f%% %.0f%%%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0,
+            100 * cpu / (hz * secs * cores), 100 * wrkcpu / (secs * cores), 100 * busy / (hz * secs * cores),
+            100 * steal / (hz * secs * cores), bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
 }
 mpub() { wrk_run mpub 100 "$@"; } # server topic conns seconds
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR${BEFORE:+ (before: $BEFORE)} $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
@@ -137,7 +139,7 @@ row() { # label, one cell per server, then the ratio cell (Herald / nsqd)
   local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; echo "$line"
 }
 cells() { # how a server's "msgs/s p50 p99 cpu" reads in a row, and Herald's over nsqd's after it
-  local s; for s in "${SERVERS[@]}"; do set -- ${R[$s]}; printf '%s\t' "$1 msgs/s, p99 $3, CPU $4/msg (server/wrk/machine busy $5)${C[$s]:+; consumed ${C[$s]}/s}"; done
+  local s; for s in "${SERVERS[@]}"; do set -- ${R[$s]}; printf '%s\t' "$1 msgs/s, p99 $3, CPU $4/msg (server/wrk/machine busy $5, steal $6${7:+; ${*:7}})${C[$s]:+; consumed ${C[$s]}/s}"; done
   set -- ${R[nsqd]}; n=$1 np=$3 nc=$4; set -- ${R[herald]}; h=$1 hp=$3 hc=$4
   printf '%s' "$(ratio "$h" "$n") (p99 $(ratio "${hp%ms}" "${np%ms}"), CPU/msg $(ratio "${hc%us}" "${nc%us}")${C[herald]:+; consumed $(ratio "${C[herald]:-0}" "${C[nsqd]:-0}")})"
 }
