@@ -225,16 +225,16 @@ class JournalDamageTest {
     refusedThenRepairedLosingExactly(dir, "d has no journal writes", true);
   }
 
+  /**
+   * Refused with one line naming the manifest. Before the check, such a start ended after 75 s with
+   * "Ask timed out", which names no file: that line is the difference, so it is not timed here.
+   */
   @Test
-  void aDamagedManifestIsNamedWithinSeconds() throws Exception {
+  void aDamagedManifestIsNamed() throws Exception {
     Path dir = copy();
     Path manifest = file(dir, "MANIFEST-");
     overwrite(manifest, 10, "garbage".getBytes(StandardCharsets.US_ASCII));
-    long started = System.nanoTime();
     refused(dir, manifest.getFileName().toString(), "Corruption");
-    long seconds = (System.nanoTime() - started) / 1_000_000_000;
-    // The JVM's own start takes most of it on a busy 2-core machine; before, this waited 75 s.
-    assertTrue(seconds < 40, seconds + " s");
     try (NodeProcess node = NodeProcess.start(dir, "--journal-repair")) {
       assertTrue(node.http().get("/stats?format=json").json().path("health").asText().contains("MANIFEST"));
       Set<Integer> seen = drain(node, MESSAGES);
