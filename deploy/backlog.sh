@@ -9,11 +9,13 @@
 #          or for FILL_SECONDS (default 40); then nsq's bench_reader (2 TCP connections, RDY 2500, a FIN
 #          each) for READ_SECONDS (default 5) on each channel in turn: the first drain is the node's first
 #          delivery (cold), the others warm. Prints each drain's msgs/s, the node's CPU (user + system,
-#          /proc) per consumed message and how busy the whole machine was; a drain that empties its
-#          channel says so (its rate is then a lower bound).
+#          /proc) per consumed message, how busy the whole machine was and how much of it the hypervisor
+#          took (steal: the CPU this VM was denied, which slows a drain without showing in "busy"); a drain
+#          that empties its channel says so (its rate is then a lower bound).
 # restart  java with no options (-o), herald bench --publishers 16 --batch 100 for FILL_SECONDS (default
 #          25) into topic t with one channel, no consumer; SIGTERM; the same command again: seconds from the
-#          second java's start to /ping answering 200, and to the first message over NSQ TCP (nsq_tail -n 1).
+#          second java's start to /ping answering 200, and to the first message over NSQ TCP (nsq_tail -n 1),
+#          with how busy the machine was and its steal.
 set -euo pipefail
 JAR=target/herald.jar NSQ=/work/nsq/bin JVM= FILL= BACKLOG=2500000 READ=5 CHANNELS=3
 while getopts j:n:o:f:b:r:c: opt; do
@@ -38,7 +40,9 @@ start() { # starts the node on $WORK/data; sets NODE, HTTP, TCP
   [ -n "$HTTP" ] || { cat "$WORK/node.log" >&2; exit 1; }
 }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }                # clock ticks of user + system
-busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+# The machine's busy ticks, all its ticks but steal, and steal (the hypervisor's share), from /proc/stat.
+busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8, $9}' /proc/stat; }
+stolen() { awk -v s="$1" -v t="$2" 'BEGIN { printf "%.0f%% stolen", 100 * s / (s + t) }'; }
 depth() { curl -s "http://$HTTP/stats?format=json&topic=t&channel=$1" | jq '.topics[0].channels[0].depth'; }
 channels() { curl -sf -X POST "http://$HTTP/topic/create?topic=t" >/dev/null; for i in $(seq "$CHANNELS"); do curl -sf -X POST "http://$HTTP/channel/create?topic=t&channel=c$i" >/dev/null; done; }
 
@@ -60,7 +64,8 @@ drain)
     c1=$(cpu "$NODE") b1=($(busy)) after=$(depth "c$i")
     if [ "$after" -eq 0 ]; then echo "drain c$i: emptied the channel"; fi
     awk -v n=$((before - after)) -v s="$READ" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v bb=$((b1[0] - b0[0])) -v bt=$((b1[1] - b0[1])) \
-      'BEGIN { printf "drain c%d: %d consumed, %.0f msgs/s by depth, node %.2f us/msg, machine %.0f%% busy\n", '"$i"', n, n / s, c / hz * 1e6 / n, 100 * bb / bt }'
+      -v st="$(stolen $((b1[2] - b0[2])) $((b1[1] - b0[1])))" \
+      'BEGIN { printf "drain c%d: %d consumed, %.0f msgs/s by depth, node %.2f us/msg, machine %.0f%% busy, %s\n", '"$i"', n, n / s, c / hz * 1e6 / n, 100 * bb / bt, st }'
   done
   ;;
 restart)
@@ -77,7 +82,8 @@ restart)
   "$NSQ/nsq_tail" --nsqd-tcp-address "$TCP" --topic t --channel c1 -n 1 >/dev/null 2>&1
   t2=$(date +%s.%N) b1=($(busy)) c1=$(cpu "$NODE")
   awk -v a="$t0" -v b="$t1" -v c="$t2" -v bb=$((b1[0] - b0[0])) -v bt=$((b1[1] - b0[1])) -v n="$c1" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "restart: /ping %.2f s, first message over TCP %.2f s after java starts; machine %.0f%% busy, the node %.0f%% of it (%.1f s CPU)\n", b - a, c - a, 100 * bb / bt, 100 * n / bb, n / hz }' 
+    -v st="$(stolen $((b1[2] - b0[2])) $((b1[1] - b0[1])))" \
+    'BEGIN { printf "restart: /ping %.2f s, first message over TCP %.2f s after java starts; machine %.0f%% busy, %s, the node %.0f%% of it (%.1f s CPU)\n", b - a, c - a, 100 * bb / bt, st, 100 * n / bb, n / hz }'
   ;;
 *) echo "drain or restart" >&2; exit 2 ;;
 esac
