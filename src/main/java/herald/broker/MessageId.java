@@ -1,7 +1,5 @@
 package herald.broker;
 
-import org.apache.pekko.util.ByteString;
-
 import java.util.function.IntUnaryOperator;
 
 /**
@@ -31,11 +29,6 @@ public final class MessageId {
   /** The offset of the 16 ASCII hex digits at {@code at}, or -1 when they are not a well-formed id. */
   public static long parse(byte[] bytes, int at) {
     return parse(i -> bytes[i], at);
-  }
-
-  /** The offset of the 16 ASCII hex digits at {@code at} (which must be there), or -1 when they are not a well-formed id. */
-  public static long parse(ByteString bytes, int at) {
-    return parse(bytes::apply, at);
   }
 
   /** The offset, or -1 when the text is not a well-formed id. */

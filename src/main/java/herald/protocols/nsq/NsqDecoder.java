@@ -35,6 +35,8 @@ final class NsqDecoder {
   /** A run of FINs read since the last other command. */
   private long[] fins = new long[64];
   private int finCount;
+  /** {@code buffer}'s own array while a read's FINs are looked at (null until then, and after). */
+  private byte[] bytes;
 
   NsqDecoder(Limits limits) {
     this.limits = limits;
@@ -46,6 +48,7 @@ final class NsqDecoder {
    */
   void dropHeld() {
     buffer = ByteString.emptyByteString();
+    bytes = null;
     pos = 0;
     waitingForBody = null;
   }
@@ -74,6 +77,7 @@ final class NsqDecoder {
     }
     finsTo(out);
     buffer = failed ? ByteString.emptyByteString() : buffer.drop(pos);
+    bytes = null;
     pos = 0;
     return out;
   }
@@ -128,17 +132,27 @@ final class NsqDecoder {
   /**
    * Reads the line at {@code pos} into the run of FINs if it is a well-formed "FIN <16 hex digits>"
    * (a consumer sends one per message: read in place, no object each). Any other line, a FIN with a
-   * bad id included, is left for the general path (and its errors).
+   * bad id included, is left for the general path (and its errors). Read from the buffer's own
+   * array rather than through ByteString's apply, a call per byte (this method was 2.8 % of the
+   * node's CPU in a backlog drain, ~40 such calls a FIN).
    */
   private boolean fin() {
+    if (bytes == null) {
+      // Not compact only after a body that came in several reads: what follows it, without the body.
+      if (!buffer.isCompact()) {
+        buffer = buffer.drop(pos).compact();
+        pos = 0;
+      }
+      bytes = buffer.toArrayUnsafe();
+    }
     // The verb first: any other line is looked through for its end once, by the general path.
-    if (buffer.length() - pos < FIN.length) return false;
-    for (int i = 0; i < FIN.length; i++) if (buffer.apply(pos + i) != FIN[i]) return false;
-    int end = buffer.indexOf((byte) '\n', pos);
-    if (end < 0) return false;
-    int lineEnd = end > pos && buffer.apply(end - 1) == '\r' ? end - 1 : end;
-    if (lineEnd - pos != FIN.length + 16) return false;
-    long offset = MessageId.parse(buffer, pos + FIN.length);
+    if (bytes.length - pos < FIN.length) return false;
+    for (int i = 0; i < FIN.length; i++) if (bytes[pos + i] != FIN[i]) return false;
+    // The line ends right after the id: "\n", or "\r\n" (an id with a '\n' in it fails as hex).
+    int idEnd = pos + FIN.length + 16;
+    int end = idEnd < bytes.length && bytes[idEnd] == '\r' ? idEnd + 1 : idEnd;
+    if (end >= bytes.length || bytes[end] != '\n') return false;
+    long offset = MessageId.parse(bytes, pos + FIN.length);
     if (offset < 0) return false;
     if (finCount == fins.length) fins = java.util.Arrays.copyOf(fins, finCount * 2);
     fins[finCount++] = offset;

@@ -110,10 +110,11 @@ class NsqDecoderTest {
         "Line[params=[FIN, , 000000000000002a]]",
         "Line[params=[FIN, 000000000000002a, x]]",
         "Line[params=[FIX, 000000000000002a]]",
+        "Line[params=[FIN, 000000000000002a\r]]",
         "Line[params=[FIN]]");
     assertEquals(expected, describe(decode(magic(), line("FIN 000000000000002a"), line("FIN 000000000000002B\r"),
         line("FIN 000000000000002g"), line("FIN 8000000000000000"), line("FIN 2a"), line("FIN  000000000000002a"),
-        line("FIN 000000000000002a x"), line("FIX 000000000000002a"), line("FIN"))));
+        line("FIN 000000000000002a x"), line("FIX 000000000000002a"), line("FIN 000000000000002a\r\r"), line("FIN"))));
   }
 
   @Test
