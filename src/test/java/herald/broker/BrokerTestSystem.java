@@ -2,6 +2,7 @@ package herald.broker;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import herald.e2e.Await;
 import herald.settings.Settings;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -42,7 +43,7 @@ final class BrokerTestSystem {
   final ActorTestKit testKit;
   private final List<Routed> routed = new ArrayList<>();
 
-  BrokerTestSystem(String name) {
+  BrokerTestSystem(String name) throws Exception {
     Config config = EventSourcedBehaviorTestKit.config()
         .withFallback(ConfigFactory.parseString(String.join("\n",
             "pekko.actor.provider = cluster",
@@ -64,7 +65,7 @@ final class BrokerTestSystem {
 
     Cluster cluster = Cluster.get(system);
     cluster.manager().tell(Join.create(cluster.selfMember().address()));
-    awaitTrue(Duration.ofSeconds(20), "the node to be Up", () -> cluster.selfMember().status() == MemberStatus.up());
+    Await.until(Duration.ofSeconds(20), "the node to be Up", () -> cluster.selfMember().status() == MemberStatus.up());
   }
 
   private <T> Behavior<T> recorder(String entityId) {
@@ -122,20 +123,6 @@ final class BrokerTestSystem {
   List<Object> routedTo(String entityId) {
     synchronized (routed) {
       return routed.stream().filter(r -> r.entityId().equals(entityId)).map(Routed::message).toList();
-    }
-  }
-
-  /** Polls a condition until it holds or the deadline passes. */
-  static void awaitTrue(Duration timeout, String what, java.util.function.BooleanSupplier condition) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out after " + timeout + " waiting for " + what);
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
     }
   }
 }

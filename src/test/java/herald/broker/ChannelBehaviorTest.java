@@ -1,5 +1,6 @@
 package herald.broker;
 
+import herald.e2e.Await;
 import herald.settings.Settings;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -38,7 +39,7 @@ class ChannelBehaviorTest {
   private String name;
 
   @BeforeAll
-  static void startSystem() {
+  static void startSystem() throws Exception {
     broker = new BrokerTestSystem("channel-behavior-test");
   }
 
@@ -282,7 +283,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void finAdvancesAndPersistsTheCursorAndReqRedelivers() {
+  void finAdvancesAndPersistsTheCursorAndReqRedelivers() throws Exception {
     var kit = kit();
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
         new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a", "b", "c"))));
@@ -294,7 +295,7 @@ class ChannelBehaviorTest {
     // A credit is free again: offset 2 goes out.
     assertEquals(2, receive(consumer, 1).get(0).offset());
     // FINs are persisted in batches, on the channel's tick.
-    BrokerTestSystem.awaitTrue(WAIT, "the cursor to be persisted past offset 0", () -> kit.getState().cursor() == 1);
+    Await.until(WAIT, "the cursor to be persisted past offset 0", () -> kit.getState().cursor() == 1);
 
     kit.runCommand(new Channel.Requeue(consumer.ref(), 1, 0));
     ConsumerProtocol.Delivery again = receive(consumer, 1).get(0);
@@ -304,10 +305,10 @@ class ChannelBehaviorTest {
     assertEquals(1, stats(kit).requeueCount());
 
     kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {2}));
-    BrokerTestSystem.awaitTrue(WAIT, "offset 2 to be persisted as finished above the cursor",
+    Await.until(WAIT, "offset 2 to be persisted as finished above the cursor",
         () -> kit.getState().cursor() == 1 && Arrays.equals(kit.getState().finished(), new long[] {2, 3}));
     kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {1}));
-    BrokerTestSystem.awaitTrue(WAIT, "the cursor to pass every message", () -> kit.getState().cursor() == 3);
+    Await.until(WAIT, "the cursor to pass every message", () -> kit.getState().cursor() == 3);
     assertArrayEquals(new long[0], kit.getState().finished());
     assertEquals(0, stats(kit).depth());
     assertEquals(0, stats(kit).inFlightCount());
@@ -354,7 +355,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void aFinBatchAppliesEveryFinAndReportsOnlyTheOnesNotInFlight() {
+  void aFinBatchAppliesEveryFinAndReportsOnlyTheOnesNotInFlight() throws Exception {
     var kit = kit();
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
         new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a", "b", "c"))));
@@ -366,11 +367,11 @@ class ChannelBehaviorTest {
     assertEquals("E_FIN_FAILED", failed.code());
     assertTrue(failed.message().contains(MessageId.of(9)), failed.message());
     assertEquals(1, stats(kit).inFlightCount());
-    BrokerTestSystem.awaitTrue(WAIT, "the cursor to be persisted past offsets 0 and 1", () -> kit.getState().cursor() == 2);
+    Await.until(WAIT, "the cursor to be persisted past offsets 0 and 1", () -> kit.getState().cursor() == 2);
   }
 
   @Test
-  void afterARestartOnlyUnfinishedMessagesAreDeliveredAgain() {
+  void afterARestartOnlyUnfinishedMessagesAreDeliveredAgain() throws Exception {
     var kit = kit();
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
         new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a", "b", "c", "d"))));
@@ -379,7 +380,7 @@ class ChannelBehaviorTest {
     receive(consumer, 4);
     // Both FINs in one command, as a consumer's frame with two FIN lines arrives.
     kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {0, 2}));
-    BrokerTestSystem.awaitTrue(WAIT, "the FINs to be persisted",
+    Await.until(WAIT, "the FINs to be persisted",
         () -> kit.getState().cursor() == 1 && Arrays.equals(kit.getState().finished(), new long[] {2, 3}));
 
     // A crash: in-flight messages 1 and 3 were never FINed.
@@ -415,7 +416,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void whatADeadConsumerHeldGoesToAnotherConsumer() {
+  void whatADeadConsumerHeldGoesToAnotherConsumer() throws Exception {
     var kit = kit();
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
         new Topic.TopicCreated(1), new Topic.MessagesAppended(0, messages("a"))));
@@ -428,7 +429,7 @@ class ChannelBehaviorTest {
     ConsumerProtocol.Delivery again = receive(other, 1).get(0);
     assertEquals(0, again.offset());
     assertEquals(2, again.attempts());
-    BrokerTestSystem.awaitTrue(WAIT, "the dead consumer to be gone", () -> stats(kit).clients().size() == 1);
+    Await.until(WAIT, "the dead consumer to be gone", () -> stats(kit).clients().size() == 1);
   }
 
   @Test
@@ -448,7 +449,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void aReqWithDelaySurvivesARestart() {
+  void aReqWithDelaySurvivesARestart() throws Exception {
     var kit = kit();
     TestProbe<ConsumerProtocol> consumer = withMessages(kit, 2, "a", "b");
     receive(consumer, 2);
@@ -457,7 +458,7 @@ class ChannelBehaviorTest {
     kit.runCommand(new Channel.Requeue(consumer.ref(), 0, 60_000));
     assertEquals(1, stats(kit).deferredCount());
 
-    BrokerTestSystem.awaitTrue(WAIT, "the deferral to be persisted", () -> kit.getState().deferred().size() == 1);
+    Await.until(WAIT, "the deferral to be persisted", () -> kit.getState().deferred().size() == 1);
     Channel.State state = kit.getState();
     Channel.Deferral deferral = state.deferred().toList().get(0);
     assertEquals(0, deferral.offset());
@@ -473,14 +474,14 @@ class ChannelBehaviorTest {
     kit.runCommand(member(0, 1, 2, 2));
     subscribe(kit, 5);
     // Read back from the journal, the message goes to the deferred queue again, not to a consumer.
-    BrokerTestSystem.awaitTrue(WAIT, "the deferred message to be read back", () -> stats(kit).deferredCount() == 1);
+    Await.until(WAIT, "the deferred message to be read back", () -> stats(kit).deferredCount() == 1);
     Channel.ChannelStats stats = stats(kit);
     assertEquals(0, stats.inFlightCount());
     assertEquals(0, stats.depth());
   }
 
   @Test
-  void aRestoredReqDelayIsKeptWhileItsMessageIsNotReadBackYet() {
+  void aRestoredReqDelayIsKeptWhileItsMessageIsNotReadBackYet() throws Exception {
     // mem-queue-size 4: after the restart only offsets 0-3 are read back; offset 5 waits in the journal.
     Settings small = new Settings("127.0.0.1", 0, "127.0.0.1", 0, "unused-data-path",
         Duration.ofSeconds(60), Duration.ofMinutes(15), Duration.ofHours(1),
@@ -494,7 +495,7 @@ class ChannelBehaviorTest {
     TestProbe<ConsumerProtocol> consumer = subscribe(kit, 6);
     receive(consumer, 6);
     kit.runCommand(new Channel.Requeue(consumer.ref(), 5, 60_000));
-    BrokerTestSystem.awaitTrue(WAIT, "the deferral to be persisted", () -> kit.getState().deferred().size() == 1);
+    Await.until(WAIT, "the deferral to be persisted", () -> kit.getState().deferred().size() == 1);
     long due = kit.getState().deferred().get(5).due();
 
     kit.restart();
@@ -504,7 +505,7 @@ class ChannelBehaviorTest {
     kit.runCommand(new Channel.Ready(again.ref(), 0)); // no more deliveries, so no more reads
     // A progress write while offset 5 is still unread must keep its delay.
     kit.runCommand(new Channel.Requeue(again.ref(), 0, 60_000));
-    BrokerTestSystem.awaitTrue(WAIT, "both deferrals to be persisted", () -> kit.getState().deferred().size() == 2);
+    Await.until(WAIT, "both deferrals to be persisted", () -> kit.getState().deferred().size() == 2);
     Channel.Deferral kept = kit.getState().deferred().get(5);
     assertEquals(due, kept.due());
     assertEquals(1, stats(kit).deferredCount(), "offset 5 was not read back: only offset 0 is deferred in memory");
@@ -593,7 +594,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void attemptsAreWrittenWithProgressAndContinueAfterARestart() {
+  void attemptsAreWrittenWithProgressAndContinueAfterARestart() throws Exception {
     var kit = kit();
     TestProbe<ConsumerProtocol> consumer = withMessages(kit, 2, "a", "b");
     assertEquals(List.of(1, 1), receive(consumer, 2).stream().map(ConsumerProtocol.Delivery::attempts).toList());
@@ -605,7 +606,7 @@ class ChannelBehaviorTest {
     }
     kit.runCommand(new Channel.Finish(consumer.ref(), new long[] {1}));
     // Offset 0 went out three times; no delivery was a write of its own, the progress carries them.
-    BrokerTestSystem.awaitTrue(WAIT, "the attempts to be persisted",
+    Await.until(WAIT, "the attempts to be persisted",
         () -> Arrays.equals(kit.getState().attempts(), new long[] {0, 1, 3}));
 
     kit.restart();
@@ -643,8 +644,8 @@ class ChannelBehaviorTest {
   }
 
   /** The n-th Append that reached the dead-letter topic. */
-  private Topic.Append deadLetterAppend(int n) {
-    BrokerTestSystem.awaitTrue(WAIT, n + " appends to the dead-letter topic",
+  private Topic.Append deadLetterAppend(int n) throws Exception {
+    Await.until(WAIT, n + " appends to the dead-letter topic",
         () -> broker.routedTo(deadLetterTopicId()).stream().filter(Topic.Append.class::isInstance).count() >= n);
     return (Topic.Append) broker.routedTo(deadLetterTopicId()).stream().filter(Topic.Append.class::isInstance)
         .skip(n - 1).findFirst().orElseThrow();
@@ -655,7 +656,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void aMessageWhoseLastAttemptFailsIsPublishedToTheDeadLetterTopicAndFinished() {
+  void aMessageWhoseLastAttemptFailsIsPublishedToTheDeadLetterTopicAndFinished() throws Exception {
     var kit = kit();
     configure(kit, 2);
     TestProbe<ConsumerProtocol> consumer = withMessages(kit, 1, "a", "b");
@@ -676,7 +677,7 @@ class ChannelBehaviorTest {
     assertEquals(DedupId.ofPosition(topic, name, 0), copy.dedupId());
 
     stored(append);
-    BrokerTestSystem.awaitTrue(WAIT, "the dead letter to be finished and written",
+    Await.until(WAIT, "the dead letter to be finished and written",
         () -> kit.getState().cursor() == 2 && kit.getState().deadLettered() == 1);
     Channel.ChannelStats stats = stats(kit);
     assertEquals(1, stats.deadLetterCount());
@@ -687,7 +688,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void aMessageThatTimesOutForTheLastTimeIsDeadLettered() {
+  void aMessageThatTimesOutForTheLastTimeIsDeadLettered() throws Exception {
     var kit = kit();
     configure(kit, 1);
     kit.persistenceTestKit().persistForRecovery(topicPid(), List.<Object>of(
@@ -701,7 +702,7 @@ class ChannelBehaviorTest {
     Topic.Append append = deadLetterAppend(1);
     assertEquals("slow", append.messages().get(0).body().utf8String());
     stored(append);
-    BrokerTestSystem.awaitTrue(WAIT, "the dead letter to be counted", () -> stats(kit).deadLetterCount() == 1);
+    Await.until(WAIT, "the dead letter to be counted", () -> stats(kit).deadLetterCount() == 1);
     assertEquals(1, stats(kit).timeoutCount());
     consumer.expectNoMessage(Duration.ofMillis(300)); // a timed-out delivery would come back within 200 ms
   }
@@ -757,7 +758,7 @@ class ChannelBehaviorTest {
   }
 
   @Test
-  void afterACrashBeforeItWasFinishedADeadLetterIsPublishedAgainUnderTheSameIdNotDelivered() {
+  void afterACrashBeforeItWasFinishedADeadLetterIsPublishedAgainUnderTheSameIdNotDelivered() throws Exception {
     var kit = kit();
     configure(kit, 1);
     TestProbe<ConsumerProtocol> consumer = withMessages(kit, 1, "a");
@@ -773,7 +774,7 @@ class ChannelBehaviorTest {
     assertEquals(first.messages().get(0).dedupId(), again.messages().get(0).dedupId(),
         "the same id: the dead-letter topic stores it once");
     stored(again);
-    BrokerTestSystem.awaitTrue(WAIT, "the dead letter to be finished", () -> kit.getState().cursor() == 1);
+    Await.until(WAIT, "the dead letter to be finished", () -> kit.getState().cursor() == 1);
     next.expectNoMessage(Duration.ofMillis(300)); // it went to the dead-letter topic, never to a consumer
   }
 }

@@ -1,5 +1,6 @@
 package herald.broker;
 
+import herald.e2e.Await;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -50,7 +51,7 @@ class LocalPublishTest {
   private static Publisher publisher;
 
   @BeforeAll
-  static void startSystem() {
+  static void startSystem() throws Exception {
     broker = new BrokerTestSystem("local-publish-test");
     journal = PersistenceTestKit.create(broker.system());
     publisher = new Publisher(broker.system(), metrics);
@@ -103,10 +104,10 @@ class LocalPublishTest {
   }
 
   /** A real topic, spawned (not through sharding), once it takes publishes from its inbox. */
-  private static String runningTopic(String prefix) {
+  private static String runningTopic(String prefix) throws Exception {
     String name = BrokerTestSystem.uniqueName(prefix);
     broker.testKit.spawn(Topic.create(name, BrokerTestSystem.SETTINGS));
-    BrokerTestSystem.awaitTrue(WAIT, "topic " + name + " running", () -> LocalTopics.get(broker.system()).runs(name));
+    Await.until(WAIT, "topic " + name + " running", () -> LocalTopics.get(broker.system()).runs(name));
     return name;
   }
 
@@ -212,7 +213,7 @@ class LocalPublishTest {
   void aTopicThatStopsAfterItsWriteLeavesWhatWaitedToSharding() throws Exception {
     String topic = BrokerTestSystem.uniqueName("vouchers");
     ActorRef<Topic.Command> ref = broker.testKit.spawn(Topic.create(topic, BrokerTestSystem.SETTINGS));
-    BrokerTestSystem.awaitTrue(WAIT, "topic running", () -> LocalTopics.get(broker.system()).runs(topic));
+    Await.until(WAIT, "topic running", () -> LocalTopics.get(broker.system()).runs(topic));
     Hold hold = new Hold(Topic.persistenceId(topic));
 
     var first = publisher.publish(topic, List.of(message("v0", null))).toCompletableFuture();
@@ -247,7 +248,7 @@ class LocalPublishTest {
     });
 
     CompletableFuture<Topic.Appended> lost = publisher.publish(topic, List.of(message("b0", null))).toCompletableFuture();
-    BrokerTestSystem.awaitTrue(WAIT, "the failed topic left its inbox", () -> !local.runs(topic));
+    Await.until(WAIT, "the failed topic left its inbox", () -> !local.runs(topic));
     // Restarting, and failing to recover, it takes no publish: they go through sharding, which
     // finds the topic wherever it runs next (in a cluster, on a node that can use the journal).
     CompletableFuture<Topic.Appended> next = publisher.publish(topic, List.of(message("b1", null))).toCompletableFuture();
@@ -260,7 +261,7 @@ class LocalPublishTest {
     assertInstanceOf(Publisher.OutcomeUnknown.class, e.getCause());
 
     cut.set(false);
-    BrokerTestSystem.awaitTrue(WAIT, "the topic recovered and takes its inbox again", () -> local.runs(topic));
+    Await.until(WAIT, "the topic recovered and takes its inbox again", () -> local.runs(topic));
     assertEquals(new Topic.Appended(0, 1), publisher.publish(topic, List.of(message("b2", null))).toCompletableFuture()
         .get(20, TimeUnit.SECONDS));
     assertEquals(List.of(1), writeSizes(topic));

@@ -1,5 +1,6 @@
 package herald.broker;
 
+import herald.e2e.Await;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
@@ -32,7 +33,7 @@ class TopicBehaviorTest {
   private EventSourcedBehaviorTestKit<Topic.Command, Topic.Event, Topic.State> kit;
 
   @BeforeAll
-  static void startSystem() {
+  static void startSystem() throws Exception {
     broker = new BrokerTestSystem("topic-behavior-test");
   }
 
@@ -156,7 +157,7 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void aChannelThatSaidWhereItRunsIsToldDirectlyUntilItStops() {
+  void aChannelThatSaidWhereItRunsIsToldDirectlyUntilItStops() throws Exception {
     createChannel("archive", true);
     TestProbe<Channel.Command> channel = broker.testKit.createTestProbe();
     kit.runCommand(new Topic.Attach("archive", channel.ref()));
@@ -170,7 +171,7 @@ class TopicBehaviorTest {
 
     // Once it stops, its next incarnation is found through sharding again.
     channel.stop();
-    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "a push routed through sharding after the channel stopped", () -> {
+    Await.until(Duration.ofSeconds(10), "a push routed through sharding after the channel stopped", () -> {
       append(messages("z"));
       return broker.routedTo(channelId("archive")).stream()
           .anyMatch(m -> m instanceof Channel.Push p && p.batch().messages().get(0).body().utf8String().equals("z"));
@@ -398,13 +399,13 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void attachOfAKnownChannelAnswersWithItsStartAndOfAnUnknownOneWithNotAMember() {
+  void attachOfAKnownChannelAnswersWithItsStartAndOfAnUnknownOneWithNotAMember() throws Exception {
     append(messages("a"));
     createChannel("known", false);
     kit.runCommand(new Topic.Attach("known"));
     kit.runCommand(new Topic.Attach("stranger"));
 
-    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "two Attached for the known channel",
+    Await.until(Duration.ofSeconds(10), "two Attached for the known channel",
         () -> broker.routedTo(channelId("known")).stream().filter(m -> m instanceof Channel.Attached).count() == 2);
     for (Object m : broker.routedTo(channelId("known"))) {
       if (m instanceof Channel.Attached a) {
@@ -481,7 +482,7 @@ class TopicBehaviorTest {
   // ---- recovery -------------------------------------------------------------------------------
 
   @Test
-  void restartRecoversTheStateAndWakesEveryChannel() {
+  void restartRecoversTheStateAndWakesEveryChannel() throws Exception {
     append(messages("a", "b"));
     createChannel("archive", false);
     kit.<StatusReply<Done>>runCommand(r -> new Topic.SetPaused(true, r));
@@ -493,7 +494,7 @@ class TopicBehaviorTest {
     assertEquals(3, after.nextOffset());
     assertTrue(after.paused());
 
-    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "the channel to be attached again after the restart",
+    Await.until(Duration.ofSeconds(10), "the channel to be attached again after the restart",
         () -> broker.routedTo(channelId("archive")).stream().filter(m -> m instanceof Channel.Attached).count() == 2);
     Channel.Attached last = (Channel.Attached) broker.routedTo(channelId("archive")).stream()
         .filter(m -> m instanceof Channel.Attached).reduce((a, b) -> b).orElseThrow();
@@ -519,13 +520,13 @@ class TopicBehaviorTest {
     return kit.persistenceTestKit().persistedInStorage(Topic.persistenceId(topic)).size();
   }
 
-  private void awaitStored(int events) {
-    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), events + " events left in the journal",
+  private void awaitStored(int events) throws Exception {
+    Await.until(Duration.ofSeconds(10), events + " events left in the journal",
         () -> kit.persistenceTestKit().persistedInStorage(Topic.persistenceId(topic)).size() == events);
   }
 
   @Test
-  void eventsBelowEveryChannelsPositionAreDeleted() {
+  void eventsBelowEveryChannelsPositionAreDeleted() throws Exception {
     int all = writesWithTwoChannels();
     assertEquals(2003, all);
     // b has not said where it is: its start (write 3) holds everything, whatever a says.
@@ -542,7 +543,7 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void nothingPastTheSecondLastSnapshotIsDeleted() {
+  void nothingPastTheSecondLastSnapshotIsDeleted() throws Exception {
     int all = writesWithTwoChannels();
     kit.runCommand(new Topic.ChannelAt("a", 2003));
     kit.runCommand(new Topic.ChannelAt("b", 2003));
@@ -553,7 +554,7 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void aSnapshotIsStoredBesideTheWritesNotInTheirWay() {
+  void aSnapshotIsStoredBesideTheWritesNotInTheirWay() throws Exception {
     SnapshotTestKit snapshots = kit.snapshotTestKit().orElseThrow();
     String id = Topic.persistenceId(topic);
     CountDownLatch stored = new CountDownLatch(1);
@@ -579,7 +580,7 @@ class TopicBehaviorTest {
       stored.countDown();
       snapshots.resetPolicy();
     }
-    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "the snapshot at write 1,000",
+    Await.until(Duration.ofSeconds(10), "the snapshot at write 1,000",
         () -> !snapshots.persistedInStorage(id).isEmpty());
     var first = snapshots.persistedInStorage(id).get(0);
     assertEquals(1000, first.first().sequenceNr());
@@ -588,14 +589,14 @@ class TopicBehaviorTest {
 
     // Two are kept: at 3,000 the one at 1,000 goes.
     for (int i = 1001; i < 2999; i++) append(messages("m" + i));
-    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), "snapshots at 2,000 and 3,000 only",
+    Await.until(Duration.ofSeconds(10), "snapshots at 2,000 and 3,000 only",
         () -> snapshots.persistedInStorage(id).stream().map(p -> p.first().sequenceNr()).toList()
             .equals(List.of(2000L, 3000L)));
     assertEquals(2999, kit.restart().state().nextOffset());
   }
 
   @Test
-  void aDeletedChannelNoLongerHoldsEvents() {
+  void aDeletedChannelNoLongerHoldsEvents() throws Exception {
     int all = writesWithTwoChannels();
     kit.runCommand(new Topic.ChannelAt("a", 800));
     TestProbe<StatusReply<Done>> probe = broker.testKit.createTestProbe();
@@ -637,13 +638,13 @@ class TopicBehaviorTest {
   }
 
   /** Waits until at least {@code atLeast} events are gone, then checks that no more than {@code atMost} went. */
-  private void awaitDeleted(int all, int atLeast, int atMost) {
-    BrokerTestSystem.awaitTrue(Duration.ofSeconds(10), atLeast + " events deleted", () -> all - stored() >= atLeast);
+  private void awaitDeleted(int all, int atLeast, int atMost) throws Exception {
+    Await.until(Duration.ofSeconds(10), atLeast + " events deleted", () -> all - stored() >= atLeast);
     assertTrue(all - stored() <= atMost, (all - stored()) + " deleted, at most " + atMost + " may be");
   }
 
   @Test
-  void retentionByTimeKeepsYoungMessagesEveryChannelIsDoneWith() {
+  void retentionByTimeKeepsYoungMessagesEveryChannelIsDoneWith() throws Exception {
     int all = oldThenNewWrites();
     configure(new TopicConfig(null, HOUR, null));
     assertEquals(new Topic.RetentionStats(HOUR, 0), stats().retention());
@@ -655,7 +656,7 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void retentionByTimeNeverDeletesWhatAChannelBehindStillNeeds() {
+  void retentionByTimeNeverDeletesWhatAChannelBehindStillNeeds() throws Exception {
     int all = oldThenNewWrites();
     configure(new TopicConfig(null, HOUR, null));
     kit.runCommand(new Topic.ChannelAt("a", 3004));
@@ -664,7 +665,7 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void retentionBySizeKeepsTheLatestBytes() {
+  void retentionBySizeKeepsTheLatestBytes() throws Exception {
     // From the node's defaults: the latest 25,000 bytes (2,500 messages of 10 bytes, writes 504 on).
     kit = EventSourcedBehaviorTestKit.create(broker.system(),
         Topic.create(topic, BrokerTestSystem.SETTINGS.withRetention(Duration.ZERO, 25_000)));
@@ -680,7 +681,7 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void retentionZeroDeletesWhatEveryChannelIsDoneWithAsBefore() {
+  void retentionZeroDeletesWhatEveryChannelIsDoneWithAsBefore() throws Exception {
     int all = oldThenNewWrites();
     configure(new TopicConfig(null, HOUR, null));
     configure(new TopicConfig(null, TopicConfig.NODE_DEFAULT, null)); // back to the node's 0
@@ -761,7 +762,7 @@ class TopicBehaviorTest {
   }
 
   @Test
-  void aRewoundChannelHoldsRetentionFromItsNewStart() {
+  void aRewoundChannelHoldsRetentionFromItsNewStart() throws Exception {
     int all = writesWithTwoChannels();  // channels a (1-2) and b (3), writes 4-2003
     rewind("b", new ReplayFrom(ReplayFrom.Where.POSITION, 600)); // offset 600 is in write 604
     // b's report from before the rewind arrives after it: it cannot free what the rewind needs.

@@ -26,7 +26,7 @@ class TopicDedupTest {
   private static BrokerTestSystem broker;
 
   @BeforeAll
-  static void startSystem() {
+  static void startSystem() throws Exception {
     broker = new BrokerTestSystem("topic-dedup-test");
   }
 
