@@ -393,6 +393,10 @@ class NsqProtocolTest extends SharedNode {
         assertFatal(bad, "E_INVALID command line too long");
       }
       try (NsqSocket bad = new NsqSocket(port())) {
+        bad.send("NOP" + " ".repeat(16 * 1024 - 3)); // 16 KiB + 1 with its newline: nsqd closes
+        assertFatal(bad, "E_INVALID command line too long");
+      }
+      try (NsqSocket bad = new NsqSocket(port())) {
         bad.send("MPUB " + topic, new byte[] {0, 0, 0, 2, 0, 0, 0, 1, 'x'});
         assertFatal(bad, "E_BAD_MESSAGE MPUB failed to read message(1) body size");
       }

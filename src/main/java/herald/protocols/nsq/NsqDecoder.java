@@ -90,9 +90,12 @@ final class NsqDecoder {
 
   private NsqCommand line() {
     int end = buffer.indexOf((byte) '\n', pos);
-    if (end < 0) {
-      return buffer.length() - pos >= MAX_LINE ? new NsqCommand.Invalid("E_INVALID", "command line too long") : null;
+    // nsqd's buffer must hold the line with its '\n': a longer line is refused whether or not its
+    // end has arrived in the same read.
+    if (end < 0 ? buffer.length() - pos >= MAX_LINE : end - pos >= MAX_LINE) {
+      return new NsqCommand.Invalid("E_INVALID", "command line too long");
     }
+    if (end < 0) return null;
     int start = pos;
     int lineEnd = end > start && buffer.apply(end - 1) == '\r' ? end - 1 : end;
     pos = end + 1;

@@ -194,6 +194,15 @@ class NsqDecoderTest {
   }
 
   @Test
+  void aLineLongerThanNsqdsBufferIsRefusedEvenWithItsNewline() {
+    // nsqd reads a line through a 16 KiB buffer: 16,384 bytes with the '\n' fit, one more does not,
+    // however the bytes arrive.
+    String fits = "NOP" + " ".repeat(NsqDecoder.MAX_LINE - 4);
+    assertEquals(List.of(), decode(magic(), line(fits)).stream().filter(c -> c instanceof NsqCommand.Invalid).toList());
+    assertError("E_INVALID", "command line too long", line(fits + " "));
+  }
+
+  @Test
   void numbersAsNsqdReadsThem() {
     assertEquals(0, NsqDecoder.base10(""));
     assertEquals(1500, NsqDecoder.base10("1500"));
