@@ -7,14 +7,12 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
-import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.DeleteMessagesFailure;
 import org.apache.pekko.persistence.DeleteMessagesSuccess;
@@ -41,10 +39,8 @@ import org.apache.pekko.stream.javadsl.Sink;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * A topic is an append-only log of messages, and its journal is the only copy of every body. After
@@ -346,15 +342,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private final String name;
   private final Settings settings;
   private final boolean ephemeral;
-  // Ephemeral channels never reach the journal; they live here and vanish with this actor.
-  private final Map<String, Start> ephemeralChannels = new LinkedHashMap<>();
-  // An ephemeral topic cannot be read back, so it holds its backlog (bounded) for the first channel.
-  private final List<Channel.Push> heldForFirstChannel = new ArrayList<>();
-  private long heldCount;
-  private final Map<String, EntityRef<BrokerEntity.Command>> channelRefs = new HashMap<>();
-  // Channels that said where they run (Attach, ChannelAt): told directly, not through the shard region
-  // and the shard (two hand-offs on every push). Forgotten when they stop.
-  private final Map<String, ActorRef<BrokerEntity.Command>> runningChannels = new HashMap<>();
+  private final TopicChannels channels;
+  private final HeldMessages held;
   // Retention: the lowest journal sequence number each channel still needs (reported by it; until
   // then its start), the last snapshot written since this actor started, and what was deleted.
   private final Map<String, Long> channelAt = new HashMap<>();
@@ -391,6 +380,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     this.name = name;
     this.settings = settings;
     this.ephemeral = Names.isEphemeral(name);
+    this.channels = new TopicChannels(ephemeral, channel -> BrokerEntity.channel(ctx.getSystem(), name, channel));
+    this.held = new HeldMessages(settings.memQueueSize());
     this.local = LocalTopics.get(ctx.getSystem());
     // Made once: registering it again on every trim and snapshot only replaced it with its like.
     this.storeAnswers = Adapter.toClassic(ctx.messageAdapter(Object.class, StoreAnswer::new));
@@ -460,7 +451,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private void announce(State state) {
     if (!state.exists()) return;
     TopicRegistry.ref(ctx.getSystem())
-        .tell(new TopicRegistry.Announce(name, allChannels(state), ctx.getSelf().<BrokerEntity.Command>unsafeUpcast()));
+        .tell(new TopicRegistry.Announce(name, channels.all(state), ctx.getSelf().<BrokerEntity.Command>unsafeUpcast()));
   }
 
   @Override
@@ -504,7 +495,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           return Effect().none();
         })
         .onCommand(RewindChannel.class, (state, cmd) -> {
-          if (startOf(state, cmd.channel()) == null) {
+          if (channels.startOf(state, cmd.channel()) == null) {
             return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
           }
           locate(state, cmd.to(), cmd);
@@ -513,14 +504,14 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onCommand(Attach.class, this::onAttach)
         .onCommand(ChannelVanished.class, this::onChannelVanished)
         .onCommand(ChannelStopped.class, (state, cmd) -> {
-          runningChannels.remove(cmd.channel(), cmd.ref().<BrokerEntity.Command>unsafeUpcast());
+          channels.stopped(cmd.channel(), cmd.ref());
           return Effect().none();
         })
         .onCommand(ChannelAt.class, (state, cmd) -> {
           runsAt(cmd.channel(), cmd.ref());
           // A report sent before a rewind was done cannot free what the rewind needs.
           long seqNr = Math.min(cmd.seqNr(), rewinding.getOrDefault(cmd.channel(), Long.MAX_VALUE));
-          if (startOf(state, cmd.channel()) != null) channelAt.put(cmd.channel(), seqNr);
+          if (channels.startOf(state, cmd.channel()) != null) channelAt.put(cmd.channel(), seqNr);
           trim(state);
           return Effect().none();
         })
@@ -566,7 +557,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * an ephemeral one that does, never (it lives in memory only).
    */
   private Effect<Event, State> onIdleCheck(State state, IdleCheck check) {
-    boolean idle = !ephemeral && ephemeralChannels.isEmpty() && heldForFirstChannel.isEmpty() && !trimming;
+    boolean idle = !ephemeral && !channels.anyEphemeral() && held.isEmpty() && !trimming;
     if (!state.exists() || (idle && idleness.longEnough())) {
       idleness.passivate(ctx.getSelf());
       return Effect().none();
@@ -696,19 +687,11 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private void fanOut(State state, MessagesAppended appended) {
     Channel.Push push = new Channel.Push(lastSequenceNumber(ctx), appended);
-    if (noChannel(state)) {
-      if (ephemeral) hold(push);
+    if (channels.none(state)) {
+      if (ephemeral) held.hold(push);
       return;
     }
-    state.channels().keySet().forEach(c -> channel(c).tell(push));
-    ephemeralChannels.keySet().forEach(c -> channel(c).tell(push));
-  }
-
-  private void hold(Channel.Push push) {
-    // NSQ keeps at most mem-queue-size messages for an ephemeral topic with no channel.
-    if (heldCount + push.batch().messages().size() > settings.memQueueSize()) return;
-    heldForFirstChannel.add(push);
-    heldCount += push.batch().messages().size();
+    channels.tellAll(state, push);
   }
 
   private Effect<Event, State> onCreate(State state, Create cmd) {
@@ -719,15 +702,14 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onDelete(State state, Delete cmd) {
-    List<String> all = allChannels(state);
+    List<String> all = channels.all(state);
     return Effect().persist(new TopicDeleted())
         .thenRun(s -> {
-          all.forEach(c -> channel(c).tell(new Channel.Delete(null)));
-          ephemeralChannels.clear();
+          all.forEach(c -> channels.ref(c).tell(new Channel.Delete(null)));
+          channels.clearEphemeral();
           channelAt.clear();
           rewinding.clear();
-          heldForFirstChannel.clear();
-          heldCount = 0;
+          held.drop();
           TopicRegistry.unregister(ctx.getSystem(), name);
         })
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
@@ -736,16 +718,13 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> onEmpty(State state, Empty cmd) {
     // As in nsqd, emptying a topic drops what waits for a first channel; channels keep theirs.
     return Effect().persist(new BacklogStarted(nextSeqNr()))
-        .thenRun(s -> {
-          heldForFirstChannel.clear();
-          heldCount = 0;
-        })
+        .thenRun(s -> held.drop())
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
   private Effect<Event, State> onSetPaused(State state, SetPaused cmd) {
     return Effect().persist(new TopicPaused(cmd.paused()))
-        .thenRun(s -> allChannels(s).forEach(c -> channel(c).tell(new Channel.TopicPaused(cmd.paused()))))
+        .thenRun(s -> channels.tellAll(s, new Channel.TopicPaused(cmd.paused())))
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
   }
 
@@ -762,7 +741,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private Effect<Event, State> onCreateChannel(State state, CreateChannel cmd) {
     if (!state.exists() && !cmd.createTopic()) return topicNotFound(cmd.replyTo());
-    if (startOf(state, cmd.channel()) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    if (channels.startOf(state, cmd.channel()) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
     // A topic made here has nothing to start from but its end.
     if (cmd.from() != null && state.exists()) {
       locate(state, cmd.from(), cmd);
@@ -775,7 +754,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> createChannel(State state, CreateChannel cmd, Start start) {
     String channel = cmd.channel();
     if (!state.exists() && !cmd.createTopic()) return topicNotFound(cmd.replyTo());
-    if (startOf(state, channel) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    if (channels.startOf(state, channel) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
     if (start == null) start = defaultStart(state);
     List<Event> events = new ArrayList<>();
     if (!state.exists()) events.add(new TopicCreated(nextSeqNr()));
@@ -803,7 +782,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private Start defaultStart(State state) {
     // A topic made here has no backlog yet: start at its end, not at a deleted topic's old backlog.
-    return keepsBacklog(state) && state.exists() ? state.backlog() : end(state);
+    return channels.keepBacklog(state) && state.exists() ? state.backlog() : end(state);
   }
 
   /** The topic's end: the next message, in the next journal write. */
@@ -864,35 +843,35 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     Start start = located.start() != null ? located.start() : end(state);
     if (located.request() instanceof CreateChannel c) return createChannel(state, c, start);
     String channel = ((RewindChannel) located.request()).channel();
-    if (startOf(state, channel) == null) return Effect().reply(replyTo, StatusReply.error(Errors.CHANNEL_NOT_FOUND));
+    if (channels.startOf(state, channel) == null) return Effect().reply(replyTo, StatusReply.error(Errors.CHANNEL_NOT_FOUND));
     // From now on the channel needs the journal from here: nothing there is deleted before it says otherwise.
     channelAt.put(channel, start.seqNr());
     rewinding.put(channel, start.seqNr());
-    channel(channel).tell(new Channel.Rewind(start, replyTo));
+    channels.ref(channel).tell(new Channel.Rewind(start, replyTo));
     return Effect().none();
   }
 
   private void addEphemeral(State state, String channel, Start start) {
-    ephemeralChannels.put(channel, start);
+    channels.addEphemeral(channel, start);
     attached(state, channel, start);
   }
 
   private Effect<Event, State> onChannelAdmin(State state, ChannelAdmin cmd) {
     String channel = cmd.channel();
-    if (startOf(state, channel) == null) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
+    if (channels.startOf(state, channel) == null) return Effect().reply(cmd.replyTo(), StatusReply.error(Errors.CHANNEL_NOT_FOUND));
     boolean durable = state.channels().containsKey(channel);
     return switch (cmd.op()) {
       case DELETE -> removeChannel(state, channel, durable, cmd.replyTo());
       case EMPTY -> {
-        channel(channel).tell(new Channel.EmptyUpTo(state.nextOffset(), nextSeqNr(), cmd.replyTo()));
+        channels.ref(channel).tell(new Channel.EmptyUpTo(state.nextOffset(), nextSeqNr(), cmd.replyTo()));
         yield Effect().none();
       }
       case PAUSE, UNPAUSE -> {
-        channel(channel).tell(new Channel.SetPaused(cmd.op() == ChannelOp.PAUSE, cmd.replyTo()));
+        channels.ref(channel).tell(new Channel.SetPaused(cmd.op() == ChannelOp.PAUSE, cmd.replyTo()));
         yield Effect().none();
       }
       case CONFIGURE -> {
-        channel(channel).tell(new Channel.Configure(cmd.config(), cmd.replyTo()));
+        channels.ref(channel).tell(new Channel.Configure(cmd.config(), cmd.replyTo()));
         yield Effect().none();
       }
     };
@@ -900,8 +879,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private Effect<Event, State> removeChannel(
       State state, String channel, boolean durable, ActorRef<StatusReply<Done>> replyTo) {
-    if (!durable) ephemeralChannels.remove(channel);
-    boolean lastGone = durable ? ephemeralChannels.isEmpty() && state.channels().size() == 1 : noChannel(state);
+    if (!durable) channels.removeEphemeral(channel);
+    boolean lastGone = durable ? !channels.anyEphemeral() && state.channels().size() == 1 : channels.none(state);
     // An ephemeral topic vanishes with its last channel.
     boolean vanish = ephemeral && lastGone;
     List<Event> events = new ArrayList<>();
@@ -911,34 +890,14 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     channelAt.remove(channel);
     rewinding.remove(channel);
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
-    effect = effect.thenRun(s -> channel(channel).tell(new Channel.Delete(replyTo)));
+    effect = effect.thenRun(s -> channels.ref(channel).tell(new Channel.Delete(replyTo)));
     if (!vanish) return effect.thenRun(this::announce).thenRun(this::trim);
     return effect.thenRun(s -> TopicRegistry.unregister(ctx.getSystem(), name)).thenStop();
   }
 
   private Effect<Event, State> onChannelVanished(State state, ChannelVanished cmd) {
-    if (!ephemeralChannels.containsKey(cmd.channel())) return Effect().none();
+    if (!channels.isEphemeral(cmd.channel())) return Effect().none();
     return removeChannel(state, cmd.channel(), false, null);
-  }
-
-  /** No channel at all, durable or ephemeral: nobody to push messages to. */
-  private boolean noChannel(State state) {
-    return state.channels().isEmpty() && ephemeralChannels.isEmpty();
-  }
-
-  /**
-   * Messages wait for the first durable channel while there is none: an ephemeral channel (herald
-   * tail) reads them too but never takes them away. An ephemeral topic cannot read back, so it
-   * holds them for its first channel of any kind.
-   */
-  private boolean keepsBacklog(State state) {
-    return ephemeral ? noChannel(state) : state.channels().isEmpty();
-  }
-
-  /** Where a channel of this topic started, or null when it has no such channel. */
-  private Start startOf(State state, String channel) {
-    Start start = state.exists() ? state.channels().get(channel) : null;
-    return start != null ? start : ephemeralChannels.get(channel);
   }
 
   /** Events are deleted in steps of at least this many: each deletion is one more journal write. */
@@ -956,9 +915,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private void trim(State state) {
     if (ephemeral || !state.exists() || locating > 0) return;
     if (trimming && System.nanoTime() - trimStartedNanos < TRIM_ANSWER_NANOS) return;
-    long low = keepsBacklog(state) ? state.backlog().seqNr() : Long.MAX_VALUE;
+    long low = channels.keepBacklog(state) ? state.backlog().seqNr() : Long.MAX_VALUE;
     for (var c : state.channels().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
-    for (var c : ephemeralChannels.entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
+    for (var c : channels.ephemeral().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
     RetentionStats retention = retention(state);
     long kept = state.marks().keptFrom(System.currentTimeMillis(), retention.timeMs(), retention.bytes(), state.messageBytes());
     long upTo = Math.min(Math.min(low, kept) - 1, snapshotSeqNr);
@@ -1021,9 +980,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private Effect<Event, State> onAttach(State state, Attach cmd) {
     runsAt(cmd.channel(), cmd.ref());
-    Start start = startOf(state, cmd.channel());
+    Start start = channels.startOf(state, cmd.channel());
     if (start == null) {
-      channel(cmd.channel()).tell(new Channel.Attached(false, null, 0, 0, false, List.of()));
+      channels.ref(cmd.channel()).tell(new Channel.Attached(false, null, 0, 0, false, List.of()));
     } else {
       attached(state, cmd.channel(), start);
     }
@@ -1031,47 +990,25 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private void attached(State state, String channel, Start start) {
-    List<Channel.Push> held = List.copyOf(heldForFirstChannel);
-    heldForFirstChannel.clear();
-    heldCount = 0;
-    channel(channel).tell(new Channel.Attached(
-        true, start, state.nextOffset(), lastSequenceNumber(ctx), state.paused(), held));
+    channels.ref(channel).tell(new Channel.Attached(
+        true, start, state.nextOffset(), lastSequenceNumber(ctx), state.paused(), held.takeAll()));
   }
 
   /** Messages kept for a first durable channel (none once there is one). */
   private long depth(State state) {
-    return !keepsBacklog(state) ? 0 : ephemeral ? heldCount : state.nextOffset() - state.backlog().offset();
+    return !channels.keepBacklog(state) ? 0 : ephemeral ? held.count() : state.nextOffset() - state.backlog().offset();
   }
 
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     DedupStats dedup = new DedupStats(dedupWindowMs(state), state.ids().size(), duplicates, state.ids().forgottenEarly());
     cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth(state),
-        state.nextOffset() - state.baseOffset(), state.messageBytes(), allChannels(state), settings.advertisedHttp(), deletedTo, dedup,
+        state.nextOffset() - state.baseOffset(), state.messageBytes(), channels.all(state), settings.advertisedHttp(), deletedTo, dedup,
         retention(state)));
     return Effect().none();
   }
 
-  private List<String> allChannels(State state) {
-    List<String> all = new ArrayList<>(new TreeMap<>(state.channels()).keySet());
-    all.addAll(ephemeralChannels.keySet());
-    return all;
-  }
-
-  /**
-   * Where to tell a channel anything: the channel itself once it said where it runs, else through
-   * sharding. One way per channel at a time keeps this topic's messages to it in order.
-   */
-  private RecipientRef<BrokerEntity.Command> channel(String channel) {
-    ActorRef<BrokerEntity.Command> running = runningChannels.get(channel);
-    if (running != null) return running;
-    return channelRefs.computeIfAbsent(channel, c -> BrokerEntity.channel(ctx.getSystem(), name, c));
-  }
-
   private void runsAt(String channel, ActorRef<Channel.Command> ref) {
-    if (ref == null) return;
-    ActorRef<BrokerEntity.Command> running = ref.unsafeUpcast();
-    if (running.equals(runningChannels.put(channel, running))) return;
-    ctx.watchWith(ref, new ChannelStopped(channel, ref));
+    if (channels.runsAt(channel, ref)) ctx.watchWith(ref, new ChannelStopped(channel, ref));
   }
 
   // ---- events applied -------------------------------------------------------------------------
