@@ -344,21 +344,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private final boolean ephemeral;
   private final TopicChannels channels;
   private final HeldMessages held;
-  // Retention: the lowest journal sequence number each channel still needs (reported by it; until
-  // then its start), the last snapshot written since this actor started, and what was deleted.
-  private final Map<String, Long> channelAt = new HashMap<>();
-  private long snapshotSeqNr;     // the one before the last: deletions stop here
-  private long lastSnapshotSeqNr;
-  private long snapshotRound;     // the last snapshot's journal write / SNAPSHOT_EVERY (or recovery's)
-  private boolean snapshotSaving;
-  private long trimmedTo;
-  private long deletedTo;         // confirmed by the journal
-  private boolean trimming;
-  private long trimStartedNanos;
-  // Journal reads finding where a channel starts: no deletion meanwhile, so what they find stays.
-  private int locating;
-  // Channels told to rewind that have not said they did: their position is at most this until they do.
-  private final Map<String, Long> rewinding = new HashMap<>();
+  // Journal upkeep: what each channel still needs, the deletion of what none does, and snapshots.
+  private final ChannelNeeds needs = new ChannelNeeds();
+  private final Trimming trimming = new Trimming();
+  private final Snapshots snapshots = new Snapshots();
   // Publishes not stored because their dedup id was, since this actor started.
   private long duplicates;
   // Publishes from this node wait here for the next write (set once recovered).
@@ -418,7 +407,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
-          snapshotRound = lastSequenceNumber(ctx) / SNAPSHOT_EVERY;
+          snapshots.recovered(lastSequenceNumber(ctx));
           inbox = local.attach(name, ctx.getSelf());
           if (state.exists()) {
             announce(state);
@@ -485,13 +474,14 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .onCommand(Configure.class, this::onConfigure)
         .onCommand(CreateChannel.class, this::onCreateChannel)
         .onCommand(Located.class, (state, located) -> {
+          trimming.readDone();
           Effect<Event, State> effect = onLocated(state, located);
           trim(state);
           return effect;
         })
         .onCommand(ChannelAdmin.class, this::onChannelAdmin)
         .onCommand(ChannelRewound.class, (state, cmd) -> {
-          rewinding.remove(cmd.channel());
+          needs.rewound(cmd.channel());
           return Effect().none();
         })
         .onCommand(RewindChannel.class, (state, cmd) -> {
@@ -509,9 +499,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         })
         .onCommand(ChannelAt.class, (state, cmd) -> {
           runsAt(cmd.channel(), cmd.ref());
-          // A report sent before a rewind was done cannot free what the rewind needs.
-          long seqNr = Math.min(cmd.seqNr(), rewinding.getOrDefault(cmd.channel(), Long.MAX_VALUE));
-          if (channels.startOf(state, cmd.channel()) != null) channelAt.put(cmd.channel(), seqNr);
+          if (channels.startOf(state, cmd.channel()) != null) needs.reported(cmd.channel(), cmd.seqNr());
           trim(state);
           return Effect().none();
         })
@@ -521,15 +509,14 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         })
         .onCommand(StoreAnswer.class, (state, cmd) -> {
           if (cmd.answer() instanceof DeleteMessagesFailure failure) {
-            trimming = false;
+            trimming.failed();
             ctx.getLog().warn("deleting consumed events of topic {} up to {} failed; trying again later",
                 name, failure.toSequenceNr(), failure.cause());
-            trimmedTo = 0;
           } else if (cmd.answer() instanceof DeleteMessagesSuccess success) {
-            trimming = false;
-            deletedTo = success.toSequenceNr();
-            state.marks().deleted(deletedTo);
-            ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}", name, deletedTo);
+            trimming.deleted(success.toSequenceNr());
+            state.marks().deleted(success.toSequenceNr());
+            ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}",
+                name, success.toSequenceNr());
           } else {
             snapshotAnswered(state, cmd.answer());
           }
@@ -557,7 +544,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * an ephemeral one that does, never (it lives in memory only).
    */
   private Effect<Event, State> onIdleCheck(State state, IdleCheck check) {
-    boolean idle = !ephemeral && !channels.anyEphemeral() && held.isEmpty() && !trimming;
+    boolean idle = !ephemeral && !channels.anyEphemeral() && held.isEmpty() && !trimming.inFlight();
     if (!state.exists() || (idle && idleness.longEnough())) {
       idleness.passivate(ctx.getSelf());
       return Effect().none();
@@ -707,8 +694,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .thenRun(s -> {
           all.forEach(c -> channels.ref(c).tell(new Channel.Delete(null)));
           channels.clearEphemeral();
-          channelAt.clear();
-          rewinding.clear();
+          needs.clear();
           held.drop();
           TopicRegistry.unregister(ctx.getSystem(), name);
         })
@@ -806,9 +792,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
       case POSITION -> marks.seqNrBeforeOffset(from.value());
       default -> 0;
     };
-    long fromSeqNr = Math.max(Math.max(mark, marks.firstSeqNr()), Math.max(trimmedTo, deletedTo) + 1);
+    long fromSeqNr = Math.max(Math.max(mark, marks.firstSeqNr()), trimming.firstKept());
     long base = state.baseOffset();
-    locating++;
+    trimming.readStarted();
     ctx.pipeToSelf(
         Journals.reader(ctx.getSystem())
             .currentEventsByPersistenceId(persistenceId().id(), fromSeqNr, Long.MAX_VALUE)
@@ -833,7 +819,6 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onLocated(State state, Located located) {
-    locating--;
     ActorRef<StatusReply<Done>> replyTo = located.request() instanceof CreateChannel c ? c.replyTo()
         : ((RewindChannel) located.request()).replyTo();
     if (located.failure() != null) {
@@ -845,8 +830,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     String channel = ((RewindChannel) located.request()).channel();
     if (channels.startOf(state, channel) == null) return Effect().reply(replyTo, StatusReply.error(Errors.CHANNEL_NOT_FOUND));
     // From now on the channel needs the journal from here: nothing there is deleted before it says otherwise.
-    channelAt.put(channel, start.seqNr());
-    rewinding.put(channel, start.seqNr());
+    needs.rewinding(channel, start.seqNr());
     channels.ref(channel).tell(new Channel.Rewind(start, replyTo));
     return Effect().none();
   }
@@ -887,8 +871,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     // The last durable channel gone, messages wait for the next one; an ephemeral one leaves the backlog as it was.
     if (durable) events.add(new ChannelRemoved(channel, nextSeqNr()));
     if (vanish) events.add(new TopicDeleted());
-    channelAt.remove(channel);
-    rewinding.remove(channel);
+    needs.forget(channel);
     EffectBuilder<Event, State> effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
     effect = effect.thenRun(s -> channels.ref(channel).tell(new Channel.Delete(replyTo)));
     if (!vanish) return effect.thenRun(this::announce).thenRun(this::trim);
@@ -900,11 +883,6 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return removeChannel(state, cmd.channel(), false, null);
   }
 
-  /** Events are deleted in steps of at least this many: each deletion is one more journal write. */
-  static final long TRIM_STEP = 500;
-
-  private static final long TRIM_ANSWER_NANOS = Duration.ofSeconds(30).toNanos();
-
   /**
    * Deletes the events no channel needs any more and retention does not keep: below every channel's
    * reported position (or its start, until it reports), below where a first durable channel would
@@ -913,40 +891,29 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * after its snapshot, and if the last snapshot cannot be read the store falls back to the one before.
    */
   private void trim(State state) {
-    if (ephemeral || !state.exists() || locating > 0) return;
-    if (trimming && System.nanoTime() - trimStartedNanos < TRIM_ANSWER_NANOS) return;
+    long now = System.nanoTime();
+    if (ephemeral || !state.exists() || !trimming.mayStart(now)) return;
     long low = channels.keepBacklog(state) ? state.backlog().seqNr() : Long.MAX_VALUE;
-    for (var c : state.channels().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
-    for (var c : channels.ephemeral().entrySet()) low = Math.min(low, channelAt.getOrDefault(c.getKey(), c.getValue().seqNr()));
+    low = needs.lowest(channels.ephemeral(), needs.lowest(state.channels(), low));
     RetentionStats retention = retention(state);
     long kept = state.marks().keptFrom(System.currentTimeMillis(), retention.timeMs(), retention.bytes(), state.messageBytes());
-    long upTo = Math.min(Math.min(low, kept) - 1, snapshotSeqNr);
-    if (upTo - trimmedTo < TRIM_STEP) return;
-    trimmedTo = upTo;
-    trimming = true;
-    trimStartedNanos = System.nanoTime();
+    long upTo = trimming.start(Math.min(low, kept), snapshots.beforeLast(), now);
+    if (upTo < 0) return;
     Persistence.get(Adapter.toClassic(ctx.getSystem())).journalFor(journalPluginId(), ConfigFactory.empty())
         .tell(new JournalProtocol.DeleteMessagesTo(persistenceId().id(), upTo, storeAnswers),
             org.apache.pekko.actor.ActorRef.noSender());
   }
 
-  /** A snapshot of this topic's state is stored every this many journal writes. */
-  static final long SNAPSHOT_EVERY = 1000;
-
   /**
-   * Stores a snapshot of {@code state} (as of the last journal write) when the writes have passed
-   * the next multiple of {@link #SNAPSHOT_EVERY}, beside the writes that follow. Pekko's own
-   * snapshots (RetentionCriteria) hold every command and the write's answers until the snapshot
-   * store has the state: 30-57 ms of every publish every 1,000 writes (docs/performance.md). A
-   * snapshot that is still being stored when it is due again makes the next one wait its turn;
-   * one lost to a crash leaves recovery the snapshot before it and the events after that (trim
-   * never deletes those).
+   * Stores a snapshot of {@code state} (as of the last journal write) when one is due (Snapshots),
+   * beside the writes that follow. Pekko's own snapshots (RetentionCriteria) hold every command and
+   * the write's answers until the snapshot store has the state: 30-57 ms of every publish every
+   * 1,000 writes (docs/performance.md). One lost to a crash leaves recovery the snapshot before it
+   * and the events after that (trim never deletes those).
    */
   private void snapshotIfDue(State state) {
     long seqNr = lastSequenceNumber(ctx);
-    if (ephemeral || snapshotSaving || seqNr / SNAPSHOT_EVERY <= snapshotRound) return;
-    snapshotRound = seqNr / SNAPSHOT_EVERY;
-    snapshotSaving = true;
+    if (ephemeral || !snapshots.due(seqNr)) return;
     // A copy: the dedup ids and marks change in place, and the store serializes them on its own thread.
     snapshotStore().tell(new SnapshotProtocol.SaveSnapshot(
         new SnapshotMetadata(persistenceId().id(), seqNr, System.currentTimeMillis()), state.copy()), storeAnswers);
@@ -954,21 +921,18 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private void snapshotAnswered(State state, Object answer) {
     if (answer instanceof SaveSnapshotSuccess success) {
-      snapshotSaving = false;
-      long seqNr = success.metadata().sequenceNr();
-      if (seqNr <= lastSnapshotSeqNr) return;
-      snapshotSeqNr = lastSnapshotSeqNr;
-      lastSnapshotSeqNr = seqNr;
+      if (!snapshots.saved(success.metadata().sequenceNr())) return;
       // Two are kept: recovery falls back to the one before the last if the last cannot be read.
-      if (snapshotSeqNr > 0) {
+      long beforeLast = snapshots.beforeLast();
+      if (beforeLast > 0) {
         snapshotStore().tell(new SnapshotProtocol.DeleteSnapshots(persistenceId().id(),
-            new SnapshotSelectionCriteria(snapshotSeqNr - 1, Long.MAX_VALUE, 0, 0)), storeAnswers);
+            new SnapshotSelectionCriteria(beforeLast - 1, Long.MAX_VALUE, 0, 0)), storeAnswers);
       }
       trim(state);
     } else if (answer instanceof SaveSnapshotFailure failure) {
-      snapshotSaving = false;
+      snapshots.failed();
       ctx.getLog().warn("topic {}: storing a snapshot at write {} failed; the next one is due at write {}",
-          name, failure.metadata().sequenceNr(), (snapshotRound + 1) * SNAPSHOT_EVERY, failure.cause());
+          name, failure.metadata().sequenceNr(), snapshots.nextDue(), failure.cause());
     } else if (answer instanceof DeleteSnapshotsFailure failure) {
       ctx.getLog().debug("topic {}: deleting old snapshots failed; the next snapshot tries again", name, failure.cause());
     }
@@ -1002,7 +966,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
     DedupStats dedup = new DedupStats(dedupWindowMs(state), state.ids().size(), duplicates, state.ids().forgottenEarly());
     cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth(state),
-        state.nextOffset() - state.baseOffset(), state.messageBytes(), channels.all(state), settings.advertisedHttp(), deletedTo, dedup,
+        state.nextOffset() - state.baseOffset(), state.messageBytes(), channels.all(state), settings.advertisedHttp(), trimming.deletedTo(), dedup,
         retention(state)));
     return Effect().none();
   }
