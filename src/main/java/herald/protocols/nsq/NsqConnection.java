@@ -38,8 +38,10 @@ import java.util.concurrent.CompletionStage;
  * One NSQ TCP connection: nsqd's Exec. Commands come decoded (NsqDecoder); this actor checks them
  * against the connection's state, publishes through the node's group commit, and hands a
  * subscriber's commands to a {@link ConsumerSession} child, the same session a WebSocket consumer
- * has. It holds no broker state. Answers to the client's commands go out in the order the
- * commands came; a publish is answered OK only after its journal write.
+ * has. It holds no broker state. Its own answers go out in the order the commands came; a publish
+ * is answered OK only after its journal write. The session's answers (a FIN/REQ/TOUCH that failed,
+ * CLOSE_WAIT) go out when the channel or session gives them, not held behind publishes still being
+ * written on the same connection (docs/protocol.md: no NSQ client publishes and consumes on one).
  */
 final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
