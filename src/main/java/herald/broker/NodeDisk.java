@@ -7,8 +7,9 @@ import org.apache.pekko.actor.typed.ExtensionId;
 import java.util.List;
 
 /**
- * The node's free-space guard for what the node writes on its own behalf (dead letters), so that
- * the reserve below --min-free-space holds for those writes as it does for clients' publishes.
+ * The node's free-space guard for what the node writes on its own behalf (dead letters) and for
+ * new topics and channels, so that the reserve below --min-free-space holds for those writes as it
+ * does for clients' publishes.
  * Set by the node's {@link Publisher}; none (everything admitted) until then, as in tests that run
  * without one.
  */
@@ -36,5 +37,11 @@ public final class NodeDisk implements Extension {
   String refusal(List<Published> messages) {
     DiskSpace d = disk;
     return d == null ? null : d.refusal(messages);
+  }
+
+  /** Null while new topics and channels may be written, else why not. */
+  String problem() {
+    DiskSpace d = disk;
+    return d == null ? null : d.problem();
   }
 }

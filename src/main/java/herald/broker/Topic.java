@@ -534,6 +534,17 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return builder.build();
   }
 
+  /**
+   * A new topic or channel stays in the journal (about 2 KB with its registry entries): below
+   * --min-free-space it is refused as a publish is (507 E_DISK_FULL, E_SUB_FAILED), or creating
+   * them would eat the reserve FINs and progress need until LevelDB dies of SIGBUS. Null while
+   * it may be written (always for an ephemeral topic, which writes nothing).
+   */
+  private Effect<Event, State> refusedForSpace(ActorRef<StatusReply<Done>> replyTo) {
+    String low = ephemeral ? null : NodeDisk.get(ctx.getSystem()).problem();
+    return low == null ? null : Effect().reply(replyTo, StatusReply.error(new Publisher.Refused(low)));
+  }
+
   private Effect<Event, State> topicNotFound(ActorRef<StatusReply<Done>> replyTo) {
     return Effect().reply(replyTo, StatusReply.error(Errors.TOPIC_NOT_FOUND));
   }
@@ -683,6 +694,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
 
   private Effect<Event, State> onCreate(State state, Create cmd) {
     if (state.exists()) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    Effect<Event, State> refused = refusedForSpace(cmd.replyTo());
+    if (refused != null) return refused;
     return Effect().persist(new TopicCreated(nextSeqNr()))
         .thenRun(this::announce)
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());
@@ -741,6 +754,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     String channel = cmd.channel();
     if (!state.exists() && !cmd.createTopic()) return topicNotFound(cmd.replyTo());
     if (channels.startOf(state, channel) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
+    // An ephemeral channel of a topic that exists writes nothing.
+    Effect<Event, State> refused = state.exists() && Names.isEphemeral(channel) ? null : refusedForSpace(cmd.replyTo());
+    if (refused != null) return refused;
     if (start == null) start = defaultStart(state);
     List<Event> events = new ArrayList<>();
     if (!state.exists()) events.add(new TopicCreated(nextSeqNr()));

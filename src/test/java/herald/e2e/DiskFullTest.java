@@ -208,6 +208,56 @@ class DiskFullTest {
   }
 
   /**
+   * A new topic or channel is a journal write that stays (about 2 KB with its registry entries):
+   * below the limit they are refused as publishes are, or a client creating channels eats the
+   * reserve until LevelDB dies of SIGBUS (seen by hand: with 200 KB left, the 60th /channel/create
+   * killed the node, and its journal then needed --journal-repair). What exists is still served.
+   */
+  @Test
+  void newTopicsAndChannelsAreRefusedBelowTheLimitAndWhatExistsIsServed() throws Exception {
+    Path data = fs.resolve("node");
+    Path ballast = fs.resolve("ballast");
+    try (NodeProcess node = NodeProcess.start(data, "--min-free-space", "40MB")) {
+      HttpClientHelper http = node.http();
+      http.createChannel("full", "c");
+      assertEquals(200, http.post("/pub?topic=full", "kept").status());
+      fillTo(ballast, 36 * MB);
+      Await.until(WAIT, "publishes refused", () -> http.post("/pub?topic=full", "x").status() == 507);
+
+      HttpClientHelper.Response topic = http.post("/topic/create?topic=brand-new", "");
+      assertEquals(507, topic.status(), topic.body());
+      assertEquals("E_DISK_FULL", topic.code());
+      HttpClientHelper.Response channel = http.post("/channel/create?topic=full&channel=new", "");
+      assertEquals(507, channel.status(), channel.body());
+      assertEquals("E_DISK_FULL", channel.code());
+      try (NsqSocket tcp = new NsqSocket(node.tcpPort())) {
+        tcp.identify("{}");
+        tcp.send("SUB full new-by-tcp");
+        NsqSocket.Frame answer = tcp.next(WAIT);
+        assertEquals(1, answer.type(), answer.toString());
+        assertTrue(answer.text().startsWith("E_SUB_FAILED") && answer.text().contains("disk space low"), answer.text());
+      }
+      assertEquals("[\"c\"]", http.get("/channels?topic=full").json().path("channels").toString(), "no channel was made");
+      assertFalse(http.get("/topics").body().contains("brand-new"), "no topic was made");
+
+      // What exists is still served: an existing topic and channel answer as before, consumers drain.
+      assertEquals(200, http.post("/topic/create?topic=full", "").status());
+      assertEquals(200, http.post("/channel/create?topic=full&channel=c", "").status());
+      try (WsConsumer c = WsConsumer.subscribe(node, "topic=full&channel=c")) {
+        c.send("RDY 1");
+        WsConsumer.Frame f = c.messages(1, WAIT).get(0);
+        assertEquals("kept", f.json().path("body").asText());
+        c.send("FIN " + f.json().path("id").asText());
+      }
+
+      // Space comes back: creating works again by itself.
+      Files.delete(ballast);
+      Await.until(WAIT, "channels are created again", () -> http.post("/channel/create?topic=full&channel=new", "").status() == 200);
+      assertTrue(node.isAlive());
+    }
+  }
+
+  /**
    * Dead letters are publishes the node makes itself: below the limit they wait in their channel
    * (reported in its log, and counted in /stats, /metrics and the console), across a SIGKILL too, and go to the dead-letter topic, each once, when
    * space returns. Before, they were written into the reserve while clients were refused.
