@@ -9,14 +9,17 @@
 #          or for FILL_SECONDS (default 40); then nsq's bench_reader (2 TCP connections, RDY 2500, a FIN
 #          each) for READ_SECONDS (default 5) on each channel in turn: the first drain is the node's first
 #          delivery (cold), the others warm. Prints each drain's msgs/s, the node's CPU (user + system,
-#          /proc) per consumed message, how busy the whole machine was and how much of it the hypervisor
-#          took (steal: the CPU this VM was denied, which slows a drain without showing in "busy"); a drain
-#          that empties its channel says so (its rate is then a lower bound).
+#          /proc) per consumed message, how busy the whole machine was and how much of its time the
+#          hypervisor took (steal: the CPU this VM was denied, which slows a drain without showing in
+#          "busy"); a drain that empties its channel says so (its rate is then a lower bound).
 # restart  java with no options (-o), herald bench --publishers 16 --batch 100 for FILL_SECONDS (default
 #          25) into topic t with one channel, no consumer; SIGTERM; the same command again: seconds from the
 #          second java's start to /ping answering 200, and to the first message over NSQ TCP (nsq_tail -n 1),
 #          with how busy the machine was and its steal.
+# Busy does not include steal; both are shares of all the cores' time, as in every script here
+# (deploy/measure.sh).
 set -euo pipefail
+. "$(dirname "$0")/measure.sh"
 JAR=target/herald.jar NSQ=/work/nsq/bin JVM= FILL= BACKLOG=2500000 READ=5 CHANNELS=3
 while getopts j:n:o:f:b:r:c: opt; do
   case $opt in
@@ -34,15 +37,9 @@ start() { # starts the node on $WORK/data; sets NODE, HTTP, TCP
   : >"$WORK/node.log"
   java $JVM -jar "$JAR" --data-path "$WORK/data" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/node.log" 2>&1 &
   NODE=$!
-  for _ in $(seq 600); do grep -q 'listening on http' "$WORK/node.log" && break; sleep 0.05; done
-  HTTP=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/node.log" | sed 's|.*http://||')
-  TCP=$(grep -oE 'tcp://[0-9.:]+' "$WORK/node.log" | head -1 | sed 's|tcp://||')
-  [ -n "$HTTP" ] || { cat "$WORK/node.log" >&2; exit 1; }
+  HTTP=$(listening "$WORK/node.log")
+  TCP=$(tcp_address "$WORK/node.log")
 }
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }                # clock ticks of user + system
-# The machine's busy ticks, all its ticks but steal, and steal (the hypervisor's share), from /proc/stat.
-busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8, $9}' /proc/stat; }
-stolen() { awk -v s="$1" -v t="$2" 'BEGIN { printf "%.0f%% stolen", 100 * s / (s + t) }'; }
 depth() { curl -s "http://$HTTP/stats?format=json&topic=t&channel=$1" | jq '.topics[0].channels[0].depth'; }
 channels() { curl -sf -X POST "http://$HTTP/topic/create?topic=t" >/dev/null; for i in $(seq "$CHANNELS"); do curl -sf -X POST "http://$HTTP/channel/create?topic=t&channel=c$i" >/dev/null; done; }
 
@@ -59,13 +56,12 @@ drain)
   kill -INT $WRK 2>/dev/null || true; wait $WRK || true
   awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$(depth c1)" 'BEGIN { printf "fill: %d messages in %.1f s, %.0f msgs/s\n", n, b - a, n / (b - a) }'
   for i in $(seq "$CHANNELS"); do
-    before=$(depth "c$i") c0=$(cpu "$NODE") b0=($(busy))
+    before=$(depth "c$i") c0=$(ticks "$NODE") m0=$(machine)
     "$NSQ/bench_reader" --nsqd-tcp-address "$TCP" --topic t --channel "c$i" --runfor "${READ}s" 2>&1 | grep -oE '[0-9.]+ops/s' | sed "s/^/drain c$i: bench_reader /"
-    c1=$(cpu "$NODE") b1=($(busy)) after=$(depth "c$i")
+    c1=$(ticks "$NODE") m1=$(machine) after=$(depth "c$i")
     if [ "$after" -eq 0 ]; then echo "drain c$i: emptied the channel"; fi
-    awk -v n=$((before - after)) -v s="$READ" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v bb=$((b1[0] - b0[0])) -v bt=$((b1[1] - b0[1])) \
-      -v st="$(stolen $((b1[2] - b0[2])) $((b1[1] - b0[1])))" \
-      'BEGIN { printf "drain c%d: %d consumed, %.0f msgs/s by depth, node %.2f us/msg, machine %.0f%% busy, %s\n", '"$i"', n, n / s, c / hz * 1e6 / n, 100 * bb / bt, st }'
+    awk -v n=$((before - after)) -v s="$READ" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v m="$(machine_share "$m0" "$m1")" \
+      'BEGIN { printf "drain c%d: %d consumed, %.0f msgs/s by depth, node %.2f us/msg, machine %s\n", '"$i"', n, n / s, c / hz * 1e6 / n, m }'
   done
   ;;
 restart)
@@ -75,15 +71,15 @@ restart)
   java -jar "$JAR" bench --http "$HTTP" --topic t --publishers 16 --batch 100 --duration "${FILL}s" 2>&1 | grep '^published:' | sed 's/^/fill: /'
   echo "backlog: $(depth c1) messages; journal $(du -sh "$WORK/data/journal" | cut -f1)"
   kill -TERM "$NODE"; wait "$NODE" || true
-  t0=$(date +%s.%N) b0=($(busy))
+  t0=$(date +%s.%N) m0=$(machine)
   start
   until curl -sf "http://$HTTP/ping" >/dev/null; do sleep 0.02; done
   t1=$(date +%s.%N)
   "$NSQ/nsq_tail" --nsqd-tcp-address "$TCP" --topic t --channel c1 -n 1 >/dev/null 2>&1
-  t2=$(date +%s.%N) b1=($(busy)) c1=$(cpu "$NODE")
-  awk -v a="$t0" -v b="$t1" -v c="$t2" -v bb=$((b1[0] - b0[0])) -v bt=$((b1[1] - b0[1])) -v n="$c1" -v hz="$(getconf CLK_TCK)" \
-    -v st="$(stolen $((b1[2] - b0[2])) $((b1[1] - b0[1])))" \
-    'BEGIN { printf "restart: /ping %.2f s, first message over TCP %.2f s after java starts; machine %.0f%% busy, %s, the node %.0f%% of it (%.1f s CPU)\n", b - a, c - a, 100 * bb / bt, st, 100 * n / bb, n / hz }'
+  t2=$(date +%s.%N) m1=$(machine) c1=$(ticks "$NODE")
+  read -r bb0 _ _ <<<"$m0"; read -r bb1 _ _ <<<"$m1"
+  awk -v a="$t0" -v b="$t1" -v c="$t2" -v bb=$((bb1 - bb0)) -v m="$(machine_share "$m0" "$m1")" -v n="$c1" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "restart: /ping %.2f s, first message over TCP %.2f s after java starts; machine %s, the node %.0f%% of its busy (%.1f s CPU)\n", b - a, c - a, m, 100 * n / bb, n / hz }'
   ;;
 *) echo "drain or restart" >&2; exit 2 ;;
 esac

@@ -18,10 +18,11 @@
 # -l loads (default mpub consume tcp):
 #    mpub     wrk -t2 -cN /mpub of 100 x 200-byte messages: msgs/s, p50, p99 (per request), and the
 #             server's CPU time (user + system, from /proc) per message: what each costs on the shared cores;
-#             "server/wrk/machine busy": the server's, wrk's and the whole machine's share of all cores over the run
-#             (a machine far busier than server + wrk had someone else's load, or the kernel's own work, in that run); "steal":
-#             the part of the machine's busy share the hypervisor gave to other guests (time this VM's cores did not run); after the
-#             table, Herald's CPU per message by thread pool (from /proc, per run)
+#             "server/wrk/machine busy": the server's, wrk's and the whole machine's share of all cores' time over the run
+#             (a machine far busier than server + wrk had someone else's load, or the kernel's own work, in that run);
+#             "steal": the share the hypervisor gave to other guests (time this VM's cores did not run). Busy does not
+#             include steal; both are shares of the same whole, as in every script here (deploy/measure.sh). After
+#             the table, Herald's CPU per message by thread pool (from /proc, per run)
 #    consume  the same /mpub at the first -c while nsq's bench_reader consumes a channel of that topic
 #             over NSQ's TCP protocol (RDY 2500): published and consumed msgs/s. With -k K, each server first
 #             runs this same load for K s unmeasured (the reader goes on into the measured run): the -w warm-up
@@ -34,6 +35,7 @@
 #             after the table, each warm-up's length and the compilers' share step by step, then in the measured run
 # Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
 set -euo pipefail
+. "$(dirname "$0")/measure.sh"
 NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= FLOORS= JVM=-Xmx1g DUR=20 WARM=10 CWARM=0 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
 while getopts n:j:b:f:o:d:w:c:p:l:k: opt; do
   case $opt in
@@ -60,10 +62,6 @@ wrk.body = string.rep("x", 200)
 wrk.path = "/pub?topic=" .. os.getenv("TOPIC")
 EOF
 
-wait_for() { # file pattern
-  for _ in $(seq 200); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.3; done
-  echo "no '$2' in $1:" >&2; cat "$1" >&2; exit 1
-}
 mkdir -p "$WORK/nsqd"
 declare -A PID
 "$NSQD" --data-path="$WORK/nsqd" --http-address=127.0.0.1:0 --tcp-address=127.0.0.1:0 >"$WORK/nsqd.log" 2>&1 &
@@ -78,62 +76,39 @@ for h in "${HERALDS[@]}"; do
   java $JVM "${run[@]}" --data-path "$WORK/$h" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/$h.log" 2>&1 &
   PIDS+=($!) PID[$h]=$!
 done
-wait_for "$WORK/nsqd.log" 'HTTP: listening on'
-HTTP[nsqd]=$(grep -oE 'HTTP: listening on [0-9.:]+' "$WORK/nsqd.log" | awk '{print $4}')
-TCP[nsqd]=$(grep -oE 'TCP: listening on [0-9.:]+' "$WORK/nsqd.log" | awk '{print $4}')
-for h in "${HERALDS[@]}"; do
-  wait_for "$WORK/$h.log" 'listening on http'
-  HTTP[$h]=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/$h.log" | sed 's|.*http://||')
-  TCP[$h]=$(grep -oE 'tcp://[0-9.:]+' "$WORK/$h.log" | head -1 | sed 's|tcp://||' || true) # floors but consume have none
+for s in "${SERVERS[@]}"; do
+  HTTP[$s]=$(listening "$WORK/$s.log")
+  TCP[$s]=$(tcp_address "$WORK/$s.log" || true) # floors but consume have none
 done
 
-stat_ticks() { sed 's/.*) //' "$1" | awk '{print $12 + $13}'; } # utime + stime from a stat file, in clock ticks (read
-# after the name's closing parenthesis: a thread's name may hold spaces, "C2 CompilerThre")
-ticks() { stat_ticks "/proc/$1/stat"; } # a process's
-busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $9}' /proc/stat; } # the whole machine's busy ticks, and steal's of them
-pools() { # a JVM's CPU ticks by thread pool: its threads' utime + stime, grouped by name without the number
-  local t name; for t in /proc/$1/task/*; do
-    { read -r name <"$t/comm" && echo "${name// /_} $(stat_ticks "$t/stat")"; } 2>/dev/null || true # a thread that ended meanwhile
-  done | sed -E 's/[-#0-9]+ / /' | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}'
-}
 wrk_run() { # script per-request-messages server topic conns seconds -> "msgs/s p50 p99 cpu-us-per-msg busy steal"
-  local before after busy0 busy1 steal0 steal1 pools0=
-  before=$(ticks "${PID[$3]}"); read -r busy0 steal0 < <(busy)
+  local before after busy0 busy1 steal0 steal1 total0 total1 pools0=
+  before=$(ticks "${PID[$3]}"); read -r busy0 steal0 total0 < <(machine)
   [ "$3" != nsqd ] && pools0=$(pools "${PID[$3]}")
   TOPIC=$4 /usr/bin/time -f '%U %S' -o "$WORK/wrk.cpu" wrk -t2 -c"$5" -d"$6"s -s "$WORK/$1.lua" --latency "http://${HTTP[$3]}" >"$WORK/wrk.txt"
-  after=$(ticks "${PID[$3]}"); read -r busy1 steal1 < <(busy)
+  after=$(ticks "${PID[$3]}"); read -r busy1 steal1 total1 < <(machine)
   # Herald's CPU per message by thread pool (comm names are cut at 15 characters), for the list after the table.
   [ -n "$pools0" ] && { echo "$pools0" | sed 's/^/0 /'; pools "${PID[$3]}" | sed 's/^/1 /'; } |
     awk -v per="$2" -v hz="$(getconf CLK_TCK)" -v label="$3 $4 -c$5" -v n="$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")" '
       $1 == 0 {a[$2] = $3} $1 == 1 {d[$2] = $3 - a[$2]}
       END {line = label ":"; for (k in d) if (d[k] > 0) line = line sprintf(" %s %.2f", k, d[k] / hz * 1e6 / (n * per)); print line " (us a message)"}' >>"$WORK/pools.txt"
   # The machine's busy share (all cores) beside the server's own: what else ran in the same seconds.
-  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v steal=$((steal1 - steal0)) -v wrkcpu="$(awk '{print $1 + $2}' "$WORK/wrk.cpu")" -v secs="$6" -v cores="$(nproc)" 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
+  awk -v per="$2" -v cpu=$((after - before)) -v hz="$(getconf CLK_TCK)" -v busy=$((busy1 - busy0)) -v steal=$((steal1 - steal0)) -v wrkcpu="$(awk '{print $1 + $2}' "$WORK/wrk.cpu")" -v total=$((total1 - total0)) 'function ms(v) {return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000}
        /Requests\/sec/ {r=$2*per} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
        /requests in/ {n=$1*per}
        END {printf "%.0f %.1fms %.1fms %.1fus %.0f%%/%.0f%%/%.0f%% %.0f%%%s\n", r, p50, p99, n ? cpu / hz * 1e6 / n : 0,
-            100 * cpu / (hz * secs * cores), 100 * wrkcpu / (secs * cores), 100 * busy / (hz * secs * cores),
-            100 * steal / (hz * secs * cores), bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
+            100 * cpu / total, 100 * wrkcpu * hz / total, 100 * busy / total, 100 * steal / total, bad ? " (" bad " non-2xx!)" : ""}' "$WORK/wrk.txt"
 }
 mpub() { wrk_run mpub 100 "$@"; } # server topic conns seconds
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); Herald $(git -C "$(dirname "$JAR")/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $JAR${BEFORE:+ (before: $BEFORE)} $JVM; nsqd $("$NSQD" --version 2>&1 | head -1)"
 # The warm-up is /mpub; pub warms each server before each of its runs (warm_until_compiled), so it needs none here.
 [ "$LOADS" = pub ] || for s in "${SERVERS[@]}"; do wrk_run mpub 100 $s warm 16 "$WARM" >/dev/null; done
-jit() { # CPU ticks of a JVM's JIT compiler threads (C1, C2), 0 for a process without them
-  pools "$1" | awk '/^C[12]_CompilerThre / {t += $2} END {print t + 0}'
+warm_step() { # script per-request-messages server topic conns seconds: one unmeasured run
+  wrk_run "$@"
+  [ "$3" = nsqd ] || sed -i '$d' "$WORK/pools.txt" # the warm-up's line of CPU by thread pool
 }
-share() { awk -v j=$(($3 - $1)) -v c=$(($4 - $2)) 'BEGIN {printf "%.1f%%", (c > 0 ? 100 * j / c : 0)}'; } # jit0 cpu0 jit1 cpu1
 warm_until_compiled() { # script per-request-messages server topic conns: the same load unmeasured, until the JIT is idle
-  local t=0 step=$WARM j0 c0 j1 c1 steps=
-  while :; do
-    j0=$(jit "${PID[$3]}") c0=$(ticks "${PID[$3]}")
-    wrk_run "$1" "$2" "$3" "$4" "$5" "$step" >/dev/null
-    [ "$3" = nsqd ] || sed -i '$d' "$WORK/pools.txt" # the warm-up's line of CPU by thread pool
-    j1=$(jit "${PID[$3]}") c1=$(ticks "${PID[$3]}") t=$((t + step)) step=10
-    steps+=" $(share "$j0" "$c0" "$j1" "$c1")"
-    [ "$j1" -gt 0 ] && [ $((t + 10)) -le 100 ] && awk -v j=$((j1 - j0)) -v c=$((c1 - c0)) 'BEGIN {exit !(j > 0.02 * c)}' || break
-  done
-  echo -n "$3 $4 -c$5: warmed $t s (JIT's share of the server's CPU:$steps)" >>"$WORK/warm.txt"
+  echo -n "$3 $4 -c$5: warmed $(warm_steps "${PID[$3]}" "$WARM" warm_step "$@")" >>"$WORK/warm.txt"
 }
 row() { # label, one cell per server, then the ratio cell (Herald / nsqd)
   local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; echo "$line"
@@ -154,7 +129,7 @@ side_by_side() { # label script per-request-messages connections...: one row per
         j0=$(jit "${PID[$s]}") c0=$(ticks "${PID[$s]}")
       fi
       R[$s]=$(wrk_run "$script" "$per" $s "$script$c" "$c" "$DUR")
-      if [ "$script" = pub ]; then echo "; measured: $(share "$j0" "$c0" "$(jit "${PID[$s]}")" "$(ticks "${PID[$s]}")")" >>"$WORK/warm.txt"; fi
+      if [ "$script" = pub ]; then echo "; measured: $(jit_share "$j0" "$c0" "$(jit "${PID[$s]}")" "$(ticks "${PID[$s]}")")" >>"$WORK/warm.txt"; fi
     done
     IFS=$'\t' read -ra CELLS <<<"$(cells)"; row "$label, $c connections" "${CELLS[@]}"
   done

@@ -77,7 +77,7 @@ def column(d, c):
 
     def ticks(f):
         return sum(int(p[1]) for p in (line.split() for line in open(f)) if len(p) == 4)
-    mb0, mt0, mb1, mt1 = map(float, open(f'{d}/machine.{c}').read().split()[:4])
+    b0, s0, t0, b1, s1, t1 = map(float, open(f'{d}/machine.{c}').read().split()[:6])
     wrk = open(f'{d}/run.{c}.wrk').read()
     rps = float(re.search(r'Requests/sec:\s+([\d.]+)', wrk).group(1))
     requests = int(re.search(r'(\d+) requests in', wrk).group(1))
@@ -85,7 +85,8 @@ def column(d, c):
     col = {k: us * v / n for k, v in counts.items()}
     col['= req/s'] = rps
     col['= node CPU, us a request (/proc)'] = us
-    col['= machine busy %'] = 100 * (mb1 - mb0) / (mt1 - mt0)
+    col['= machine busy % (steal not in it)'] = 100 * (b1 - b0) / (t1 - t0)
+    col['= machine steal %'] = 100 * (s1 - s0) / (t1 - t0)
     return col
 
 

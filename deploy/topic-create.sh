@@ -5,10 +5,13 @@
 #   deploy/topic-create.sh [-j JAR] [-o "JVM OPTIONS"] [-w WARMUP] [-n COUNT] [-s]
 #
 # WARMUP creations first (default 300, unmeasured), then COUNT (default 500): prints the mean time
-# per creation as curl sees it, the wall time, the node's CPU (user + system, /proc) per creation and
-# how busy the whole machine was. -s also straces the node's syncs (msync, fsync, fdatasync) during
+# per creation as curl sees it, the wall time, the node's CPU (user + system, /proc) per creation,
+# how busy the whole machine was and the hypervisor's steal (time this VM's cores did not run; busy does
+# not include it, both are shares of all the cores' time, as in every script here: deploy/measure.sh).
+# -s also straces the node's syncs (msync, fsync, fdatasync) during
 # the measured part and prints how many there were per creation and how long they took.
 set -euo pipefail
+. "$(dirname "$0")/measure.sh"
 JAR=target/herald.jar JVM= WARMUP=300 COUNT=500 TRACE=
 while getopts j:o:w:n:s opt; do
   case $opt in
@@ -21,12 +24,8 @@ NODE= ST=
 trap '[ -n "$ST" ] && kill $ST 2>/dev/null; [ -n "$NODE" ] && kill $NODE 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 java $JVM -jar "$JAR" --data-path "$WORK/data" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/node.log" 2>&1 &
 NODE=$!
-for _ in $(seq 600); do grep -q 'listening on http' "$WORK/node.log" && break; sleep 0.05; done
-HTTP=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/node.log" | sed 's|.*http://||')
-[ -n "$HTTP" ] || { cat "$WORK/node.log" >&2; exit 1; }
+HTTP=$(listening "$WORK/node.log")
 urls() { for i in $(seq "$2"); do printf 'url = "http://%s/topic/create?topic=%s%d"\noutput = /dev/null\n' "$HTTP" "$1" "$i"; done; }
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }                # clock ticks of user + system
-busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
 urls w "$WARMUP" >"$WORK/warm.cfg"
 urls m "$COUNT" >"$WORK/measured.cfg"
 [ "$WARMUP" -gt 0 ] && curl -sf -X POST -K "$WORK/warm.cfg" -w '%{http_code}\n' | grep -vc '^200$' | sed 's/^/warm-up: not 200: /' || true
@@ -35,12 +34,12 @@ if [ -n "$TRACE" ]; then
   ST=$!
   sleep 2
 fi
-c0=$(cpu "$NODE") b0=($(busy)) t0=$(date +%s.%N)
+c0=$(ticks "$NODE") m0=$(machine) t0=$(date +%s.%N)
 curl -s -X POST -K "$WORK/measured.cfg" -w '%{http_code} %{time_total}\n' >"$WORK/times"
-t1=$(date +%s.%N) c1=$(cpu "$NODE") b1=($(busy))
+t1=$(date +%s.%N) c1=$(ticks "$NODE") m1=$(machine)
 awk '$1 != 200 { bad++ } { s += $2 } END { printf "creations: %d (not 200: %d), mean %.2f ms each as curl sees it\n", NR, bad, s / NR * 1000 }' "$WORK/times"
-awk -v a="$t0" -v b="$t1" -v n="$COUNT" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v bb="$((b1[0] - b0[0]))" -v bt="$((b1[1] - b0[1]))" \
-  'BEGIN { printf "wall %.2f s: %.0f creations/s; node CPU %.2f ms per creation; machine busy %.0f%%\n", b - a, n / (b - a), c / hz * 1000 / n, bb * 100 / bt }'
+awk -v a="$t0" -v b="$t1" -v n="$COUNT" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v m="$(machine_share "$m0" "$m1")" \
+  'BEGIN { printf "wall %.2f s: %.0f creations/s; node CPU %.2f ms per creation; machine %s\n", b - a, n / (b - a), c / hz * 1000 / n, m }'
 if [ -n "$TRACE" ]; then
   kill $ST; wait $ST 2>/dev/null || true; ST=
   grep -oE '^[0-9]+ +(fsync|fdatasync|msync)' "$WORK/syncs" | awk '{print $2}' | sort | uniq -c | awk -v n="$COUNT" '{ printf "%s: %d (%.2f per creation)\n", $2, $1, $1 / n }'
