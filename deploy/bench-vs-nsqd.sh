@@ -33,7 +33,8 @@
 #             then a JVM goes on in 10 s steps while its JIT compilers took more than 2 % of its CPU in the last step
 #             (at most 100 s), so the measured seconds do not pay for compiling what a connection count exercises;
 #             after the table, each warm-up's length and the compilers' share step by step, then in the measured run
-# Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end.
+# Needs wrk. Both servers listen on 127.0.0.1 ports the OS picks; both are killed at the end, also on
+# Ctrl-C, and their data (the journals: ~0.5 GB a /pub run) removed; the logs stay in the work dir printed last.
 set -euo pipefail
 . "$(dirname "$0")/measure.sh"
 NSQD=/work/nsq/bin/nsqd JAR=target/herald.jar BEFORE= FLOORS= JVM=-Xmx1g DUR=20 WARM=10 CWARM=0 CONNS="16 32" PUBCONNS="32 128" LOADS="mpub consume tcp"
@@ -46,7 +47,9 @@ done
 READER=$(dirname "$NSQD")/bench_reader
 WORK=$(mktemp -d /tmp/bench-vs-nsqd-XXXX)
 PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
+DATA=()
+trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "${DATA[@]}"; echo "logs: $WORK" >&2' EXIT
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP # then the EXIT trap stops the servers, wherever the run was
 
 # The body of one /mpub: 100 messages of 200 bytes.
 cat >"$WORK/mpub.lua" <<'EOF'
@@ -63,6 +66,7 @@ wrk.path = "/pub?topic=" .. os.getenv("TOPIC")
 EOF
 
 mkdir -p "$WORK/nsqd"
+DATA+=("$WORK/nsqd")
 declare -A PID
 "$NSQD" --data-path="$WORK/nsqd" --http-address=127.0.0.1:0 --tcp-address=127.0.0.1:0 >"$WORK/nsqd.log" 2>&1 &
 PIDS+=($!) PID[nsqd]=$!
@@ -73,6 +77,7 @@ for f in $FLOORS; do HERALDS+=("floor-$f") SERVERS+=("floor-$f"); done
 for h in "${HERALDS[@]}"; do
   jar=$JAR; [ "$h" = before ] && jar=$BEFORE
   run=(-jar "$jar"); [[ $h = floor-* ]] && run=(-cp "$JAR:$(dirname "$JAR")/test-classes" herald.floor.PubFloor "${h#floor-}")
+  DATA+=("$WORK/$h")
   java $JVM "${run[@]}" --data-path "$WORK/$h" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >"$WORK/$h.log" 2>&1 &
   PIDS+=($!) PID[$h]=$!
 done
