@@ -7,13 +7,16 @@ NSQD=${1:?path to an nsqd binary}
 JAR=${2:-target/herald.jar}
 ROUNDS=${3:-2}
 WORK=$(mktemp -d /tmp/bench-tcp-XXXX)
+mkdir -p "$WORK/nsqd"
 "$NSQD" --data-path="$WORK/nsqd" --http-address=127.0.0.1:0 --tcp-address=127.0.0.1:4250 >"$WORK/nsqd.log" 2>&1 &
 NSQD_PID=$!
-mkdir -p "$WORK/nsqd"
 java -Xmx1g -jar "$JAR" --data-path "$WORK/herald" --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:4350 >"$WORK/herald.log" 2>&1 &
 HERALD_PID=$!
-trap 'kill $NSQD_PID $HERALD_PID 2>/dev/null' EXIT
-until grep -q 'listening on' "$WORK/herald.log"; do sleep 0.5; done
+# Both servers stopped and their journals removed at the end, also on Ctrl-C (INT) or TERM.
+trap 'kill $NSQD_PID $HERALD_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT; trap 'exit 143' TERM
+. "$(dirname "$0")/measure.sh"
+listening "$WORK/herald.log" >/dev/null
 uptime
 for round in $(seq "$ROUNDS"); do
   for server in nsqd:4250 herald:4350; do

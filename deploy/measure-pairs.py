@@ -27,8 +27,9 @@ A and B are variants: ';'-separated items of `ids` (publish with ids, `--msg-id-
 --batch 1 measures /pub (ids in X-Herald-Msg-Id), larger batches /mpub: with ids in the binary layout
 with ids, without ids in the text layout, or with --mpub-binary in NSQ's binary layout (so that ids
 against none compares the same layout: only the ids' own bytes differ). Per run it also prints the
-bench client's CPU per message and how busy the machine's cores were (from /proc/stat), since the
-client shares the machine with the node. By hand, under quiet-run.
+bench client's CPU per message, how busy the machine's cores were and the hypervisor's steal (from
+/proc/stat; busy does not include steal, both are shares of all the cores' time, as in deploy/measure.sh),
+since the client shares the machine with the node. By hand, under quiet-run.
 """
 import argparse, json, os, resource, shutil, socket, statistics, subprocess, sys, tempfile, time
 
@@ -84,10 +85,12 @@ def free_port():
 
 
 def machine_ticks():
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    fields = [int(f) for f in open("/proc/stat").readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return sum(fields) - idle, sum(fields)
+    """(busy, steal, total) jiffies of all cores, from /proc/stat: busy is user, nice, system, irq and
+    softirq (steal not in it, as in deploy/measure.sh); total is those with idle, iowait and steal (guest
+    time is counted in user already)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(f) for f in open("/proc/stat").readline().split()[1:9])
+    busy = user + nice + system + irq + softirq
+    return busy, steal, busy + idle + iowait + steal
 
 
 def bench(a, jar, port, topic, seconds, ids):
@@ -122,7 +125,7 @@ def one_run(a, v):
             used = cpu_seconds(proc.pid) - before
             jit = jit_seconds(proc.pid) - jit_before
             client = children_cpu() - client_before
-            busy, total = (x - y for x, y in zip(machine_ticks(), ticks_before))
+            busy, steal, total = (x - y for x, y in zip(machine_ticks(), ticks_before))
         os.remove(data + ".log")
     finally:
         shutil.rmtree(data, ignore_errors=True)
@@ -131,6 +134,7 @@ def one_run(a, v):
             "cpu_us": used * 1e6 / acked if acked else float("nan"),
             "jit_us": jit * 1e6 / acked if acked else float("nan"),
             "client_us": client * 1e6 / acked if acked else float("nan"), "busy": busy / total if total else float("nan"),
+            "steal": steal / total if total else float("nan"),
             "errors": r["errors"], "missing": r["missing"]}
 
 
@@ -138,7 +142,7 @@ def describe(run):
     errors = f", errors {run['errors']}" if run["errors"] else ""
     missing = f", {run['missing']} MISSING" if run["missing"] else ""
     return (f"{run['rate']:,.0f} msgs/s, p99 {run['p99']:.1f} ms, {run['cpu_us']:.1f} µs CPU/msg "
-            f"(JIT {run['jit_us']:.1f}, client {run['client_us']:.1f} µs, cores {run['busy']:.0%} busy){errors}{missing}")
+            f"(JIT {run['jit_us']:.1f}, client {run['client_us']:.1f} µs, cores {run['busy']:.0%} busy, {run['steal']:.0%} steal){errors}{missing}")
 
 
 def spread(values):

@@ -11,8 +11,11 @@
 # Herald is warmed up first (8 s of writing, 4 s of reading on another topic: the JIT).
 # Usage: deploy/nsqtools-vs-nsqd.sh target/herald.jar [tag]   (NSQ_BIN: nsqd, bench_writer and
 # bench_reader built from nsq v1.3.0; W, R: durations; CONNS; JFR=1 records a profile of one more
-# bench_reader run). By hand only; run it on a quiet machine (quiet-run).
+# bench_reader run). By hand only; run it on a quiet machine (quiet-run). Each line says how busy the
+# machine was and the hypervisor's steal: busy does not include steal, both are shares of all the cores'
+# time, as in every script here (deploy/measure.sh).
 set -uo pipefail
+. "$(dirname "$0")/measure.sh"
 JAR=${1:?jar}; TAG=${2:-q}; W=${W:-10s}; R=${R:-8s}; CONNS=${CONNS:-"2 8 32"}
 B=${NSQ_BIN:-/work/nsq/bin}
 OUT=${OUT:-/tmp/nsqtools-$TAG}; mkdir -p $OUT
@@ -23,33 +26,30 @@ start_herald() {
   local n=$1; shift
   java -Xmx1g "$@" -jar "$JAR" --data-path $WORK/$n --http-address 127.0.0.1:0 --tcp-address 127.0.0.1:0 >$WORK/$n.log 2>&1 &
   HPID=$!; PIDS="$PIDS $HPID"
-  until grep -qs 'listening on' $WORK/$n.log; do sleep 0.2; done
-  HTTP=$(grep -o 'http://[0-9.:]*' $WORK/$n.log | head -1 | sed 's#http://##')
-  TCP=$(grep -o 'tcp://[0-9.:]*' $WORK/$n.log | head -1 | sed 's#tcp://##')
+  HTTP=$(listening $WORK/$n.log) || exit 1
+  TCP=$(tcp_address $WORK/$n.log)
 }
-cpu() { awk '{print $14+$15}' /proc/$1/stat; }
-busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 depth() { curl -s "http://$1/stats?format=json&topic=$2" | python3 -c 'import sys,json; d=json.load(sys.stdin); print(sum(c.get("depth",0) for t in d.get("topics",[]) for c in t.get("channels",[])))'; }
 jw() { curl -s "http://$1/metrics" | awk '/^herald_journal_write_seconds_count/{c=$2} /^herald_journal_write_seconds_sum/{s=$2} /^herald_journal_write_batch_messages_count/{n=$2} /^herald_journal_write_batch_messages_sum/{m=$2} END{print c+0, s+0, m+0}'; }
 writer() { # label pid http tcp topic conns [herald]
   local label=$1 pid=$2 http=$3 tcp=$4 t=$5 c=$6 h=${7:-}
   local m0 m1; [ -n "$h" ] && m0=$(jw $http)
-  local c0=$(cpu $pid) b0=$(busy)
+  local c0=$(ticks $pid) b0=$(machine)
   local line=$(GOMAXPROCS=$c $B/bench_writer --nsqd-tcp-address $tcp --topic $t --batch-size 100 --runfor $W 2>&1 | grep -o 'duration.*')
-  local c1=$(cpu $pid) b1=$(busy)
+  local c1=$(ticks $pid) b1=$(machine)
   local rate=$(echo "$line" | grep -o '[0-9.]*ops/s' | sed 's/ops.s//')
   local extra=""
   if [ -n "$h" ]; then m1=$(jw $http); extra=$(python3 -c "
 a=list(map(float,'$m0'.split())); b=list(map(float,'$m1'.split())); n=b[0]-a[0]
 print('| journal writes %d = %.0f/s, mean %.2f ms, %.0f msgs/write' % (n, n/${W%s}, (b[1]-a[1])/max(n,1)*1000, (b[2]-a[2])/max(n,1)))"); fi
-  echo "$label bench_writer MPUB x100 conns=$c: $line | MPUB round trip $(python3 -c "print(round($c*100/$rate*1000,2))") ms | node cpu $(( (c1-c0) ))0 ms, machine busy $(( (b1-b0) ))0 ms $extra"
+  echo "$label bench_writer MPUB x100 conns=$c: $line | MPUB round trip $(python3 -c "print(round($c*100/$rate*1000,2))") ms | node cpu $(( (c1-c0) ))0 ms, machine $(machine_share "$b0" "$b1") $extra"
 }
 reader() { # label pid http tcp topic run
   local label=$1 pid=$2 http=$3 tcp=$4 t=$5 i=$6
-  local d0=$(depth $http $t) c0=$(cpu $pid) b0=$(busy)
+  local d0=$(depth $http $t) c0=$(ticks $pid) b0=$(machine)
   local line=$($B/bench_reader --nsqd-tcp-address $tcp --topic $t --runfor $R 2>&1 | grep -o 'duration.*')
-  local c1=$(cpu $pid) b1=$(busy) d1=$(depth $http $t)
-  echo "$label bench_reader run $i: $line | depth $d0 -> $d1 | node cpu $(( (c1-c0) ))0 ms = $(python3 -c "print(round(($c1-$c0)*10000/max(1,$d0-$d1),2))") us/msg, machine busy $(( (b1-b0) ))0 ms"
+  local c1=$(ticks $pid) b1=$(machine) d1=$(depth $http $t)
+  echo "$label bench_reader run $i: $line | depth $d0 -> $d1 | node cpu $(( (c1-c0) ))0 ms = $(python3 -c "print(round(($c1-$c0)*10000/max(1,$d0-$d1),2))") us/msg, machine $(machine_share "$b0" "$b1")"
 }
 create() { curl -s -X POST "http://$1/topic/create?topic=$2" >/dev/null; curl -s -X POST "http://$1/channel/create?topic=$2&channel=ch" >/dev/null; }
 uptime
@@ -73,10 +73,10 @@ for i in 1 2; do reader herald $HPID $HTTP $TCP t $i; done
 if [ -n "${JFR:-}" ]; then jcmd $HPID JFR.start name=r settings=profile filename=$OUT/reader.jfr >/dev/null; reader herald-jfr $HPID $HTTP $TCP t 3; jcmd $HPID JFR.stop name=r >/dev/null; fi
 # Same client, two protocols, from the same backlog: herald bench --publishers 0.
 for p in "--tcp $TCP" "--http $HTTP"; do
-  c0=$(cpu $HPID); b0=$(busy)
+  c0=$(ticks $HPID); b0=$(machine)
   res=$(java -jar "$JAR" bench $p --topic t --channel ch --publishers 0 --consumers 2 --rdy 2500 --duration ${R} 2>/dev/null | grep consumed:)
-  c1=$(cpu $HPID); b1=$(busy)
-  echo "herald bench ${p%% *} --publishers 0 --consumers 2 --rdy 2500: $res | node cpu $(( (c1-c0) ))0 ms, machine busy $(( (b1-b0) ))0 ms | depth left $(depth $HTTP t)"
+  c1=$(ticks $HPID); b1=$(machine)
+  echo "herald bench ${p%% *} --publishers 0 --consumers 2 --rdy 2500: $res | node cpu $(( (c1-c0) ))0 ms, machine $(machine_share "$b0" "$b1") | depth left $(depth $HTTP t)"
 done
 kill $HPID; wait $HPID 2>/dev/null
 if [ -z "${NOFSYNCOFF:-}" ]; then
