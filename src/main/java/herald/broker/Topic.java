@@ -24,7 +24,6 @@ import org.apache.pekko.persistence.SaveSnapshotSuccess;
 import org.apache.pekko.persistence.SnapshotMetadata;
 import org.apache.pekko.persistence.SnapshotProtocol;
 import org.apache.pekko.persistence.SnapshotSelectionCriteria;
-import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
@@ -34,7 +33,6 @@ import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
-import org.apache.pekko.stream.javadsl.Sink;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -655,32 +653,19 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * earlier message of the same list carries: those are not stored again.
    */
   private List<Integer> duplicates(State state, List<Published> messages) {
-    long window = dedupWindowMs(state);
+    long window = state.config().dedupWindowMs(settings);
     return window <= 0 ? List.of() : state.ids().duplicates(messages, window);
-  }
-
-  /** The retention in force: the topic's own, or the node's. */
-  private RetentionStats retention(State state) {
-    Long timeMs = state.config().retentionTimeMs();
-    Long bytes = state.config().retentionBytes();
-    return new RetentionStats(timeMs != null ? timeMs : settings.retentionTime().toMillis(),
-        bytes != null ? bytes : settings.retentionBytes());
   }
 
   /** While retention keeps by time, trims a few times per retention period (at most once a second). */
   private void checkRetentionOverTime(State state) {
-    long timeMs = retention(state).timeMs();
+    long timeMs = state.config().retention(settings).timeMs();
     if (ephemeral || timeMs <= 0) {
       timers.cancel(RetentionCheck.INSTANCE);
       return;
     }
     Duration every = Duration.ofMillis(Math.max(1000, Math.min(timeMs / 4, 60_000)));
     timers.startTimerWithFixedDelay(RetentionCheck.INSTANCE, every);
-  }
-
-  private long dedupWindowMs(State state) {
-    Long own = state.config().dedupWindowMs();
-    return own != null ? own : settings.dedupWindow().toMillis();
   }
 
   private void fanOut(State state, MessagesAppended appended) {
@@ -792,46 +777,16 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     return new Start(state.nextOffset(), nextSeqNr());
   }
 
-  /**
-   * Finds where {@code from} is in the journal, then hands {@code request} back with it (Located).
-   * Reads from the journal mark before it: one stretch of the journal at most, or the first
-   * messages still kept for {@code earliest}.
-   */
+  /** Finds where {@code from} is in the journal (StartSearch), then hands {@code request} back with it (Located). */
   private void locate(State state, ReplayFrom from, Command request) {
     if (from.where() == ReplayFrom.Where.LATEST || ephemeral) {
       ctx.getSelf().tell(new Located(request, null, null));
       return;
     }
-    JournalMarks marks = state.marks();
-    long mark = switch (from.where()) {
-      case TIME -> marks.seqNrBeforeTime(from.value());
-      case POSITION -> marks.seqNrBeforeOffset(from.value());
-      default -> 0;
-    };
-    long fromSeqNr = Math.max(Math.max(mark, marks.firstSeqNr()), trimming.firstKept());
-    long base = state.baseOffset();
+    long fromSeqNr = StartSearch.readFrom(state.marks(), from, trimming.firstKept());
     trimming.readStarted();
-    ctx.pipeToSelf(
-        Journals.reader(ctx.getSystem())
-            .currentEventsByPersistenceId(persistenceId().id(), fromSeqNr, Long.MAX_VALUE)
-            .mapConcat(env -> {
-              Start start = firstReached(env, from, base);
-              return start == null ? List.<Start>of() : List.of(start);
-            })
-            .runWith(Sink.headOption(), ctx.getSystem()),
+    ctx.pipeToSelf(StartSearch.find(ctx.getSystem(), persistenceId().id(), fromSeqNr, from, state.baseOffset()),
         (found, failure) -> new Located(request, found == null ? null : found.orElse(null), failure));
-  }
-
-  /** The first message of this journal event where {@code from} starts, as a channel start; null for none. */
-  private static Start firstReached(EventEnvelope env, ReplayFrom from, long baseOffset) {
-    if (!(env.event() instanceof MessagesAppended batch)) return null;
-    long offset = batch.firstOffset();
-    for (Published p : batch.messages()) {
-      // Offsets below the base are a deleted topic's, under the same name.
-      if (offset >= baseOffset && from.reached(offset, p.timestamp())) return new Start(offset, env.sequenceNr());
-      offset++;
-    }
-    return null;
   }
 
   private Effect<Event, State> onLocated(State state, Located located) {
@@ -911,7 +866,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     if (ephemeral || !state.exists() || !trimming.mayStart(now)) return;
     long low = channels.keepBacklog(state) ? state.backlog().seqNr() : Long.MAX_VALUE;
     low = needs.lowest(channels.ephemeral(), needs.lowest(state.channels(), low));
-    RetentionStats retention = retention(state);
+    RetentionStats retention = state.config().retention(settings);
     long kept = state.marks().keptFrom(System.currentTimeMillis(), retention.timeMs(), retention.bytes(), state.messageBytes());
     long upTo = trimming.start(Math.min(low, kept), snapshots.beforeLast(), now);
     if (upTo < 0) return;
@@ -980,10 +935,10 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onGetStats(State state, GetStats cmd) {
-    DedupStats dedup = new DedupStats(dedupWindowMs(state), state.ids().size(), duplicates, state.ids().forgottenEarly());
+    DedupStats dedup = new DedupStats(state.config().dedupWindowMs(settings), state.ids().size(), duplicates, state.ids().forgottenEarly());
     cmd.replyTo().tell(new TopicStats(name, state.exists(), state.paused(), depth(state),
         state.nextOffset() - state.baseOffset(), state.messageBytes(), channels.all(state), settings.advertisedHttp(), trimming.deletedTo(), dedup,
-        retention(state)));
+        state.config().retention(settings)));
     return Effect().none();
   }
 
@@ -998,7 +953,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         .forAnyState()
         .onEvent(MessagesAppended.class, (s, e) -> {
           long bytes = 0;
-          long window = dedupWindowMs(s);
+          long window = s.config().dedupWindowMs(settings);
           for (Published p : e.messages()) {
             bytes += p.body().length();
             if (p.dedupId() != null) s.ids().add(p.dedupId(), p.timestamp(), window, settings.dedupMaxIds());

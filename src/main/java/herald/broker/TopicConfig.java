@@ -1,5 +1,7 @@
 package herald.broker;
 
+import herald.settings.Settings;
+
 /**
  * A topic's own settings ({@code POST /topic/config}), persisted by the topic. A null field means
  * the node's default. In a change, a null field means "leave as is" and {@link #NODE_DEFAULT}
@@ -27,6 +29,17 @@ public record TopicConfig(Long dedupWindowMs, Long retentionTimeMs, Long retenti
   public TopicConfig with(TopicConfig changes) {
     return new TopicConfig(changed(dedupWindowMs, changes.dedupWindowMs()),
         changed(retentionTimeMs, changes.retentionTimeMs()), changed(retentionBytes, changes.retentionBytes()));
+  }
+
+  /** The dedup window in force (ms): this topic's own, or the node's. */
+  long dedupWindowMs(Settings node) {
+    return dedupWindowMs != null ? dedupWindowMs : node.dedupWindow().toMillis();
+  }
+
+  /** The retention in force: this topic's own, or the node's (each limit on its own). */
+  Topic.RetentionStats retention(Settings node) {
+    return new Topic.RetentionStats(retentionTimeMs != null ? retentionTimeMs : node.retentionTime().toMillis(),
+        retentionBytes != null ? retentionBytes : node.retentionBytes());
   }
 
   private static Long changed(Long current, Long change) {
