@@ -40,6 +40,7 @@ final class Gathering {
   private long writeNanos;     // how long it took
   private int skip;            // writes left before the next wait, after waits in vain
   private int backoff = 1;
+  private boolean waiting;     // a wait started: the next drain ends it
 
   /** Runs {@code task} after {@code nanos}, on the timer's thread: it must only hand off. */
   static void after(long nanos, Runnable task) {
@@ -68,8 +69,19 @@ final class Gathering {
     return doneNanos + Math.min(MAX_WAIT.toNanos(), writeNanos / 2);
   }
 
+  /** A wait started (its inbox gathers): the topic's next drain ends it ({@link #ended}). */
+  void started() {
+    waiting = true;
+  }
+
+  /** Whether a wait started that no drain ended yet. */
+  boolean waiting() {
+    return waiting;
+  }
+
   /** A wait ended with {@code queued} publishes waiting. */
   void ended(int queued) {
+    waiting = false;
     if (queued >= expected) {
       backoff = 1;
     } else {

@@ -353,7 +353,6 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private TopicInbox inbox;
   // Whether the next write waits for more publishes, and whether the current Drain ends such a wait.
   private final Gathering gathering = new Gathering();
-  private boolean gathered;
   // Where the journal and the snapshot store answer deletions and snapshots (see StoreAnswer).
   private final org.apache.pekko.actor.ActorRef storeAnswers;
 
@@ -585,13 +584,12 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private Effect<Event, State> onDrain(State state) {
     if (inbox == null) return Effect().none();
     long now = System.nanoTime();
-    if (gathered) {
-      gathered = false;
+    if (gathering.waiting()) {
       gathering.ended(inbox.size());
     } else {
       int wanted = gathering.waitFor(inbox.size(), now);
       if (wanted > 0 && inbox.gather(wanted)) {
-        gathered = true;
+        gathering.started();
         Gathering.after(gathering.until() - now, inbox::gatherOver);
         return Effect().none();
       }

@@ -107,6 +107,16 @@ class GatheringTest {
   }
 
   @Test
+  void aWaitThatStartedIsEndedByTheNextDrain() {
+    Gathering g = new Gathering();
+    assertFalse(g.waiting());
+    g.started();
+    assertTrue(g.waiting());
+    g.ended(0);
+    assertFalse(g.waiting());
+  }
+
+  @Test
   void waitsInVainStopTheWaitingForDoublingNumbersOfWrites() {
     Gathering g = new Gathering();
     for (int skipped : new int[] {1, 2, 4, 8}) {
