@@ -27,6 +27,14 @@ public interface ConsumerOutput {
     end();
   }
 
+  /**
+   * The channel was deleted (or its topic): the session ends. Said as the fatal E_CHANNEL_GONE
+   * unless the protocol closes without a word.
+   */
+  default void channelGone(String reason) {
+    fatal("E_CHANNEL_GONE", reason);
+  }
+
   /** Close the connection without a word (the client is gone). */
   void end();
 }

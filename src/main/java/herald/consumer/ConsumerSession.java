@@ -154,7 +154,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
           out.failed(f.code(), f.message());
           return this;
         })
-        .onMessage(ConsumerProtocol.Close.class, c -> fatal("E_CHANNEL_GONE", c.reason()))
+        .onMessage(ConsumerProtocol.Close.class, c -> gone(c.reason()))
         .onMessage(ClientGone.class, g -> {
           if (channel != null) channel.tell(new Channel.Unsubscribe(getContext().getSelf()));
           out.end();
@@ -293,6 +293,16 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   private Behavior<ConsumerProtocol> fatal(String code, String message) {
     getContext().getLog().debug("closing consumer of {}/{}: {} {}", params.topic(), params.channel(), code, message);
     out.fatal(code, message);
+    return leave();
+  }
+
+  private Behavior<ConsumerProtocol> gone(String reason) {
+    getContext().getLog().debug("closing consumer of {}/{}: {}", params.topic(), params.channel(), reason);
+    out.channelGone(reason);
+    return leave();
+  }
+
+  private Behavior<ConsumerProtocol> leave() {
     if (channel != null) channel.tell(new Channel.Unsubscribe(getContext().getSelf()));
     return Behaviors.stopped();
   }

@@ -13,6 +13,7 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -403,6 +404,22 @@ class NsqProtocolTest extends SharedNode {
       pub.send("PUB " + topic, "fine");
       assertOk(pub.next(WAIT));
       assertEquals("fine", good.next(WAIT).body());
+    }
+  }
+
+  @Test
+  void aDeletedChannelClosesItsConsumersWithoutAWord() throws Exception {
+    // nsqd closes a deleted channel's (or topic's) clients without an error frame; nsqjs would
+    // raise any error frame as an 'error' event on its Reader, fatal to an app without a listener.
+    for (String op : new String[] {"/channel/delete?topic=%s&channel=ch", "/topic/delete?topic=%s"}) {
+      String topic = unique("tcp-deleted");
+      try (NsqSocket pub = new NsqSocket(port()); NsqSocket sub = NsqSocket.subscribe(port(), topic, "ch", 1)) {
+        pub.send("PUB " + topic, "held");
+        assertOk(pub.next(WAIT));
+        assertEquals("held", sub.next(WAIT).body());
+        assertEquals(200, http.post(String.format(op, topic), "").status());
+        assertNull(sub.lastFrameBeforeClose(WAIT), op + ": closed with no frame");
+      }
     }
   }
 

@@ -605,6 +605,12 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
       out.tell(NsqFrames.CLOSE_WAIT);
     }
 
+    /** As nsqd: a deleted channel's clients are closed without an error frame (nsqjs would raise one). */
+    @Override
+    public void channelGone(String reason) {
+      end();
+    }
+
 
     @Override
     public void end() {
