@@ -79,11 +79,16 @@ final class JournalCheck {
   private JournalCheck() {}
 
   static Outcome run(Path journal, Path snapshots, boolean repair) throws Node.StartException {
-    if (!Files.exists(journal.resolve("CURRENT"))) return Outcome.INTACT;
+    // No CURRENT and no file of a journal: a node's first start. CURRENT gone from a journal that
+    // has tables or logs is damage: LevelDB would make a new empty journal there and delete the
+    // old tables, so the check goes on, names it, and a repair finds them again.
+    if (!Files.exists(journal.resolve("CURRENT")) && !hasJournalFiles(journal)) return Outcome.INTACT;
     long started = System.nanoTime();
     Scan before = new Scan(Values.BUT_TOPIC_WRITES);
     before.snapshots(snapshots);
-    List<String> causes = new ArrayList<>(before.read(journal, true, null));
+    List<String> causes = new ArrayList<>();
+    if (Files.exists(journal.resolve("CURRENT"))) causes.addAll(before.read(journal, true, null));
+    else causes.add(journal.resolve("CURRENT") + " is missing (it names the journal's manifest) in a journal with tables or logs");
     causes.addAll(before.holes());
     if (causes.isEmpty()) {
       log.info("journal checked: {} entries, {} topics and channels, intact ({} ms)",
@@ -124,6 +129,17 @@ final class JournalCheck {
     } finally {
       deleteTree(work);
       deleteTree(salvage);
+    }
+  }
+
+  /** Whether {@code dir} holds any of LevelDB's tables, logs or manifests. */
+  private static boolean hasJournalFiles(Path dir) throws Node.StartException {
+    if (!Files.isDirectory(dir)) return false;
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.map(f -> f.getFileName().toString()).anyMatch(n ->
+          n.endsWith(".sst") || n.endsWith(".ldb") || n.endsWith(".log") || n.startsWith("MANIFEST-"));
+    } catch (IOException e) {
+      throw new Node.StartException("cannot read the journal directory " + dir + ": " + rootMessage(e));
     }
   }
 
@@ -269,7 +285,8 @@ final class JournalCheck {
         try {
           probe = JniDBFactory.factory.open(dir.toFile(), new Options().createIfMissing(false));
         } catch (IOException | RuntimeException e) {
-          damage.add(describeOpenFailure(dir, e));
+          // Without CURRENT the open fails for that alone, which the causes already say.
+          if (Files.exists(dir.resolve("CURRENT"))) damage.add(describeOpenFailure(dir, e));
           JniDBFactory.factory.repair(dir.toFile(), new Options());
         } finally {
           if (probe != null) probe.close();
