@@ -587,7 +587,26 @@ final class JournalCheck {
           losses.add(new Loss(id.substring(2), g[0], g[1], from, to));
         }
       }
+      losses.addAll(nameless());
       return losses;
+    }
+
+    /**
+     * Topics whose name went with the damaged part (the id table that names journal ids sorts
+     * first, so it is in the oldest table): their writes that are left are kept under no name, out
+     * of any client's reach, so every message in them is lost, and what came before them is not
+     * known at all. Before, such a topic vanished while the report said no message was missing.
+     */
+    private List<Loss> nameless() {
+      List<Loss> found = new ArrayList<>();
+      for (Map.Entry<Integer, Events> e : events.entrySet()) {
+        Events ev = e.getValue();
+        if (ids.containsKey(e.getKey()) || ev.appends.isEmpty()) continue;
+        long[] last = ev.appends.lastEntry().getValue();
+        found.add(new Loss("#" + e.getKey() + " (its name was in the damaged part, and so were any messages before these)",
+            ev.first, ev.last, ev.appends.firstEntry().getValue()[0], last[0] + last[1] - 1));
+      }
+      return found;
     }
 
     /**
