@@ -34,7 +34,9 @@ done
 shift $((OPTIND - 1))
 W=$(mktemp -d /tmp/e2e-stack-XXXX); OUT=${OUT:-$W/out}; mkdir -p "$OUT"
 P=
-trap '[ -n "$P" ] && kill $P 2>/dev/null; wait 2>/dev/null; rm -rf "$W/data" "$W/floor"' EXIT
+# At the end, also on Ctrl-C: the server stopped, its data removed; the logs stay in OUT (-o, else the work dir).
+trap '[ -n "$P" ] && kill $P 2>/dev/null; wait 2>/dev/null; rm -rf "$W/data" "$W/floor"; rmdir "$W" 2>/dev/null; echo "logs: $OUT" >&2' EXIT
+trap 'exit 130' INT; trap 'exit 143' TERM
 [ -x /tmp/fsync-floor ] || cc -O2 -pthread -o /tmp/fsync-floor "$(dirname "$0")/fsync-floor.c"
 [ -n "${LEAN:-}" ] && { [ -x /tmp/e2e-lean ] || cc -O2 -pthread -o /tmp/e2e-lean "$(dirname "$0")/e2e-lean.c"; }
 
