@@ -10,7 +10,6 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +31,8 @@ public final class AuthServer implements Authorizer {
   private static final Logger log = LoggerFactory.getLogger(AuthServer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration TIMEOUT = Duration.ofSeconds(2);
+  /** An identity's answer is a few hundred bytes; thousands of authorizations fit in this. */
+  private static final int MAX_ANSWER_BYTES = 1 << 20;
   /** Beyond this many cached answers, expired ones are dropped before adding more. */
   private static final int CACHE_LIMIT = 10_000;
 
@@ -66,7 +67,7 @@ public final class AuthServer implements Authorizer {
     String query = "remote_ip=" + enc(c.remoteIp()) + "&tls=" + c.tls() + "&secret=" + enc(c.secret())
         + "&common_name=" + enc(c.commonName());
     HttpRequest request = HttpRequest.newBuilder(URI.create(endpoint + "?" + query)).timeout(TIMEOUT).GET().build();
-    return client.sendAsync(request, HttpResponse.BodyHandlers.ofString())
+    return client.sendAsync(request, BoundedBody.handler(MAX_ANSWER_BYTES))
         .thenApply(response -> {
           if (response.statusCode() != 200) {
             // nsqauthd answers an unknown secret with a non-200: a refusal, not an outage.

@@ -44,6 +44,19 @@ class AuthServerTest extends SharedNode {
       queries.add(q);
       String secret = q.getOrDefault("secret", "");
       asked.computeIfAbsent(secret, s -> new AtomicInteger()).incrementAndGet();
+      if (secret.equals("huge")) {
+        // 256 MB, streamed: read whole into a node's 512 MB heap, it ran out of memory.
+        byte[] chunk = new byte[1 << 20];
+        java.util.Arrays.fill(chunk, (byte) 'x');
+        exchange.sendResponseHeaders(200, 256L * chunk.length);
+        try (var out = exchange.getResponseBody()) {
+          for (int i = 0; i < 256; i++) out.write(chunk);
+        } catch (java.io.IOException closedByTheNode) {
+          // the node stopped reading: that is the point
+        }
+        exchange.close();
+        return;
+      }
       String answer = answers.get(secret);
       byte[] body = (answer == null ? "{\"message\":\"NOT_AUTHORIZED\"}" : answer).getBytes(StandardCharsets.UTF_8);
       exchange.getResponseHeaders().add("Content-Type", "application/json");
@@ -92,6 +105,20 @@ class AuthServerTest extends SharedNode {
         () -> call("POST", "/pub?topic=" + topic, "short-lived").statusCode() == 403);
     assertTrue(asked.get("short-lived").get() >= 2);
     assertEquals(200, call("GET", "/stats", "short-lived").statusCode());
+  }
+
+  /**
+   * An answer is read into the node's heap: a server (or anyone between, on plain HTTP) answering
+   * 256 MB made the node run out of memory (OutOfMemoryError in its log, where any other thread's
+   * allocation could have failed too). Refused by its size instead, before it is read.
+   */
+  @Test
+  void aHugeAnswerIsRefusedWithoutReadingIt() throws Exception {
+    var refused = call("POST", "/pub?topic=authd-x", "huge");
+    assertEquals(401, refused.statusCode());
+    assertEquals("AUTH_FAILED", AuthTest.code(refused));
+    assertTrue(!node.log().contains("OutOfMemoryError"), node.logTail());
+    assertTrue(node.log().contains("answer of 268435456 bytes, more than"), node.logTail());
   }
 
   @Test
