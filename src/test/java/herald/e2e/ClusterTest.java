@@ -22,6 +22,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -57,21 +58,35 @@ class ClusterTest {
   static void startCluster() throws Exception {
     pg = PostgresServer.start();
     data = Files.createTempDirectory("herald-cluster-");
-    // The first node forms the cluster; the others join it. Every node's ports are the OS's choice.
-    List<String> first = new ArrayList<>(List.of(pg.nodeFlags()));
-    first.addAll(List.of("--cluster-address", "127.0.0.1:0", KEEP_RUNNING[0], KEEP_RUNNING[1]));
-    nodes.add(NodeProcess.prepare(data.resolve("node1"), first.toArray(String[]::new)));
-    nodes.get(0).launch();
-    for (int i = 1; i < 4; i++) {
-      List<String> flags = new ArrayList<>(List.of(pg.nodeFlags()));
-      flags.addAll(List.of("--cluster-address", "127.0.0.1:0", "--join", nodes.get(0).clusterAddress(), KEEP_RUNNING[0], KEEP_RUNNING[1]));
-      nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), flags.toArray(String[]::new)));
+    // Node 4 is only prepared: the join step starts it.
+    startCluster(nodes, data, 4, i -> concat(pg.nodeFlags(), KEEP_RUNNING));
+  }
+
+  /**
+   * A cluster as the cluster tests start one, into {@code nodes} (so that whoever closes them closes
+   * what started if a start fails): {@code count} nodes, node i with {@code flags.apply(i)} and its
+   * ports the OS's choice; node 1 forms the cluster and the others are told to join it; nodes 2 and 3
+   * start together and the three are awaited Up; any further ones are only prepared.
+   */
+  static void startCluster(List<NodeProcess> nodes, Path data, int count, IntFunction<String[]> flags) throws Exception {
+    for (int i = 0; i < count; i++) {
+      List<String> f = new ArrayList<>(List.of(flags.apply(i)));
+      f.addAll(List.of("--cluster-address", "127.0.0.1:0"));
+      if (i > 0) f.addAll(List.of("--join", nodes.get(0).clusterAddress()));
+      nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), f.toArray(String[]::new)));
+      if (i == 0) nodes.get(0).launch();
     }
     nodes.get(1).spawn();
     nodes.get(2).spawn();
     nodes.get(1).awaitReady();
     nodes.get(2).awaitReady();
-    Await.until(WAIT, "three members up", () -> upMembers(nodes.get(0)) == 3);
+    Await.until(Duration.ofSeconds(120), "three members up", () -> upMembers(nodes.get(0)) == 3);
+  }
+
+  static String[] concat(String[] a, String... b) {
+    List<String> all = new ArrayList<>(List.of(a));
+    all.addAll(List.of(b));
+    return all.toArray(String[]::new);
   }
 
   @AfterAll

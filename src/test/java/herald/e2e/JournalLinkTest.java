@@ -49,22 +49,10 @@ class JournalLinkTest {
     int pgPort = Integer.parseInt(pg.url().replaceAll(".*:(\\d+)/.*", "$1"));
     proxy = TcpProxy.start(pgPort);
     Path data = Files.createTempDirectory("herald-journal-link-");
-    String[] keepRunning = {"--passivate-idle-after", "30m"};
-    List<String> first = new ArrayList<>(List.of(pg.nodeFlags()));
-    first.addAll(List.of("--cluster-address", "127.0.0.1:0", keepRunning[0], keepRunning[1]));
-    nodes.add(NodeProcess.prepare(data.resolve("node1"), first.toArray(String[]::new)));
-    nodes.get(0).launch();
-    for (int i = 1; i < 3; i++) {
-      List<String> flags = new ArrayList<>(List.of("--journal", "postgres", "--postgres-user", "herald", "--postgres-url",
-          i == 2 ? "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/herald" : pg.url()));
-      flags.addAll(List.of("--cluster-address", "127.0.0.1:0", "--join", nodes.get(0).clusterAddress(), keepRunning[0], keepRunning[1]));
-      nodes.add(NodeProcess.prepare(data.resolve("node" + (i + 1)), flags.toArray(String[]::new)));
-    }
-    nodes.get(1).spawn();
-    nodes.get(2).spawn();
-    nodes.get(1).awaitReady();
-    nodes.get(2).awaitReady();
-    Await.until(WAIT, "three members up", () -> ClusterTest.upMembers(nodes.get(0)) == 3);
+    // Node 3 reaches PostgreSQL through the proxy.
+    ClusterTest.startCluster(nodes, data, 3, i -> new String[] {"--journal", "postgres", "--postgres-user", "herald",
+        "--postgres-url", i == 2 ? "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/herald" : pg.url(),
+        "--passivate-idle-after", "30m"});
   }
 
   @AfterAll

@@ -26,19 +26,7 @@ class NsqjsClusterTest {
     List<NodeProcess> nodes = new ArrayList<>();
     try (PostgresServer pg = PostgresServer.start()) {
       try {
-        List<String> first = new ArrayList<>(List.of(pg.nodeFlags()));
-        first.addAll(List.of("--cluster-address", "127.0.0.1:0"));
-        nodes.add(NodeProcess.start(data.resolve("node1"), first.toArray(String[]::new)));
-        for (int i = 2; i <= 3; i++) {
-          List<String> flags = new ArrayList<>(List.of(pg.nodeFlags()));
-          flags.addAll(List.of("--cluster-address", "127.0.0.1:0", "--join", nodes.get(0).clusterAddress()));
-          nodes.add(NodeProcess.prepare(data.resolve("node" + i), flags.toArray(String[]::new)));
-        }
-        nodes.get(1).spawn();
-        nodes.get(2).spawn();
-        nodes.get(1).awaitReady();
-        nodes.get(2).awaitReady();
-        Await.until(Duration.ofSeconds(120), "three members up", () -> ClusterTest.upMembers(nodes.get(0)) == 3);
+        ClusterTest.startCluster(nodes, data, 3, i -> pg.nodeFlags());
         String topic = "nsqjs-cluster";
         nodes.get(0).http().createChannel(topic, "js");
         String host = hostOf(nodes.get(0), topic);
