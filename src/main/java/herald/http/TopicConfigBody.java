@@ -1,5 +1,7 @@
 package herald.http;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigException;
@@ -18,7 +20,13 @@ import java.util.Iterator;
  * written as in the config ("500ms", "30s", "2m"; "500MB" or a number of bytes).
  */
 final class TopicConfigBody {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * One JSON object and nothing else: text after it, or a key given twice, is refused rather than
+   * half-read (Jackson's defaults take the first value and drop the rest, or keep the last twice).
+   */
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
   private TopicConfigBody() {}
 

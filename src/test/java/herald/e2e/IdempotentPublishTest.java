@@ -188,9 +188,12 @@ class IdempotentPublishTest extends SharedNode {
     HttpApiTest.assertError(http.post("/topic/config?topic=" + topic, "{\"dedup_window\": \"1s\"}"), 404, "TOPIC_NOT_FOUND");
     assertEquals(200, http.post("/topic/create?topic=" + topic, "").status());
     for (String bad : List.of("not json", "[]", "{\"dedup_window\": 5}", "{\"dedup_window\": \"soon\"}",
-        "{\"dedup_window\": \"-1s\"}", "{\"no_such_setting\": \"1s\"}")) {
+        "{\"dedup_window\": \"-1s\"}", "{\"no_such_setting\": \"1s\"}",
+        // Not one JSON object: text after it, or a setting twice (which one would win is a guess).
+        "{\"dedup_window\": \"10m\"} and more", "{\"dedup_window\": \"10m\", \"dedup_window\": \"1s\"}")) {
       HttpApiTest.assertError(http.post("/topic/config?topic=" + topic, bad), 400, "INVALID_CONFIG");
     }
+    assertEquals(120_000, topicStats(topic).path("dedup").path("window_ms").asInt(), "nothing changed");
     assertEquals(200, http.post("/topic/config?topic=" + topic, "{\"dedup_window\": \"10m\"}").status());
     assertEquals(600_000, topicStats(topic).path("dedup").path("window_ms").asInt());
     assertEquals(200, http.post("/topic/config?topic=" + topic, "{\"dedup_window\": null}").status());
