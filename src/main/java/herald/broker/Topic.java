@@ -505,18 +505,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
           return Effect().none();
         })
         .onCommand(StoreAnswer.class, (state, cmd) -> {
-          if (cmd.answer() instanceof DeleteMessagesFailure failure) {
-            trimming.failed();
-            ctx.getLog().warn("deleting consumed events of topic {} up to {} failed; trying again later",
-                name, failure.toSequenceNr(), failure.cause());
-          } else if (cmd.answer() instanceof DeleteMessagesSuccess success) {
-            trimming.deleted(success.toSequenceNr());
-            state.marks().deleted(success.toSequenceNr());
-            ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}",
-                name, success.toSequenceNr());
-          } else {
-            snapshotAnswered(state, cmd.answer());
-          }
+          storeAnswered(state, cmd.answer());
           return Effect().none();
         })
         .onCommand(GetStats.class, this::onGetStats)
@@ -888,8 +877,18 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
         new SnapshotMetadata(persistenceId().id(), seqNr, System.currentTimeMillis()), state.copy()), storeAnswers);
   }
 
-  private void snapshotAnswered(State state, Object answer) {
-    if (answer instanceof SaveSnapshotSuccess success) {
+  /** The journal's answer to a deletion (trim), or the snapshot store's to a snapshot or its deletion. */
+  private void storeAnswered(State state, Object answer) {
+    if (answer instanceof DeleteMessagesSuccess success) {
+      trimming.deleted(success.toSequenceNr());
+      state.marks().deleted(success.toSequenceNr());
+      ctx.getLog().debug("topic {}: deleted the events every channel is done with, up to write {}",
+          name, success.toSequenceNr());
+    } else if (answer instanceof DeleteMessagesFailure failure) {
+      trimming.failed();
+      ctx.getLog().warn("deleting consumed events of topic {} up to {} failed; trying again later",
+          name, failure.toSequenceNr(), failure.cause());
+    } else if (answer instanceof SaveSnapshotSuccess success) {
       if (!snapshots.saved(success.metadata().sequenceNr())) return;
       // Two are kept: recovery falls back to the one before the last if the last cannot be read.
       long beforeLast = snapshots.beforeLast();
