@@ -340,7 +340,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   private final String name;
   private final Settings settings;
   private final boolean ephemeral;
-  private final TopicChannels channels;
+  private final ChannelTable channels;
   private final HeldMessages held;
   // Journal upkeep: what each channel still needs, the deletion of what none does, and snapshots.
   private final ChannelNeeds needs = new ChannelNeeds();
@@ -366,7 +366,7 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     this.name = name;
     this.settings = settings;
     this.ephemeral = Names.isEphemeral(name);
-    this.channels = new TopicChannels(ephemeral, channel -> BrokerEntity.channel(ctx.getSystem(), name, channel));
+    this.channels = new ChannelTable(ephemeral, channel -> BrokerEntity.channel(ctx.getSystem(), name, channel));
     this.held = new HeldMessages(settings.memQueueSize());
     this.local = LocalTopics.get(ctx.getSystem());
     // Made once: registering it again on every trim and snapshot only replaced it with its like.

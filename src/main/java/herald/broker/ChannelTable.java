@@ -18,7 +18,7 @@ import java.util.function.Function;
  * here (they never reach the journal and vanish with the topic actor); and the way to tell each
  * one anything.
  */
-final class TopicChannels {
+final class ChannelTable {
   private final boolean topicEphemeral;
   private final Function<String, EntityRef<BrokerEntity.Command>> sharded;
   private final Map<String, Topic.Start> ephemeral = new LinkedHashMap<>();
@@ -29,7 +29,7 @@ final class TopicChannels {
   private final Map<String, ActorRef<BrokerEntity.Command>> running = new HashMap<>();
 
   /** {@code sharded}: a channel's entity, for one that has not said where it runs. */
-  TopicChannels(boolean topicEphemeral, Function<String, EntityRef<BrokerEntity.Command>> sharded) {
+  ChannelTable(boolean topicEphemeral, Function<String, EntityRef<BrokerEntity.Command>> sharded) {
     this.topicEphemeral = topicEphemeral;
     this.sharded = sharded;
   }
