@@ -51,6 +51,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * nsqd's HTTP API and the WebSocket consumer endpoint. Routes hold no broker state: they check the
@@ -266,8 +267,8 @@ public final class HttpApi extends AllDirectives {
     Query q = request.getUri().query();
     if (op.equals("config")) {
       String topic = topic(q);
-      return body(request, 64 * 1024, "BODY_TOO_BIG").thenCompose(body ->
-          askTopic(topic, r -> new Topic.Configure(TopicConfigBody.parse(body), r))).thenApply(done -> empty());
+      return unlessDiskLow(() -> body(request, 64 * 1024, "BODY_TOO_BIG").thenCompose(body ->
+          askTopic(topic, r -> new Topic.Configure(TopicConfigBody.parse(body), r))).thenApply(done -> empty()));
     }
     if (op.equals("tombstone")) return tombstone(q);
     Function<ActorRef<StatusReply<Done>>, Topic.Command> command = switch (op) {
@@ -280,7 +281,18 @@ public final class HttpApi extends AllDirectives {
     };
     // nsqd checks the name for create and empty; for the others a bad name is a topic not found.
     String topic = op.equals("create") || op.equals("empty") ? topic(q) : existingTopic(q);
-    return askTopic(topic, command).thenApply(done -> empty());
+    Supplier<CompletionStage<HttpResponse>> ask = () -> askTopic(topic, command).thenApply(done -> empty());
+    return op.endsWith("pause") ? unlessDiskLow(ask) : ask.get();
+  }
+
+  /**
+   * Settings, pause and rewind stay in the journal (about 200 bytes each, however often a client
+   * sends them): below --min-free-space they are refused as publishes are (507 E_DISK_FULL), so
+   * the reserve stays for FINs and progress. Delete and empty go on: they are how space comes back.
+   */
+  private CompletionStage<HttpResponse> unlessDiskLow(Supplier<CompletionStage<HttpResponse>> write) {
+    String low = publisher.diskProblem();
+    return low == null ? write.get() : CompletableFuture.failedFuture(new Publisher.Refused(low));
   }
 
   /**
@@ -300,8 +312,8 @@ public final class HttpApi extends AllDirectives {
     if (op.equals("config")) {
       String topic = channelTopic(q);
       String channel = channel(q);
-      return body(request, 64 * 1024, "BODY_TOO_BIG").thenCompose(body -> askTopic(topic, r -> new Topic.ChannelAdmin(
-          channel, Topic.ChannelOp.CONFIGURE, ChannelConfigBody.parse(body, topic, channel), r))).thenApply(done -> empty());
+      return unlessDiskLow(() -> body(request, 64 * 1024, "BODY_TOO_BIG").thenCompose(body -> askTopic(topic, r -> new Topic.ChannelAdmin(
+          channel, Topic.ChannelOp.CONFIGURE, ChannelConfigBody.parse(body, topic, channel), r))).thenApply(done -> empty()));
     }
     Optional<Topic.ChannelOp> channelOp = switch (op) {
       case "create" -> Optional.empty();
@@ -314,9 +326,10 @@ public final class HttpApi extends AllDirectives {
     String topic = channelTopic(q);
     String channel = channel(q);
     ReplayFrom from = replayFrom(q, "from", false);
-    return askTopic(topic, r -> channelOp
+    Supplier<CompletionStage<HttpResponse>> ask = () -> askTopic(topic, r -> channelOp
         .<Topic.Command>map(o -> new Topic.ChannelAdmin(channel, o, r))
         .orElseGet(() -> new Topic.CreateChannel(channel, false, from, r))).thenApply(done -> empty());
+    return op.endsWith("pause") ? unlessDiskLow(ask) : ask.get();
   }
 
   /** Replay: the channel's cursor goes to {@code to=}; what the topic kept from there is delivered again. */
@@ -327,7 +340,7 @@ public final class HttpApi extends AllDirectives {
     if (to == null) throw ApiError.badRequest("MISSING_ARG_TO");
     // An ephemeral topic keeps nothing in a journal: there is nothing to deliver again.
     if (Names.isEphemeral(topic)) throw ApiError.badRequest("EPHEMERAL_TOPIC");
-    return askTopic(topic, r -> new Topic.RewindChannel(channel, to, r)).thenApply(done -> empty());
+    return unlessDiskLow(() -> askTopic(topic, r -> new Topic.RewindChannel(channel, to, r)).thenApply(done -> empty()));
   }
 
   /** {@code from=} or {@code to=}: earliest, latest, unix ms, or (where allowed) a message id; null when absent. */

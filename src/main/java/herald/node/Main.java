@@ -136,7 +136,8 @@ public final class Main implements Callable<Integer> {
   String retentionBytes;
 
   @Option(names = "--min-free-space", paramLabel = "N%|BYTES", description = "below this much free space on --data-path "
-      + "publishes and new topics and channels are refused (507 E_DISK_FULL) so the disk never fills; FINs and consumers go on (default: ${DEFAULT-VALUE})")
+      + "publishes, new topics and channels, settings, pause and rewind are refused (507 E_DISK_FULL) so the disk never fills; "
+      + "FINs and consumers go on (default: ${DEFAULT-VALUE})")
   String minFreeSpace;
 
   @Option(names = "--journal-unfit-after", paramLabel = "DURATION", description = "a node whose journal has not answered "
