@@ -524,7 +524,9 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
    * A new topic or channel stays in the journal (about 2 KB with its registry entries): below
    * --min-free-space it is refused as a publish is (507 E_DISK_FULL, E_SUB_FAILED), or creating
    * them would eat the reserve FINs and progress need until LevelDB dies of SIGBUS. Null while
-   * it may be written (always for an ephemeral topic, which writes nothing).
+   * it may be written (always for an ephemeral topic, which writes nothing). The refusal is an
+   * exception, which Pekko cannot send to another node; it never has to: the disk guard runs only
+   * with LevelDB, and a LevelDB node is a cluster of one (--join needs --journal postgres).
    */
   private Effect<Event, State> refusedForSpace(ActorRef<StatusReply<Done>> replyTo) {
     String low = ephemeral ? null : NodeDisk.get(ctx.getSystem()).problem();
@@ -726,8 +728,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
     String channel = cmd.channel();
     if (!state.exists() && !cmd.createTopic()) return topicNotFound(cmd.replyTo());
     if (channels.startOf(state, channel) != null) return Effect().reply(cmd.replyTo(), StatusReply.ack());
-    // An ephemeral channel of a topic that exists writes nothing.
-    Effect<Event, State> refused = state.exists() && Names.isEphemeral(channel) ? null : refusedForSpace(cmd.replyTo());
+    // An ephemeral channel too: the topic writes nothing for it, but the registry names it in its journal.
+    Effect<Event, State> refused = refusedForSpace(cmd.replyTo());
     if (refused != null) return refused;
     if (start == null) start = defaultStart(state);
     List<Event> events = new ArrayList<>();

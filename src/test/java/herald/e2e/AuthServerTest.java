@@ -44,11 +44,12 @@ class AuthServerTest extends SharedNode {
       queries.add(q);
       String secret = q.getOrDefault("secret", "");
       asked.computeIfAbsent(secret, s -> new AtomicInteger()).incrementAndGet();
-      if (secret.equals("huge")) {
-        // 256 MB, streamed: read whole into a node's 512 MB heap, it ran out of memory.
+      if (secret.startsWith("huge")) {
+        // 256 MB, streamed: read whole into a node's 512 MB heap, it ran out of memory. Declared,
+        // or chunked (no size until the end).
         byte[] chunk = new byte[1 << 20];
         java.util.Arrays.fill(chunk, (byte) 'x');
-        exchange.sendResponseHeaders(200, 256L * chunk.length);
+        exchange.sendResponseHeaders(200, secret.equals("huge") ? 256L * chunk.length : 0);
         try (var out = exchange.getResponseBody()) {
           for (int i = 0; i < 256; i++) out.write(chunk);
         } catch (java.io.IOException closedByTheNode) {
@@ -119,6 +120,10 @@ class AuthServerTest extends SharedNode {
     assertEquals("AUTH_FAILED", AuthTest.code(refused));
     assertTrue(!node.log().contains("OutOfMemoryError"), node.logTail());
     assertTrue(node.log().contains("answer of 268435456 bytes, more than"), node.logTail());
+    var chunked = call("POST", "/pub?topic=authd-x", "huge-chunked");
+    assertEquals(401, chunked.statusCode());
+    assertTrue(node.log().contains("answer of at least"), node.logTail());
+    assertTrue(!node.log().contains("OutOfMemoryError"), node.logTail());
   }
 
   @Test

@@ -237,6 +237,17 @@ class DiskFullTest {
         assertEquals(1, answer.type(), answer.toString());
         assertTrue(answer.text().startsWith("E_SUB_FAILED") && answer.text().contains("disk space low"), answer.text());
       }
+      // An ephemeral channel of a durable topic is named in the topic registry's journal (an entry
+      // when it comes, one when it goes): refused too. An ephemeral topic writes nothing at all.
+      try (NsqSocket tcp = new NsqSocket(node.tcpPort())) {
+        tcp.identify("{}");
+        tcp.send("SUB full tail#ephemeral");
+        NsqSocket.Frame answer = tcp.next(WAIT);
+        assertTrue(answer.type() == 1 && answer.text().startsWith("E_SUB_FAILED"), answer.toString());
+      }
+      try (NsqSocket tcp = NsqSocket.subscribe(node.tcpPort(), "memory#ephemeral", "c", 1)) {
+        tcp.send("NOP");
+      }
       // Settings, pause and rewind are writes that stay too (~200 bytes each: 2,000 pauses took
       // 390 KB by hand), however often a client sends them.
       for (String write : new String[] {"/topic/pause?topic=full", "/topic/unpause?topic=full",
