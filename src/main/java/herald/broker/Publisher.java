@@ -74,11 +74,6 @@ public final class Publisher {
    * Refuses publishes while {@code disk} (null: never) says space is low; publishes go through
    * sharding, not into the inbox of a topic here, while {@code journalWorks} says the journal fails.
    */
-  /** Why writes that stay (settings, pause, rewind) are refused now, or null: the disk is below --min-free-space. */
-  public String diskProblem() {
-    return disk == null ? null : disk.problem();
-  }
-
   public Publisher(ActorSystem<?> system, MeterRegistry metrics, DiskSpace disk, BooleanSupplier journalWorks) {
     this.system = system;
     this.metrics = metrics;
@@ -92,6 +87,11 @@ public final class Publisher {
     this.local = LocalTopics.get(system);
     local.journalWorks(journalWorks);
     local.serve(meters, r -> batcher(r.topic()).tell(new PublishBatcher.Publish(r.messages(), r.deadline(), r.result())));
+  }
+
+  /** Why writes that stay (settings, pause, rewind) are refused now, or null: the disk is below --min-free-space. */
+  public String diskProblem() {
+    return disk == null ? null : disk.problem();
   }
 
   private ActorRef<PublishBatcher.Command> batcher(String topic) {

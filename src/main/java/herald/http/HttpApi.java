@@ -282,13 +282,14 @@ public final class HttpApi extends AllDirectives {
     // nsqd checks the name for create and empty; for the others a bad name is a topic not found.
     String topic = op.equals("create") || op.equals("empty") ? topic(q) : existingTopic(q);
     Supplier<CompletionStage<HttpResponse>> ask = () -> askTopic(topic, command).thenApply(done -> empty());
-    return op.endsWith("pause") ? unlessDiskLow(ask) : ask.get();
+    return op.equals("pause") ? unlessDiskLow(ask) : ask.get();
   }
 
   /**
    * Settings, pause and rewind stay in the journal (about 200 bytes each, however often a client
    * sends them): below --min-free-space they are refused as publishes are (507 E_DISK_FULL), so
-   * the reserve stays for FINs and progress. Delete and empty go on: they are how space comes back.
+   * the reserve stays for FINs and progress. Unpause, delete and empty go on: they are how space
+   * comes back (a paused backlog drains only once unpaused).
    */
   private CompletionStage<HttpResponse> unlessDiskLow(Supplier<CompletionStage<HttpResponse>> write) {
     String low = publisher.diskProblem();
@@ -329,7 +330,7 @@ public final class HttpApi extends AllDirectives {
     Supplier<CompletionStage<HttpResponse>> ask = () -> askTopic(topic, r -> channelOp
         .<Topic.Command>map(o -> new Topic.ChannelAdmin(channel, o, r))
         .orElseGet(() -> new Topic.CreateChannel(channel, false, from, r))).thenApply(done -> empty());
-    return op.endsWith("pause") ? unlessDiskLow(ask) : ask.get();
+    return op.equals("pause") ? unlessDiskLow(ask) : ask.get();
   }
 
   /** Replay: the channel's cursor goes to {@code to=}; what the topic kept from there is delivered again. */
