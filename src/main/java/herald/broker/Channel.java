@@ -392,9 +392,11 @@ public final class Channel extends EventSourcedBehavior<Channel.Command, Channel
           deliver(s);
           return Effect().none();
         })
-        .onCommand(SetPaused.class, (s, c) -> Effect().persist(new PausedChanged(c.paused()))
-            .thenRun(this::deliver)
-            .thenReply(c.replyTo(), x -> StatusReply.ack()))
+        // Nothing to change, nothing written: unpause is let through below --min-free-space (HttpApi), so a loop of them must not write.
+        .onCommand(SetPaused.class, (s, c) -> s.paused() == c.paused() ? Effect().reply(c.replyTo(), StatusReply.ack())
+            : Effect().persist(new PausedChanged(c.paused()))
+                .thenRun(this::deliver)
+                .thenReply(c.replyTo(), x -> StatusReply.ack()))
         .onCommand(EmptyUpTo.class, this::onEmpty)
         .onCommand(Rewind.class, this::onRewind)
         .onCommand(Delete.class, this::onDelete)

@@ -696,6 +696,8 @@ public final class Topic extends EventSourcedBehavior<Topic.Command, Topic.Event
   }
 
   private Effect<Event, State> onSetPaused(State state, SetPaused cmd) {
+    // Nothing to change, nothing written: unpause is let through below --min-free-space (HttpApi), so a loop of them must not write.
+    if (state.paused() == cmd.paused()) return Effect().reply(cmd.replyTo(), StatusReply.ack());
     return Effect().persist(new TopicPaused(cmd.paused()))
         .thenRun(s -> channels.tellAll(s, new Channel.TopicPaused(cmd.paused())))
         .thenReply(cmd.replyTo(), s -> StatusReply.ack());

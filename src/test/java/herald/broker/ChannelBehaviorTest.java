@@ -210,6 +210,12 @@ class ChannelBehaviorTest {
     assertEquals(List.of(new Channel.PausedChanged(false)), unpaused.events());
     assertFalse(unpaused.state().paused());
     assertFalse(stats(kit).paused());
+
+    // An unpause of what is not paused changes nothing and writes nothing (it is let through below
+    // --min-free-space, so a loop of them must not eat the reserve).
+    var again = kit.<StatusReply<Done>>runCommand(r -> new Channel.SetPaused(false, r));
+    assertTrue(again.hasNoEvents());
+    assertTrue(again.reply().isSuccess());
   }
 
   @Test

@@ -434,6 +434,12 @@ class TopicBehaviorTest {
     assertEquals(List.of(new Topic.TopicPaused(false)), unpaused.events());
     assertFalse(unpaused.state().paused());
     broker.expectRouted(channelId("archive"), Channel.TopicPaused.class, p -> !p.paused());
+
+    // An unpause of what is not paused changes nothing and writes nothing (it is let through below
+    // --min-free-space, so a loop of them must not eat the reserve).
+    var again = kit.<StatusReply<Done>>runCommand(r -> new Topic.SetPaused(false, r));
+    assertTrue(again.hasNoEvents());
+    assertAck(again.reply());
   }
 
   @Test
