@@ -313,6 +313,12 @@ class NsqProtocolTest extends SharedNode {
       s.send("RDY 2501");
       assertFatal(s, "E_INVALID RDY count 2501 out of range 0-2500");
     }
+    // SUB and a bad RDY in one write: nsqd answers the SUB before it reads the RDY, so OK comes first.
+    try (NsqSocket s = new NsqSocket(port())) {
+      s.write(("SUB " + t + " ch\nRDY 2501\n").getBytes(StandardCharsets.US_ASCII));
+      assertOk(s.read(WAIT));
+      assertFatal(s, "E_INVALID RDY count 2501 out of range 0-2500");
+    }
     try (NsqSocket s = NsqSocket.subscribe(port(), t, "ch", 0)) {
       s.send("SUB " + t + " other");
       assertFatal(s, "E_INVALID cannot SUB in current state");

@@ -69,6 +69,9 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   private record SessionEnded() implements Event {}
 
+  /** The session's OK to SUB is on its way out: a fatal error held behind it may follow. */
+  private enum Greeted implements Event { INSTANCE }
+
   private enum Closed implements Event { INSTANCE }
 
   /** After the last frame, how long the socket may take to close before this actor stops anyway. */
@@ -121,6 +124,11 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   private boolean authorizing;
   private Identity identity;
   private String secret;
+  /**
+   * SUB's OK is not out yet (the session sends it once the channel took the consumer on). A fatal
+   * error after SUB waits for it, as nsqd, whose SUB answers before the next command is read.
+   */
+  private boolean greetingPending;
   /** A fatal error is queued: nothing more is read or done. */
   private boolean closing;
   /** The fatal error is sent: the connection closes. */
@@ -166,6 +174,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
         // As nsqd: a client that sends nothing for two heartbeats is gone; nothing is said.
         .onMessage(ReadTimedOut.class, t -> readTimedOut())
         .onMessage(SessionEnded.class, e -> close())
+        .onMessageEquals(Greeted.INSTANCE, this::onGreeted)
         .onMessageEquals(ClientGone.INSTANCE, () -> {
           close();
           return Behaviors.stopped();
@@ -378,7 +387,8 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     ClientInfo info = clientInfo();
     ConsumerSession.Params sessionParams = new ConsumerSession.Params(topic, channel, client.clientId(), remoteAddress,
         client.msgTimeout().toMillis(), true, params.maxRdyCount(), info);
-    session = getContext().spawn(ConsumerSession.create(sessionParams, new Output(out)), "session");
+    session = getContext().spawn(ConsumerSession.create(sessionParams, new Output(out, getContext().getSelf())), "session");
+    greetingPending = true;
     getContext().watchWith(session, new SessionEnded());
     state = State.SUBSCRIBED;
   }
@@ -550,9 +560,18 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     commands.clear();
   }
 
-  /** Sends the answers that are ready, in order; stops at the first still waiting for its write. */
+  private Behavior<Event> onGreeted() {
+    greetingPending = false;
+    flush();
+    return ended ? close() : this;
+  }
+
+  /**
+   * Sends the answers that are ready, in order; stops at the first still waiting for its write, and
+   * at a fatal error while SUB's OK is still to come.
+   */
   private void flush() {
-    while (!replies.isEmpty() && replies.peek().bytes != null) {
+    while (!replies.isEmpty() && replies.peek().bytes != null && !(replies.peek().close && greetingPending)) {
       Reply r = replies.poll();
       if (r.lastInClear) out.tell(StartTls.MARK);
       out.tell(r.bytes);
@@ -584,10 +603,11 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   }
 
   /** A subscriber's answers in nsqd's frames; deliveries are nsqd's message frames. */
-  private record Output(ActorRef<ByteString> out) implements ConsumerOutput {
+  private record Output(ActorRef<ByteString> out, ActorRef<Event> connection) implements ConsumerOutput {
     @Override
     public void subscribed(String topic, String channel) {
       out.tell(NsqFrames.OK);
+      connection.tell(Greeted.INSTANCE);
     }
 
     @Override
