@@ -233,10 +233,23 @@ public final class HttpApi extends AllDirectives {
       if (body.isEmpty()) throw ApiError.badRequest("MSG_EMPTY");
       String topic = topic(q);
       long defer = defer(q);
-      String dedupId = request.getHeader(DedupId.HEADER).map(h -> MessageBodies.checkedId(h.value())).orElse(null);
+      String dedupId = dedupId(request);
       long now = System.currentTimeMillis();
       return publisher.publish(topic, List.of(new Published(body, now, defer > 0 ? now + defer : 0, dedupId)));
     }).thenApply(appended -> ok());
+  }
+
+  private static final String DEDUP_HEADER = DedupId.HEADER.toLowerCase(java.util.Locale.ROOT);
+
+  /** The publisher's id, checked; a request with two is refused, since which one was meant cannot be told. */
+  private static String dedupId(HttpRequest request) {
+    String id = null;
+    for (HttpHeader h : request.getHeaders()) {
+      if (!h.is(DEDUP_HEADER)) continue;
+      if (id != null) throw ApiError.badRequest("INVALID_MSG_ID");
+      id = h.value();
+    }
+    return id == null ? null : MessageBodies.checkedId(id);
   }
 
   private CompletionStage<HttpResponse> mpub(HttpRequest request) {

@@ -137,8 +137,11 @@ class IdempotentPublishTest extends SharedNode {
     HttpApiTest.assertError(pub(topic, "m", "has space"), 400, "INVALID_MSG_ID");
     HttpApiTest.assertError(pub(topic, "m", "tab\there"), 400, "INVALID_MSG_ID");
     // The JDK's client will not send a byte above 0x7e in a header; a raw request does (UTF-8 "café").
-    String raw = rawPub(topic, "caf\u00c3\u00a9");
+    String raw = rawPub(topic, ID + ": caf\u00c3\u00a9");
     assertTrue(raw.startsWith("HTTP/1.1 400") && raw.contains("INVALID_MSG_ID"), raw);
+    // Two ids on one message: neither is taken for the other.
+    String twice = rawPub(topic, ID + ": m-a\r\n" + ID.toLowerCase(java.util.Locale.ROOT) + ": m-b");
+    assertTrue(twice.startsWith("HTTP/1.1 400") && twice.contains("INVALID_MSG_ID"), twice);
     String mpub = "/mpub?topic=" + topic + "&binary=true&msg_ids=true";
     HttpApiTest.assertError(http.post(mpub, bodyWithIds("ok", "m1", "x".repeat(65), "m2")), 400, "MSG_ID_TOO_LONG");
     HttpApiTest.assertError(http.post(mpub, bodyWithIds("ok", "m1", "bad\u0001", "m2")), 400, "INVALID_MSG_ID");
@@ -147,10 +150,10 @@ class IdempotentPublishTest extends SharedNode {
     assertEquals(200, pub(topic, "m", "x".repeat(64)).status(), "64 characters is the limit");
   }
 
-  /** A /pub written byte by byte, for a header the JDK's client refuses to send; the status line. */
-  private static String rawPub(String topic, String latin1Id) throws Exception {
+  /** A /pub written byte by byte, for headers the JDK's client refuses to send; the status line, then the answer. */
+  private static String rawPub(String topic, String latin1Headers) throws Exception {
     try (java.net.Socket socket = new java.net.Socket("127.0.0.1", Integer.parseInt(node.httpAddress().split(":")[1]))) {
-      String request = "POST /pub?topic=" + topic + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + ID + ": " + latin1Id
+      String request = "POST /pub?topic=" + topic + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + latin1Headers
           + "\r\nContent-Length: 1\r\nConnection: close\r\n\r\nm";
       socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
       String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
