@@ -7,9 +7,9 @@ import org.apache.pekko.actor.typed.ExtensionId;
 import java.util.List;
 
 /**
- * The node's free-space guard for what the node writes on its own behalf (dead letters) and for
- * new topics and channels, so that the reserve below --min-free-space holds for those writes as it
- * does for clients' publishes.
+ * The node's free-space guard for what the node writes on its own behalf (dead letters), for new
+ * topics and channels, and for the admin writes that stay (settings, pause, rewind), so that the
+ * reserve below --min-free-space holds for those writes as it does for clients' publishes.
  * Set by the node's {@link Publisher}; none (everything admitted) until then, as in tests that run
  * without one.
  */
@@ -39,8 +39,11 @@ public final class NodeDisk implements Extension {
     return d == null ? null : d.refusal(messages);
   }
 
-  /** Null while new topics and channels may be written, else why not. */
-  String problem() {
+  /**
+   * Null while writes that stay may be made (new topics and channels, settings, pause, rewind),
+   * else why not: the disk is below --min-free-space.
+   */
+  public String problem() {
     DiskSpace d = disk;
     return d == null ? null : d.problem();
   }

@@ -89,11 +89,6 @@ public final class Publisher {
     local.serve(meters, r -> batcher(r.topic()).tell(new PublishBatcher.Publish(r.messages(), r.deadline(), r.result())));
   }
 
-  /** Why writes that stay (settings, pause, rewind) are refused now, or null: the disk is below --min-free-space. */
-  public String diskProblem() {
-    return disk == null ? null : disk.problem();
-  }
-
   private ActorRef<PublishBatcher.Command> batcher(String topic) {
     return batchers.computeIfAbsent(topic, t ->
         system.systemActorOf(PublishBatcher.create(t, meters), "publish-" + names.incrementAndGet(), Props.empty()));

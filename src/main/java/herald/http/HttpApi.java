@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import herald.broker.BrokerEntity;
 import herald.broker.DedupId;
 import herald.broker.Names;
+import herald.broker.NodeDisk;
 import herald.broker.Published;
 import herald.broker.ReplayFrom;
 import herald.broker.Publisher;
@@ -66,23 +67,17 @@ public final class HttpApi extends AllDirectives {
   private final Settings settings;
   private final Publisher publisher;
   private final herald.stats.NodeMetrics metrics;
-  private final herald.node.Health health;
+  private final Supplier<String> health;
   private final herald.stats.TcpProducers producers;
   private final Materializer materializer;
   private final long startTime = System.currentTimeMillis() / 1000;
 
-  public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics) {
-    this(system, settings, publisher, metrics, herald.node.Health.ok());
-  }
-
+  /**
+   * {@code health}: the node's health for /stats, "OK" or nsqd's "NOK - " and why; {@code producers}:
+   * the node's NSQ TCP publishers, for /stats.
+   */
   public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics,
-      herald.node.Health health) {
-    this(system, settings, publisher, metrics, health, new herald.stats.TcpProducers());
-  }
-
-  /** {@code producers}: the node's NSQ TCP publishers, for /stats. */
-  public HttpApi(ActorSystem<?> system, Settings settings, Publisher publisher, herald.stats.NodeMetrics metrics,
-      herald.node.Health health, herald.stats.TcpProducers producers) {
+      Supplier<String> health, herald.stats.TcpProducers producers) {
     this.producers = producers;
     this.health = health;
     this.system = system;
@@ -305,7 +300,7 @@ public final class HttpApi extends AllDirectives {
    * comes back (a paused backlog drains only once unpaused).
    */
   private CompletionStage<HttpResponse> unlessDiskLow(Supplier<CompletionStage<HttpResponse>> write) {
-    String low = publisher.diskProblem();
+    String low = NodeDisk.get(system).problem();
     return low == null ? write.get() : CompletableFuture.failedFuture(new Publisher.Refused(low));
   }
 
@@ -382,9 +377,9 @@ public final class HttpApi extends AllDirectives {
     Optional<String> channel = q.get("channel").filter(s -> !s.isEmpty());
     return StatsCollector.collect(system, topic, channel)
         .thenApply(reports -> json
-            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Version.VERSION, health.status(), startTime,
+            ? HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, StatsFormat.json(Version.VERSION, health.get(), startTime,
                 new StatsFormat.Options(topic.isPresent(), channel.isPresent(), clients, memory), reports, producers.snapshot(), topic))
-            : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Version.VERSION, health.status(), reports)));
+            : HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, StatsFormat.text(Version.VERSION, health.get(), reports)));
   }
 
   /** Prometheus text format; see NodeMetrics. */

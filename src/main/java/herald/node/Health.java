@@ -19,11 +19,6 @@ public final class Health {
     this.journalLink = journalLink;
   }
 
-  /** A node with nothing to report (tests, tools). */
-  public static Health ok() {
-    return new Health(null, () -> null, () -> null);
-  }
-
   public String status() {
     List<String> problems = new ArrayList<>();
     String d = disk.get();

@@ -113,7 +113,7 @@ public final class Node {
       Health health = new Health(journal.repairReport(), disk::problem, journal.health()::problem);
       Publisher publisher = new Publisher(system, metrics.registry(), disk, () -> !journal.health().failing());
       TcpProducers producers = new TcpProducers();
-      HttpApi api = new HttpApi(system, settings, publisher, metrics, health, producers);
+      HttpApi api = new HttpApi(system, settings, publisher, metrics, health::status, producers);
       Route routes = api.routes();
       Optional<ServerBinding> https = Optional.empty();
       if (security.https().isPresent()) {

@@ -372,7 +372,8 @@ class ConsumerTest extends SharedNode {
       publish(topic, "after");
       assertEquals("after", c.messages(1, WAIT).get(0).json().path("body").asText());
       assertEquals(200, http.post("/channel/delete?topic=" + topic + "&channel=ch", "").status());
-      c.await(f -> f.type().equals("error"), WAIT);
+      WsConsumer.Frame gone = c.await(f -> f.type().equals("error"), WAIT);
+      assertEquals("E_CHANNEL_GONE", gone.json().path("code").asText(), gone.json().toString());
       c.closed().get(15, java.util.concurrent.TimeUnit.SECONDS);
       assertNull(http.channelStats(topic, "ch"));
     }
