@@ -21,6 +21,9 @@ public interface ConsumerOutput {
   /** The answer to CLS: no more messages will come. */
   void closeWait();
 
+  /** The session answered everything before a {@link ConsumerSession.Barrier}. */
+  default void answered() {}
+
   /** A fatal error: say it, then close the connection. */
   default void fatal(String code, String message) {
     failed(code, message);

@@ -57,6 +57,13 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
   /** Commands another protocol has parsed already (NSQ TCP), in the client's order. */
   public record Commands(List<Frames.ClientCommand> commands) implements ConsumerProtocol {}
 
+  /**
+   * Sent after commands whose answers a fatal error must follow: {@link ConsumerOutput#answered()}
+   * once the session has given the answers it gives itself to everything before (SUB's OK, CLS's
+   * CLOSE_WAIT). Answers the channel decides later (E_FIN_FAILED and friends) are not waited for.
+   */
+  public enum Barrier implements ConsumerProtocol { INSTANCE }
+
   /** The socket closed or failed. */
   public record ClientGone() implements ConsumerProtocol {}
 
@@ -146,6 +153,7 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
         .onMessage(FromClient.class, this::onFrame)
         .onMessage(FrameTooBig.class, f -> fatal("E_INVALID", "frame longer than " + f.limit() + " characters"))
         .onMessage(Commands.class, this::onCommands)
+        .onMessageEquals(Barrier.INSTANCE, this::onBarrier)
         .onMessage(ConsumerProtocol.Deliver.class, d -> {
           out.deliver(d.messages());
           return this;
@@ -194,7 +202,8 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
     greeted = true;
     if (ready > 0) channel.tell(new Channel.Ready(getContext().getSelf(), ready));
     for (ConsumerProtocol f : early) {
-      Behavior<ConsumerProtocol> next = f instanceof FromClient text ? onFrame(text) : onCommands((Commands) f);
+      Behavior<ConsumerProtocol> next = f instanceof FromClient text ? onFrame(text)
+          : f instanceof Commands commands ? onCommands(commands) : onBarrier();
       if (next != this) return next;
     }
     early.clear();
@@ -236,6 +245,15 @@ public final class ConsumerSession extends AbstractBehavior<ConsumerProtocol> {
     } catch (Frames.InvalidFrame e) {
       return fatal("E_INVALID", e.getMessage());
     }
+  }
+
+  private Behavior<ConsumerProtocol> onBarrier() {
+    if (channel == null) {
+      early.add(Barrier.INSTANCE);
+    } else {
+      out.answered();
+    }
+    return this;
   }
 
   private Behavior<ConsumerProtocol> onCommands(Commands received) {

@@ -319,6 +319,18 @@ class NsqProtocolTest extends SharedNode {
       assertOk(s.read(WAIT));
       assertFatal(s, "E_INVALID RDY count 2501 out of range 0-2500");
     }
+    // CLS's CLOSE_WAIT too comes before a fatal error that follows it in the same write.
+    try (NsqSocket s = new NsqSocket(port())) {
+      s.write(("SUB " + t + " ch\nCLS\nHELLO\n").getBytes(StandardCharsets.US_ASCII));
+      assertOk(s.read(WAIT));
+      assertEquals("response CLOSE_WAIT", String.valueOf(s.read(WAIT)));
+      assertFatal(s, "E_INVALID invalid command HELLO");
+    }
+    try (NsqSocket s = NsqSocket.subscribe(port(), t, "ch", 0)) {
+      s.write("CLS\nHELLO\n".getBytes(StandardCharsets.US_ASCII));
+      assertEquals("response CLOSE_WAIT", String.valueOf(s.read(WAIT)));
+      assertFatal(s, "E_INVALID invalid command HELLO");
+    }
     try (NsqSocket s = NsqSocket.subscribe(port(), t, "ch", 0)) {
       s.send("SUB " + t + " other");
       assertFatal(s, "E_INVALID cannot SUB in current state");

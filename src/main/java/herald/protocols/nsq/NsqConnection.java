@@ -69,8 +69,11 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
 
   private record SessionEnded() implements Event {}
 
-  /** The session's OK to SUB is on its way out: a fatal error held behind it may follow. */
-  private enum Greeted implements Event { INSTANCE }
+  /** The session's answers before a fatal error are out (or taking too long): the error may follow. */
+  private enum SessionAnswered implements Event { INSTANCE }
+
+  /** How long a fatal error waits for the session's answers (a channel that does not answer SUB). */
+  private static final Duration SESSION_ANSWER_TIMEOUT = Duration.ofSeconds(5);
 
   private enum Closed implements Event { INSTANCE }
 
@@ -125,10 +128,10 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   private Identity identity;
   private String secret;
   /**
-   * SUB's OK is not out yet (the session sends it once the channel took the consumer on). A fatal
-   * error after SUB waits for it, as nsqd, whose SUB answers before the next command is read.
+   * A fatal error waits for the session's answers to the commands before it: SUB's OK (sent once the
+   * channel took the consumer on) and CLS's CLOSE_WAIT, which nsqd gives before it reads the next command.
    */
-  private boolean greetingPending;
+  private boolean awaitingSession;
   /** A fatal error is queued: nothing more is read or done. */
   private boolean closing;
   /** The fatal error is sent: the connection closes. */
@@ -174,7 +177,7 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
         // As nsqd: a client that sends nothing for two heartbeats is gone; nothing is said.
         .onMessage(ReadTimedOut.class, t -> readTimedOut())
         .onMessage(SessionEnded.class, e -> close())
-        .onMessageEquals(Greeted.INSTANCE, this::onGreeted)
+        .onMessageEquals(SessionAnswered.INSTANCE, this::onSessionAnswered)
         .onMessageEquals(ClientGone.INSTANCE, () -> {
           close();
           return Behaviors.stopped();
@@ -388,7 +391,6 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     ConsumerSession.Params sessionParams = new ConsumerSession.Params(topic, channel, client.clientId(), remoteAddress,
         client.msgTimeout().toMillis(), true, params.maxRdyCount(), info);
     session = getContext().spawn(ConsumerSession.create(sessionParams, new Output(out, getContext().getSelf())), "session");
-    greetingPending = true;
     getContext().watchWith(session, new SessionEnded());
     state = State.SUBSCRIBED;
   }
@@ -546,6 +548,11 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
   /** A fatal error: said after the answers before it, then the connection closes. */
   private void fatal(List<Frames.ClientCommand> forSession, String code, String description) {
     toSession(forSession);
+    if (session != null) {
+      session.tell(ConsumerSession.Barrier.INSTANCE);
+      awaitingSession = true;
+      timers.startSingleTimer(SessionAnswered.INSTANCE, SESSION_ANSWER_TIMEOUT);
+    }
     getContext().getLog().debug("NSQ client {}: {} {}", remoteAddress, code, description);
     Reply r = new Reply();
     r.bytes = NsqFrames.error(code, description);
@@ -560,18 +567,19 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     commands.clear();
   }
 
-  private Behavior<Event> onGreeted() {
-    greetingPending = false;
+  private Behavior<Event> onSessionAnswered() {
+    awaitingSession = false;
+    timers.cancel(SessionAnswered.INSTANCE);
     flush();
     return ended ? close() : this;
   }
 
   /**
    * Sends the answers that are ready, in order; stops at the first still waiting for its write, and
-   * at a fatal error while SUB's OK is still to come.
+   * at a fatal error while the session's answers are still to come.
    */
   private void flush() {
-    while (!replies.isEmpty() && replies.peek().bytes != null && !(replies.peek().close && greetingPending)) {
+    while (!replies.isEmpty() && replies.peek().bytes != null && !(replies.peek().close && awaitingSession)) {
       Reply r = replies.poll();
       if (r.lastInClear) out.tell(StartTls.MARK);
       out.tell(r.bytes);
@@ -607,7 +615,11 @@ final class NsqConnection extends AbstractBehavior<NsqConnection.Event> {
     @Override
     public void subscribed(String topic, String channel) {
       out.tell(NsqFrames.OK);
-      connection.tell(Greeted.INSTANCE);
+    }
+
+    @Override
+    public void answered() {
+      connection.tell(SessionAnswered.INSTANCE);
     }
 
     @Override
