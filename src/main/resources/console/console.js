@@ -29,19 +29,43 @@ const auth = {
 
 const authHeaders = () => (auth.secret ? { Authorization: 'Bearer ' + auth.secret } : {});
 
+/**
+ * A grant's pattern as this browser can read it. The node's are Java patterns (nsqd's Go ones):
+ * leading inline flags such as (?i) become RegExp flags; in unicode mode RegExp refuses what it would
+ * read differently from Java (\z, \A, possessive quantifiers...): null then, and the pattern counts
+ * as matching. The console only chooses what to offer; the node decides, and a refusal shows its 403.
+ */
+const patterns = new Map();
+function pattern(source) {
+  if (!patterns.has(source)) {
+    const flags = /^\(\?([ims]+)\)/.exec(source);
+    let re = null;
+    try {
+      re = new RegExp(flags ? source.slice(flags[0].length) : source, 'u' + (flags ? [...new Set(flags[1])].join('') : ''));
+    } catch (e) {
+      re = null;
+    }
+    patterns.set(source, re);
+  }
+  return patterns.get(source);
+}
+
+/** Whether a grant's pattern matches anywhere in a name (Java's find), as far as this browser can tell. */
+const matches = (source, name) => { const re = pattern(source); return re === null || re.test(name); };
+
 /** The node's own rule (Identity.allows): stats is node-wide; else right, topic and one channel pattern. */
 function can(permission, topic, channel) {
   if (!auth.me) return false;
   return (auth.me.authorizations || []).some((a) => {
     if (!(a.permissions || []).includes(permission)) return false;
     if (permission === 'stats') return true;
-    return new RegExp(a.topic).test(topic) && (a.channels || []).some((c) => new RegExp(c).test(channel || ''));
+    return matches(a.topic, topic) && (a.channels || []).some((c) => matches(c, channel || ''));
   });
 }
 
 /** Any admin right on this topic (for any channel), or on any topic when none is given. */
 const canAdminSome = (topic) => (auth.me ? (auth.me.authorizations || []).some((a) =>
-  (a.permissions || []).includes('admin') && (topic === undefined || new RegExp(a.topic).test(topic))) : false);
+  (a.permissions || []).includes('admin') && (topic === undefined || matches(a.topic, topic))) : false);
 
 /** A browser WebSocket cannot send headers: the secret rides as a subprotocol (docs/security.md). */
 function wsProtocols() {

@@ -1,5 +1,6 @@
 package herald.e2e;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,6 +28,7 @@ class SecureConsoleTest extends SharedNode {
   private static final Duration WAIT = Duration.ofSeconds(20);
   private static final String ADMIN = "admin-secret";
   private static final String OPERATOR = "operator-secret";
+  private static final String ANY_CASE = "any-case-secret";
   private static Browser browser;
 
   @BeforeAll
@@ -40,9 +42,11 @@ class SecureConsoleTest extends SharedNode {
            "authorizations": [{"topic": ".*", "permissions": ["admin", "publish", "subscribe", "stats"]}]},
           {"identity": "operator", "secret": "%s",
            "authorizations": [{"topic": "^sc-orders$", "channels": ["^workers$"], "permissions": ["admin", "subscribe"]},
-                              {"topic": ".*", "permissions": ["stats"]}]}
+                              {"topic": ".*", "permissions": ["stats"]}]},
+          {"identity": "any-case", "secret": "%s",
+           "authorizations": [{"topic": "(?i)^SC-ORDERS$", "permissions": ["admin", "stats"]}]}
         ]}
-        """.formatted(ADMIN, OPERATOR));
+        """.formatted(ADMIN, OPERATOR, ANY_CASE));
     startNode("--auth-file", file.toString());
     for (String path : new String[] {"/topic/create?topic=sc-orders", "/channel/create?topic=sc-orders&channel=workers",
         "/topic/create?topic=sc-other", "/channel/create?topic=sc-other&channel=workers"}) {
@@ -60,11 +64,8 @@ class SecureConsoleTest extends SharedNode {
   void logsInActsWithItsRightsAndOffersNothingElse() throws Exception {
     WebDriver driver = browser.driver;
     WebDriverWait wait = browser.waiting(WAIT);
-    driver.get(node.baseUrl() + "/");
-    ((JavascriptExecutor) driver).executeScript("sessionStorage.clear()");
-    driver.navigate().refresh();
+    loggedOut();
     // No secret yet: the login form, and no data.
-    wait.until(d -> !d.findElements(By.id("login-secret")).isEmpty());
     assertTrue(driver.findElements(By.cssSelector("tr[data-topic]")).isEmpty());
 
     driver.findElement(By.id("login-secret")).sendKeys("wrong-secret");
@@ -107,6 +108,49 @@ class SecureConsoleTest extends SharedNode {
     wait.until(d -> !d.findElements(By.id("login-secret")).isEmpty());
     driver.navigate().refresh();
     wait.until(d -> !d.findElements(By.id("login-secret")).isEmpty());
+  }
+
+  /**
+   * Grants are Java patterns (nsqd's are Go's); some are no JavaScript RegExp: "(?i)^SC-ORDERS$" threw
+   * in the console's rights check, the page stayed on "loading…" and never refreshed.
+   */
+  @Test
+  void aGrantPatternJavaScriptCannotReadStillShowsTheConsole() throws Exception {
+    WebDriver driver = browser.driver;
+    WebDriverWait wait = browser.waiting(WAIT);
+    loggedOut();
+    try {
+      driver.findElement(By.id("login-secret")).sendKeys(ANY_CASE);
+      click(wait, By.cssSelector("#login button[type='submit']"));
+      wait.until(d -> text(d, "#identity").equals("any-case"));
+      // Its topic, matched ignoring case as the node does: the topic's actions are offered and work.
+      driver.get(node.baseUrl() + "/#/topic/sc-orders");
+      click(wait, By.cssSelector("button[data-kind='topic'][data-act='pause']"));
+      wait.until(ExpectedConditions.alertIsPresent()).accept();
+      Await.until(WAIT, "sc-orders paused", () -> topicPaused("sc-orders"));
+      click(wait, By.cssSelector("button[data-kind='topic'][data-act='unpause']"));
+      wait.until(ExpectedConditions.alertIsPresent()).accept();
+      Await.until(WAIT, "sc-orders unpaused", () -> !topicPaused("sc-orders"));
+      // Another topic: figures, no action.
+      driver.get(node.baseUrl() + "/#/topic/sc-other");
+      wait.until(d -> !d.findElements(By.cssSelector("tr[data-channel='workers'] td[data-col='depth']")).isEmpty());
+      assertTrue(driver.findElements(By.cssSelector("button[data-act]")).isEmpty(), "no action offered on sc-other");
+    } finally {
+      ((JavascriptExecutor) driver).executeScript("sessionStorage.clear()");
+    }
+  }
+
+  /** A fresh console page with no secret in the tab: the login form. */
+  private static void loggedOut() {
+    browser.driver.get(node.baseUrl() + "/");
+    ((JavascriptExecutor) browser.driver).executeScript("sessionStorage.clear()");
+    browser.driver.navigate().refresh();
+    browser.waiting(WAIT).until(d -> !d.findElements(By.id("login-secret")).isEmpty());
+  }
+
+  private static boolean topicPaused(String topic) throws Exception {
+    return new ObjectMapper().readTree(call("GET", "/stats?format=json&topic=" + topic, ADMIN).body())
+        .path("topics").path(0).path("paused").asBoolean();
   }
 
   @Test
