@@ -136,10 +136,18 @@ final class NodeClient {
     while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) t = t.getCause();
     if (t instanceof HttpConnectTimeoutException) return "connect timed out";
     if (t instanceof HttpTimeoutException) return "request timed out";
+    // Unresolved first: the JDK wraps it in a ConnectException.
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof ConnectException) return "connection refused";
       if (c instanceof UnresolvedAddressException || c instanceof java.net.UnknownHostException) return "unknown host";
     }
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof ConnectException) return "connection refused";
+    }
+    // A file's exceptions carry only its path as their message.
+    if (t instanceof java.nio.file.NoSuchFileException) return "no such file or directory";
+    if (t instanceof java.nio.file.AccessDeniedException) return "permission denied";
+    if (t instanceof java.nio.file.FileAlreadyExistsException) return "a file of that name exists";
+    if (t instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
     String msg = null;
     for (Throwable c = t; c != null && (msg == null || msg.isBlank()); c = c.getCause()) msg = c.getMessage();
     return msg == null || msg.isBlank() ? t.getClass().getSimpleName() : msg;

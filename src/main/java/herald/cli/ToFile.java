@@ -139,7 +139,7 @@ public final class ToFile implements Callable<Integer> {
       err.flush();
       return 1;
     } catch (IOException e) {
-      err.println("to-file: cannot write to " + (current != null ? current.path : outputDir) + ": " + e.getMessage());
+      err.println("to-file: cannot write to " + (current != null ? current.path : outputDir) + ": " + NodeClient.describe(e));
       err.flush();
       return 1;
     } finally {

@@ -326,6 +326,27 @@ class ToolsTest extends SharedNode {
     assertEquals("to-file: " + expected, toFile.err(), toFile::toString);
   }
 
+  /** The JDK reports a name that does not resolve as a ConnectException: it read "connection refused". */
+  @Test
+  void aHostThatDoesNotResolveIsCalledSo() {
+    String nowhere = "no-such-host.invalid:4151";
+    Result pub = run(new Pub(), "x\n", "--http", nowhere, "--topic", "t");
+    assertEquals(1, pub.code(), pub::toString);
+    assertEquals("pub: cannot reach herald at http://" + nowhere + " (unknown host)\n", pub.err(), pub::toString);
+    Result tail = run(new Tail(), null, "--http", nowhere, "--topic", "t");
+    assertEquals(1, tail.code(), tail::toString);
+    assertEquals("tail: cannot reach herald at http://" + nowhere + " (unknown host)\n", tail.err(), tail::toString);
+  }
+
+  /** A file's exception says only its path: "cannot write to X: X" told nothing. */
+  @Test
+  void toFileSaysWhyItCannotWrite() throws Exception {
+    Path file = Files.writeString(files.resolve(unique("in-the-way")), "a file");
+    Result r = run(new ToFile(), null, "--http", http(), "--topic", unique("tofile-dir"), "--output-dir", file.toString(), "-n", "1");
+    assertEquals(1, r.code(), r::toString);
+    assertEquals("to-file: cannot write to " + file + ": a file of that name exists\n", r.err(), r::toString);
+  }
+
   @Test
   void theToolsAreSubcommandsOfHeraldJar() throws Exception {
     String topic = unique("child");
