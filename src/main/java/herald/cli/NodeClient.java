@@ -17,6 +17,7 @@ import java.net.http.HttpTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.regex.Matcher;
@@ -38,15 +39,23 @@ final class NodeClient {
 
   final URI base;
   final HttpClient http;
+  /** "Bearer SECRET" for a node with identities. */
+  private final Optional<String> authorization;
 
-  NodeClient(URI base) {
+  NodeClient(URI base, Optional<String> secret) {
     this.base = base;
     this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT).build();
+    this.authorization = secret.map(s -> "Bearer " + s);
   }
 
-  /** HOST:PORT or http://HOST:PORT; a bad address is a usage error (exit code 2). */
-  static NodeClient of(CommandLine cl, String address) {
-    return new NodeClient(baseUri(cl, address));
+  /** HOST:PORT or http://HOST:PORT; a bad address or an unreadable secret file is a usage error (exit code 2). */
+  static NodeClient of(CommandLine cl, String address, SecretOption secret) {
+    return new NodeClient(baseUri(cl, address), secret.secret(cl));
+  }
+
+  /** Adds the secret, if any, to a request or a WebSocket handshake. */
+  <B> B authorized(B builder, java.util.function.BiFunction<B, String, B> header) {
+    return authorization.map(a -> header.apply(builder, a)).orElse(builder);
   }
 
   /** The base URI of a node from an --http value: HOST:PORT or http(s)://HOST:PORT. */
@@ -104,7 +113,8 @@ final class NodeClient {
 
   private HttpResponse<String> send(String what, HttpRequest.Builder request) throws Failure {
     try {
-      return http.send(request.timeout(REQUEST_TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
+      HttpRequest.Builder b = authorized(request, (r, a) -> r.header("Authorization", a));
+      return http.send(b.timeout(REQUEST_TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Failure(what + " interrupted");
@@ -120,14 +130,20 @@ final class NodeClient {
 
   /** "HTTP 413 MSG_TOO_BIG", or the status alone. */
   static String status(HttpResponse<String> r) {
+    return status(r.statusCode(), r.body());
+  }
+
+  /** The same from a status and a body; a node asking for a secret none was given for says how to give one. */
+  static String status(int status, String body) {
     String code = "";
     try {
-      JsonNode j = JSON.readTree(r.body());
+      JsonNode j = JSON.readTree(body);
       if (j != null && j.hasNonNull("message")) code = " " + j.get("message").asText();
     } catch (Exception ignored) {
       // not an nsqd error body
     }
-    return "HTTP " + r.statusCode() + code;
+    String hint = code.equals(" AUTH_REQUIRED") ? " (this node asks for a secret: --secret-file FILE or " + SecretOption.ENV + ")" : "";
+    return "HTTP " + status + code + hint;
   }
 
   /** An exception as a short phrase, unwrapped from futures. */

@@ -3,6 +3,7 @@ package herald.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import herald.settings.Version;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -39,6 +40,9 @@ public final class Pub implements Callable<Integer> {
 
   @Spec
   CommandSpec spec;
+
+  @Mixin
+  SecretOption secret;
 
   @Option(names = "--http", paramLabel = "HOST:PORT",
       description = "node HTTP address; repeat to send batches to several nodes in turn (default: " + NodeClient.DEFAULT_ADDRESS + ")")
@@ -77,7 +81,7 @@ public final class Pub implements Callable<Integer> {
     }
     List<NodeClient> nodes = new ArrayList<>();
     for (String a : http == null || http.isEmpty() ? List.of(NodeClient.DEFAULT_ADDRESS) : http) {
-      nodes.add(NodeClient.of(spec.commandLine(), a));
+      nodes.add(NodeClient.of(spec.commandLine(), a, secret));
     }
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();

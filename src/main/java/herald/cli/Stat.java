@@ -3,6 +3,7 @@ package herald.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import herald.settings.Version;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -33,6 +34,9 @@ public final class Stat implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  @Mixin
+  SecretOption secret;
+
   @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = NodeClient.DEFAULT_ADDRESS,
       description = "node HTTP address; any node of a cluster shows the whole cluster (default: ${DEFAULT-VALUE})")
   String http;
@@ -58,7 +62,7 @@ public final class Stat implements Callable<Integer> {
   public Integer call() throws Exception {
     if (count < 0) throw new ParameterException(spec.commandLine(), "--count must be 0 or more");
     if (interval.isZero() || interval.isNegative()) throw new ParameterException(spec.commandLine(), "--interval must be above 0");
-    NodeClient node = NodeClient.of(spec.commandLine(), http);
+    NodeClient node = NodeClient.of(spec.commandLine(), http, secret);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     String query = "/stats?format=json&topic=" + NodeClient.encode(topic)

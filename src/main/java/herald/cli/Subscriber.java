@@ -58,7 +58,7 @@ final class Subscriber implements AutoCloseable {
     String query = "/sub?topic=" + NodeClient.encode(topic) + "&channel=" + NodeClient.encode(channel)
         + (from == null ? "" : "&from=" + NodeClient.encode(from));
     try {
-      s.socket = node.http.newWebSocketBuilder()
+      s.socket = node.authorized(node.http.newWebSocketBuilder(), (b, a) -> b.header("Authorization", a))
           .connectTimeout(NodeClient.CONNECT_TIMEOUT)
           .buildAsync(node.ws(query), s.new Listener())
           .get(NodeClient.REQUEST_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -66,13 +66,7 @@ final class Subscriber implements AutoCloseable {
       Throwable cause = e.getCause();
       if (cause instanceof WebSocketHandshakeException h) {
         String body = h.getResponse().body() instanceof String b ? b : "";
-        String code = "";
-        try {
-          code = " " + NodeClient.JSON.readTree(body).path("message").asText();
-        } catch (IOException ignored) {
-          // not an nsqd error body
-        }
-        throw new NodeClient.Failure("GET /sub refused: HTTP " + h.getResponse().statusCode() + code);
+        throw new NodeClient.Failure("GET /sub refused: " + NodeClient.status(h.getResponse().statusCode(), body));
       }
       throw new NodeClient.Failure(node.unreachable(e));
     }

@@ -2,6 +2,7 @@ package herald.cli;
 
 import herald.settings.Version;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -29,6 +30,9 @@ public final class Tail implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  @Mixin
+  SecretOption secret;
+
   @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = NodeClient.DEFAULT_ADDRESS,
       description = "node HTTP address (default: ${DEFAULT-VALUE})")
   String http;
@@ -55,7 +59,7 @@ public final class Tail implements Callable<Integer> {
     if (from != null && !from.matches("earliest|latest|\\d{1,15}")) {
       throw new ParameterException(spec.commandLine(), "--from must be earliest, latest or a time in unix ms");
     }
-    NodeClient node = NodeClient.of(spec.commandLine(), http);
+    NodeClient node = NodeClient.of(spec.commandLine(), http, secret);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     String channel = "tail" + ThreadLocalRandom.current().nextInt(1_000_000, 10_000_000) + "#ephemeral";

@@ -2,6 +2,7 @@ package herald.cli;
 
 import herald.settings.Version;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -47,6 +48,9 @@ public final class ToFile implements Callable<Integer> {
 
   @Spec
   CommandSpec spec;
+
+  @Mixin
+  SecretOption secret;
 
   @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = NodeClient.DEFAULT_ADDRESS,
       description = "node HTTP address (default: ${DEFAULT-VALUE})")
@@ -108,7 +112,7 @@ public final class ToFile implements Callable<Integer> {
     if (rdy < 1) throw new ParameterException(spec.commandLine(), "--rdy must be at least 1");
     if (maxBytes < 0) throw new ParameterException(spec.commandLine(), "--max-bytes must be 0 or more");
     if (rotateInterval != null && rotateInterval.isZero()) throw new ParameterException(spec.commandLine(), "--rotate-interval must be above 0");
-    NodeClient node = NodeClient.of(spec.commandLine(), http);
+    NodeClient node = NodeClient.of(spec.commandLine(), http, secret);
     PrintWriter err = spec.commandLine().getErr();
     CountDownLatch done = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
