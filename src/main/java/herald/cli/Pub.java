@@ -28,7 +28,8 @@ import java.util.concurrent.locks.LockSupport;
     description = {
         "Publishes each line of standard input as one message (the newline removed; empty lines skipped; any other"
             + " byte, \\r included, kept). Lines are sent with POST /mpub in batches of up to --batch-size lines,"
-            + " or what arrived within 5 ms of a batch's first line, one request at a time and in order.",
+            + " or what arrived within 5 ms of a batch's first line, one request at a time and in order. With --rate"
+            + " a batch holds the lines due by the time it goes, so a slow answer does not lower the rate.",
         "Prints how many messages were published. It stops at the first batch the node does not answer with 200.",
         "With --msg-id-from every message gets an X-Herald-Msg-Id (binary /mpub with ids), and a batch whose outcome is"
             + " unknown (connection lost, timeout, 5xx) is sent again with the same ids for up to 60 s: the node stores it once.",
@@ -95,28 +96,29 @@ public final class Pub implements Callable<Integer> {
         maxMsgSize = Math.min(maxMsgSize, limits.path("max_msg_size").asLong(Long.MAX_VALUE));
         maxBodySize = Math.min(maxBodySize, limits.path("max_body_size").asLong(Long.MAX_VALUE));
       }
-      int perBatch = rate > 0 ? (int) Math.max(1, Math.min(batchSize, rate * LINGER_NANOS / 1_000_000_000L)) : batchSize;
-
-      BlockingQueue<byte[]> lines = new ArrayBlockingQueue<>(Math.max(1000, perBatch * 4));
+      BlockingQueue<byte[]> lines = new ArrayBlockingQueue<>(Math.max(1000, batchSize * 4));
       InputStream stdin = System.in;
       Thread reader = new Thread(() -> readLines(stdin, lines), "pub-stdin");
       reader.setDaemon(true);
       reader.start();
 
       String query = "/mpub?topic=" + NodeClient.encode(topic) + (msgIdFrom == null ? "" : "&binary=true&msg_ids=true");
-      long start = 0;
+      Pacer pacer = new Pacer(rate);
       long lineNumber = 0;
       boolean eof = false;
       int next = 0;
       while (!eof) {
         byte[] first = lines.take();
         if (first == EOF) break;
-        if (start == 0) start = System.nanoTime();
+        pacer.start(System.nanoTime());
+        long due = pacer.dueAt(published);
+        while (System.nanoTime() < due) LockSupport.parkNanos(due - System.nanoTime());
+        int limit = pacer.dueFrom(published, System.nanoTime(), batchSize);
         List<byte[]> batch = new ArrayList<>();
         batch.add(first);
         long bytes = first.length;
         long until = System.nanoTime() + LINGER_NANOS;
-        while (batch.size() < perBatch) {
+        for (int taken = 1; taken < limit; taken++) {
           byte[] line = lines.poll(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
           if (line == null) break;
           if (line == EOF) {
@@ -133,11 +135,6 @@ public final class Pub implements Callable<Integer> {
           }
           batch.add(line);
           bytes += 1 + line.length;
-        }
-        if (rate > 0) {
-          // Message number `published` is due at start + published / rate.
-          long due = start + (long) (published * 1e9 / rate);
-          while (System.nanoTime() < due) LockSupport.parkNanos(due - System.nanoTime());
         }
         sendBatch(nodes.get(next++ % nodes.size()), query, batch, lineNumber, maxMsgSize);
         published += batch.size();
