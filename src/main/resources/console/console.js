@@ -7,7 +7,7 @@ const REFRESH_MS = 2000;
 const HISTORY_MS = 5 * 60 * 1000; // the rate chart's window
 const TAIL_KEEP = 100;
 
-const state = {
+const empty = () => ({
   stats: null, // last GET /stats?format=json
   nodes: null, // last GET /cluster/nodes
   errors: [], // what failed in the last refresh
@@ -17,7 +17,8 @@ const state = {
   channelOut: new Map(), // topic NUL channel -> FIN/s
   total: { in: null, out: null },
   history: new Map(), // topic -> [{t, in, out}] over HISTORY_MS
-};
+});
+const state = empty();
 
 // ---- who is using the console ----------------------------------------------------------------------
 // The secret lives in this tab's sessionStorage and goes out as a header, never as a cookie: a page
@@ -269,9 +270,14 @@ async function refresh() {
   }
   running = true;
   clearTimeout(timer);
+  const asked = auth.me;
   const [stats, nodes] = await Promise.allSettled([getJson('/stats?format=json'), getJson('/cluster/nodes')]);
   running = false;
-  if (!auth.me) return; // logged out meanwhile: the login form stays
+  // Logged out meanwhile (the login form stays), or in again as someone else: this answer was not read for them.
+  if (!auth.me || auth.me !== asked) {
+    if (auth.me) refresh();
+    return;
+  }
   state.errors = [];
   if (stats.status === 'fulfilled') {
     const t = Date.now();
@@ -748,6 +754,11 @@ function loggedOut() {
   clearTimeout(timer);
   stopTail();
   current = null;
+  // What was read with that secret is not for whoever logs in next in this tab.
+  Object.assign(state, empty());
+  const updated = document.getElementById('updated');
+  updated.className = 'muted';
+  updated.textContent = '';
   showWho();
   const input = h('input', { id: 'login-secret', type: 'password', placeholder: 'secret', required: true, autocomplete: 'current-password' });
   const form = h('form', { id: 'login', class: 'create' }, input, h('button', { type: 'submit' }, 'log in'));

@@ -29,6 +29,7 @@ class SecureConsoleTest extends SharedNode {
   private static final String ADMIN = "admin-secret";
   private static final String OPERATOR = "operator-secret";
   private static final String ANY_CASE = "any-case-secret";
+  private static final String PUBLISHER = "publisher-secret";
   private static Browser browser;
 
   @BeforeAll
@@ -44,9 +45,10 @@ class SecureConsoleTest extends SharedNode {
            "authorizations": [{"topic": "^sc-orders$", "channels": ["^workers$"], "permissions": ["admin", "subscribe"]},
                               {"topic": ".*", "permissions": ["stats"]}]},
           {"identity": "any-case", "secret": "%s",
-           "authorizations": [{"topic": "(?i)^SC-ORDERS$", "permissions": ["admin", "stats"]}]}
+           "authorizations": [{"topic": "(?i)^SC-ORDERS$", "permissions": ["admin", "stats"]}]},
+          {"identity": "publisher", "secret": "%s", "authorizations": [{"topic": ".*", "permissions": ["publish"]}]}
         ]}
-        """.formatted(ADMIN, OPERATOR, ANY_CASE));
+        """.formatted(ADMIN, OPERATOR, ANY_CASE, PUBLISHER));
     startNode("--auth-file", file.toString());
     for (String path : new String[] {"/topic/create?topic=sc-orders", "/channel/create?topic=sc-orders&channel=workers",
         "/topic/create?topic=sc-other", "/channel/create?topic=sc-other&channel=workers"}) {
@@ -116,13 +118,7 @@ class SecureConsoleTest extends SharedNode {
    */
   @Test
   void aGrantPatternJavaScriptCannotReadStillShowsTheConsole() throws Exception {
-    WebDriver driver = browser.driver;
-    WebDriverWait wait = browser.waiting(WAIT);
-    loggedOut();
-    try {
-      driver.findElement(By.id("login-secret")).sendKeys(ANY_CASE);
-      click(wait, By.cssSelector("#login button[type='submit']"));
-      wait.until(d -> text(d, "#identity").equals("any-case"));
+    asFreshLogin(ANY_CASE, "any-case", (driver, wait) -> {
       // Its topic, matched ignoring case as the node does: the topic's actions are offered and work.
       driver.get(node.baseUrl() + "/#/topic/sc-orders");
       click(wait, By.cssSelector("button[data-kind='topic'][data-act='pause']"));
@@ -135,9 +131,49 @@ class SecureConsoleTest extends SharedNode {
       driver.get(node.baseUrl() + "/#/topic/sc-other");
       wait.until(d -> !d.findElements(By.cssSelector("tr[data-channel='workers'] td[data-col='depth']")).isEmpty());
       assertTrue(driver.findElements(By.cssSelector("button[data-act]")).isEmpty(), "no action offered on sc-other");
+    });
+  }
+
+  /**
+   * Logging out and in as someone else in the same tab: the page kept the figures it had read for
+   * the one before, and showed them to an identity without the stats right.
+   */
+  @Test
+  void theNextIdentitySeesNothingReadForThePreviousOne() throws Exception {
+    asFreshLogin(ADMIN, "root", (driver, wait) -> {
+      driver.get(node.baseUrl() + "/#/topics");
+      wait.until(d -> !d.findElements(By.cssSelector("tr[data-topic='sc-orders']")).isEmpty());
+
+      click(wait, By.id("logout"));
+      wait.until(d -> !d.findElements(By.id("login-secret")).isEmpty());
+      logIn(PUBLISHER, "publisher");
+      // Its own refresh has been refused by then (no stats right): whatever the page shows is its own.
+      wait.until(d -> text(d, "#updated").contains("403 UNAUTHORIZED"));
+      assertTrue(driver.findElements(By.cssSelector("tr[data-topic]")).isEmpty(), "no topic read for root is shown");
+    });
+  }
+
+  interface Steps {
+    void run(WebDriver driver, WebDriverWait wait) throws Exception;
+  }
+
+  /** Runs steps logged in afresh with a secret; the tab forgets it after, whatever happened. */
+  private static void asFreshLogin(String secret, String identity, Steps steps) throws Exception {
+    loggedOut();
+    try {
+      logIn(secret, identity);
+      steps.run(browser.driver, browser.waiting(WAIT));
     } finally {
-      ((JavascriptExecutor) driver).executeScript("sessionStorage.clear()");
+      ((JavascriptExecutor) browser.driver).executeScript("sessionStorage.clear()");
     }
+  }
+
+  /** Logs in on the form shown, and waits for the console to name the identity. */
+  private static void logIn(String secret, String identity) {
+    WebDriverWait wait = browser.waiting(WAIT);
+    browser.driver.findElement(By.id("login-secret")).sendKeys(secret);
+    click(wait, By.cssSelector("#login button[type='submit']"));
+    wait.until(d -> text(d, "#identity").equals(identity));
   }
 
   /** A fresh console page with no secret in the tab: the login form. */
