@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A three-node Herald cluster on this machine, on a PostgreSQL of its own (Debian's postgresql).
 #   deploy/local-cluster.sh start    # build if needed, start PostgreSQL and nodes on :4151 :4152 :4153 (NSQ TCP :4141 :4142 :4143)
-#   deploy/local-cluster.sh status   # /nodes as the cluster sees itself
+#   deploy/local-cluster.sh status   # /cluster/nodes: the members as the cluster sees itself
 #   deploy/local-cluster.sh stop     # SIGTERM the nodes (graceful leave), stop PostgreSQL
 # Files (data, logs, pids) live in $HERALD_LOCAL (default /tmp/herald-local-cluster).
 set -euo pipefail
@@ -69,6 +69,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) curl -s http://127.0.0.1:4151/nodes; echo ;;
+  status) curl -s http://127.0.0.1:4151/cluster/nodes; echo ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac
