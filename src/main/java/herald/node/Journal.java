@@ -2,8 +2,10 @@ package herald.node;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import herald.broker.BrokerEntity;
 import herald.broker.TopicRegistry;
+import herald.cluster.ClusterLock;
 import herald.cluster.ClusterTls;
 import herald.cluster.FitNodesFirst;
 import herald.cluster.JournalCompatibility;
@@ -18,13 +20,19 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import static herald.node.Node.rootMessage;
@@ -44,10 +52,25 @@ final class Journal {
   private final Settings settings;
   private final JournalHealth health = new JournalHealth();
   private String repairReport;
+  /** PostgreSQL: one cluster per journal (null on LevelDB). */
+  private final ClusterLock lock;
+  /** The first seed in --join, or a node without --join: the node that may form the cluster. */
+  private final boolean mayForm;
+  /** It may form one, but a cluster already runs on this journal: it must join that one. */
+  private volatile boolean clusterRunsElsewhere;
 
   private Journal(Config config, Settings settings) {
     this.config = config;
     this.settings = settings;
+    this.lock = null;
+    this.mayForm = !settings.clustered();
+  }
+
+  private Journal(Config config, Settings settings, ClusterLock lock, boolean mayForm) {
+    this.config = config;
+    this.settings = settings;
+    this.lock = lock;
+    this.mayForm = mayForm;
   }
 
   private boolean postgres() {
@@ -74,9 +97,18 @@ final class Journal {
   static Journal prepare(Config config, Settings settings) throws Node.StartException {
     if (!settings.journal().equals("postgres")) return new Journal(config, settings);
     String url = config.getString("herald.postgres.url");
+    String user = config.getString("herald.postgres.user");
+    String password = config.getString("herald.postgres.password");
     try {
-      return new Journal(PostgresSchema.ensure(url, config.getString("herald.postgres.user"),
-          config.getString("herald.postgres.password")).addTo(config), settings);
+      Config prepared = PostgresSchema.ensure(url, user, password).addTo(config);
+      // Pekko would let the first seed form a cluster when no other seed answers in time; here
+      // the node forms one only while no cluster runs on the journal (formOrJoin), so Pekko only joins.
+      List<String> seeds = new ArrayList<>(prepared.getStringList("pekko.cluster.seed-nodes"));
+      String self = "pekko://herald@" + settings.clusterHost() + ":" + settings.clusterPort();
+      boolean mayForm = seeds.isEmpty() || seeds.get(0).equals(self);
+      seeds.remove(self);
+      prepared = prepared.withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds));
+      return new Journal(prepared, settings, new ClusterLock(url, user, password), mayForm);
     } catch (Exception e) {
       throw new Node.StartException("cannot use PostgreSQL at " + url + ": " + rootMessage(e));
     }
@@ -114,6 +146,57 @@ final class Journal {
     return repairReport;
   }
 
+  /**
+   * Joins the cluster. On LevelDB a node without --join is its own cluster. On PostgreSQL Pekko
+   * joins the other seeds in --join, and the node that may form the cluster (the first seed, or a
+   * node without --join) forms it, but only while no cluster runs on the journal (ClusterLock),
+   * trying every second until it joins one way or the other. Once up, every member holds the lock.
+   */
+  void formOrJoin(ActorSystem<?> system) {
+    Cluster cluster = Cluster.get(system);
+    if (lock == null) {
+      if (mayForm) cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      return;
+    }
+    ScheduledExecutorService jdbc = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "herald-cluster-lock");
+      t.setDaemon(true);
+      return t;
+    });
+    system.getWhenTerminated().thenRun(() -> jdbc.execute(() -> {
+      lock.close();
+      jdbc.shutdown();
+    }));
+    if (mayForm) jdbc.execute(() -> formUnlessOneRuns(cluster, jdbc));
+    org.apache.pekko.cluster.Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(() ->
+        jdbc.scheduleWithFixedDelay(() -> {
+          try {
+            lock.holdAsMember();
+          } catch (Exception e) {
+            log.warn("cannot hold the journal's cluster lock (tried again in 2 s): {}", rootMessage(e));
+          }
+        }, 0, 2, TimeUnit.SECONDS));
+  }
+
+  /** Forms the cluster if none runs on the journal, else asks again in a second, until this node is in one. */
+  private void formUnlessOneRuns(Cluster cluster, ScheduledExecutorService jdbc) {
+    if (cluster.selfMember().status() != MemberStatus.removed()) return;   // joined through a seed
+    try {
+      if (lock.tryToForm()) {
+        log.info("no cluster runs on this journal: this node forms one");
+        cluster.manager().tell(Join.create(cluster.selfMember().address()));
+        return;
+      }
+      if (!clusterRunsElsewhere) {
+        log.info("a cluster runs on this journal: joining it through {}", config.getStringList("pekko.cluster.seed-nodes"));
+      }
+      clusterRunsElsewhere = true;
+    } catch (Exception e) {
+      log.warn("cannot ask PostgreSQL whether a cluster runs on this journal (asked again in 1 s): {}", rootMessage(e));
+    }
+    jdbc.schedule(() -> formUnlessOneRuns(cluster, jdbc), 1, TimeUnit.SECONDS);
+  }
+
   /** Topics and channels, and the registry, sharded over the nodes that can use the journal. */
   void startSharding(ActorSystem<?> system) {
     BrokerEntity.init(system, settings, config.getInt("herald.number-of-shards"), fitNodesFirst());
@@ -148,6 +231,11 @@ final class Journal {
       }
       if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.clusterJoinUnsuccessfulReason())) {
         throw new Node.StartException("could not join the cluster at " + system.settings().config().getStringList("pekko.cluster.seed-nodes"));
+      }
+      if (clusterRunsElsewhere && Cluster.get(system).selfMember().status() != MemberStatus.up()) {
+        throw new Node.StartException("a cluster runs on this journal, and this node may not form another one, but "
+            + "no seed in --join answered within " + startTimeout().toSeconds() + " s (--start-timeout): list the "
+            + "--cluster-address of running members in --join (see the log)");
       }
       if (settings.clustered() && Cluster.get(system).selfMember().status() != MemberStatus.up()) {
         throw new Node.StartException("could not join the cluster at " + settings.join() + " within "

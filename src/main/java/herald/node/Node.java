@@ -11,7 +11,6 @@ import herald.stats.TcpProducers;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.typed.Cluster;
-import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
@@ -94,9 +93,7 @@ public final class Node {
           + settings.clusterPort() + ": " + rootMessage(e));
     }
     try {
-      Cluster cluster = Cluster.get(system);
-      // Without seeds this node forms its own cluster; with them Pekko joins the first that answers.
-      if (!settings.clustered()) cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      journal.formOrJoin(system);
       journal.startSharding(system);
       journal.touch(system);
       journal.watch(system);
