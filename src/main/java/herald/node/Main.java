@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigValueFactory;
 import herald.cluster.ClusterTls;
 import herald.settings.Settings;
 import herald.settings.Version;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -193,6 +194,13 @@ public final class Main implements Callable<Integer> {
         + node.httpsAddress().map(a -> " and https://" + a).orElse("")
         + " (cluster " + node.clusterAddress() + ", data " + Path.of(node.settings().dataPath()).toAbsolutePath().normalize() + ")");
     node.system().getWhenTerminated().toCompletableFuture().join();
+    // Downed by the others (unreachable too long: stopped, paused, cut off) is not a clean stop: a
+    // supervisor that restarts failed services (systemd's Restart=on-failure) starts it again.
+    var reason = CoordinatedShutdown.get(node.system()).getShutdownReason();
+    if (reason.isPresent() && reason.get().equals(CoordinatedShutdown.clusterDowningReason())) {
+      System.err.println("herald: the cluster removed this node (it was unreachable for too long) and it stopped; start it again to rejoin");
+      return 1;
+    }
     return 0;
   }
 

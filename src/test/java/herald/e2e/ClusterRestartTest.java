@@ -22,9 +22,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * One cluster per journal (docs/operations.md): a restarted first seed joins the running cluster
- * even when its members are slow to answer, and a node that is told no seed is refused rather than
- * forming a second cluster on the same PostgreSQL journal.
+ * Restarts in a cluster (docs/operations.md): a restarted first seed joins the running cluster even
+ * when its members are slow to answer, a node that is told no seed is refused rather than forming a
+ * second cluster on the same PostgreSQL journal, and a node the cluster removed exits as a failure,
+ * so that its supervisor starts it again.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterRestartTest {
@@ -99,6 +100,25 @@ class ClusterRestartTest {
     assertEquals(1, p.exitValue(), output);
     assertTrue(output.contains("herald: a cluster runs on this journal, and this node may not form another one"), output);
     assertEquals(3, ClusterTest.upMembers(nodes.get(1)), "the running cluster is untouched");
+  }
+
+  @Test
+  @Order(3)
+  void aNodeTheClusterRemovedExitsAsAFailure() throws Exception {
+    NodeProcess stalled = nodes.get(2);
+    NodeProcess other = nodes.get(1);
+    stalled.signal("STOP");
+    try {
+      // Stopped, it is marked unreachable and downed by the others (docs/operations.md, "When a node dies").
+      Await.until(WAIT, "node 3 removed: two members up", () -> ClusterTest.upMembers(other) == 2);
+    } finally {
+      stalled.signal("CONT");
+    }
+    // It learns it was downed and stops; systemd's Restart=on-failure starts it again only on a failure exit.
+    Await.until(WAIT, "node 3 stops", () -> !stalled.isAlive());
+    String output = stalled.log();
+    assertEquals(1, stalled.terminate(), output);
+    assertTrue(output.contains("herald: the cluster removed this node (it was unreachable for too long)"), output);
   }
 
   private static boolean listens(int port) {
