@@ -93,6 +93,8 @@ public final class HttpApi extends AllDirectives {
    * built again per request (all of it, under handleRejections); the publish routes, the hot ones,
    * are built whole here for the same reason.
    */
+  private static final HttpHeader CONSOLE_CACHING = RawHeader.create("Cache-Control", "no-cache");
+
   public Route routes() {
     Route pub = post(() -> respond(this::pub));
     Route mpub = post(() -> respond(this::mpub));
@@ -113,8 +115,11 @@ public final class HttpApi extends AllDirectives {
         path("topics", () -> get(() -> respond(this::topics))),
         path("channels", () -> get(() -> respond(this::channels))),
         path("sub", () -> get(this::sub)),
-        pathSingleSlash(() -> get(() -> getFromResource("console/index.html", ContentTypes.TEXT_HTML_UTF8))),
-        pathPrefix("console", () -> get(() -> getFromResourceDirectory("console"))));
+        // no-cache: the browser asks again each time (ETag, 304), so after an upgrade it never runs the
+        // old console against the new node, as heuristic freshness from Last-Modified would let it.
+        respondWithHeader(CONSOLE_CACHING, () -> concat(
+            pathSingleSlash(() -> get(() -> getFromResource("console/index.html", ContentTypes.TEXT_HTML_UTF8))),
+            pathPrefix("console", () -> get(() -> getFromResourceDirectory("console"))))));
     return handleRejections(rejections(), () -> api);
   }
 

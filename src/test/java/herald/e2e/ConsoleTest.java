@@ -57,6 +57,12 @@ class ConsoleTest extends SharedNode {
     assertEquals(200, css.statusCode());
     assertTrue(css.headers().firstValue("Content-Type").orElse("").startsWith("text/css"), css.headers().toString());
 
+    // A browser would otherwise keep the page for a while on its own (heuristic freshness from
+    // Last-Modified), and after an upgrade run the old console against the new node.
+    for (HttpResponse<String> r : List.of(index, js, css)) {
+      assertEquals("no-cache", r.headers().firstValue("Cache-Control").orElse(""), r.uri() + " " + r.headers());
+    }
+
     HttpClientHelper.Response missing = http.get("/console/missing.js");
     assertEquals(404, missing.status());
     assertEquals("NOT_FOUND", missing.code());
