@@ -2,6 +2,7 @@ package herald.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import herald.settings.FileProblem;
 import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 
@@ -159,11 +160,8 @@ final class NodeClient {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ConnectException) return "connection refused";
     }
-    // A file's exceptions carry only its path as their message.
-    if (t instanceof java.nio.file.NoSuchFileException) return "no such file or directory";
-    if (t instanceof java.nio.file.AccessDeniedException) return "permission denied";
-    if (t instanceof java.nio.file.FileAlreadyExistsException) return "a file of that name exists";
-    if (t instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
+    String file = FileProblem.of(t);
+    if (file != null) return file;
     String msg = null;
     for (Throwable c = t; c != null && (msg == null || msg.isBlank()); c = c.getCause()) msg = c.getMessage();
     return msg == null || msg.isBlank() ? t.getClass().getSimpleName() : msg;

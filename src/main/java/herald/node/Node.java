@@ -161,7 +161,7 @@ public final class Node {
       // A cluster's journal is PostgreSQL's disk, not this one.
       disk = herald.broker.DiskSpace.of(data, settings.journal().equals("leveldb") ? config.getString("herald.min-free-space") : "0");
     } catch (IOException e) {
-      throw new StartException("data path " + data + " is unusable: " + rootMessage(e));
+      throw new StartException("data path " + data + " is unusable: " + fileProblem(e));
     } catch (IllegalArgumentException e) {
       throw new StartException(e.getMessage());
     }
@@ -171,7 +171,7 @@ public final class Node {
     try {
       needed = herald.broker.DiskSpace.neededToOpen(journal, config.getBytes("pekko.persistence.journal.leveldb.write-buffer-size"));
     } catch (IOException e) {
-      throw new StartException("journal " + journal + " is unusable: " + rootMessage(e));
+      throw new StartException("journal " + journal + " is unusable: " + fileProblem(e));
     }
     if (disk.freeBytes() < needed) {
       throw new StartException("not enough free space to open the journal: " + disk.freeBytes() + " bytes free in "
@@ -192,7 +192,7 @@ public final class Node {
       if (lock == null) throw new StartException("data path " + dir + " is in use by another herald node");
       return lock;
     } catch (IOException e) {
-      throw new StartException("data path " + dir + " is unusable: " + rootMessage(e));
+      throw new StartException("data path " + dir + " is unusable: " + fileProblem(e));
     }
   }
 
@@ -203,6 +203,12 @@ public final class Node {
     } catch (IOException ignored) {
       // the process is ending; the OS drops the lock anyway
     }
+  }
+
+  /** A file's exception in words (its message is only the path), else its root message. */
+  private static String fileProblem(IOException e) {
+    String phrase = herald.settings.FileProblem.of(e);
+    return phrase != null ? phrase : rootMessage(e);
   }
 
   static String rootMessage(Throwable e) {

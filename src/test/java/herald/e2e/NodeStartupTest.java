@@ -123,7 +123,11 @@ class NodeStartupTest {
     Path file = Files.writeString(data.resolve("a-file"), "not a directory");
     Run r = run("--http-address", "127.0.0.1:0", "--data-path", file.toString());
     assertEquals(1, r.exit(), r.output());
-    assertTrue(r.output().contains("data path"), r.output());
+    // What is wrong, in words: the exception's own message is only the path.
+    assertTrue(r.output().contains("herald: data path " + file + " is unusable: a file of that name exists"), r.output());
+    Run under = run("--http-address", "127.0.0.1:0", "--data-path", file.resolve("data").toString());
+    assertEquals(1, under.exit(), under.output());
+    assertTrue(under.output().contains("herald: data path " + file.resolve("data") + " is unusable: Not a directory"), under.output());
   }
 
   @Test
