@@ -104,7 +104,7 @@ final class Journal {
       // Pekko would let the first seed form a cluster when no other seed answers in time; here
       // the node forms one only while no cluster runs on the journal (formOrJoin), so Pekko only joins.
       List<String> seeds = new ArrayList<>(prepared.getStringList("pekko.cluster.seed-nodes"));
-      String self = "pekko://herald@" + settings.clusterHost() + ":" + settings.clusterPort();
+      String self = Node.memberAddress(settings.clusterHost(), settings.clusterPort());
       boolean mayForm = seeds.isEmpty() || seeds.get(0).equals(self);
       seeds.remove(self);
       prepared = prepared.withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds));

@@ -261,7 +261,7 @@ public final class Main implements Callable<Integer> {
     for (String seed : join.split(",")) {
       if (seed.isBlank()) continue;
       Settings.HostPort s = Settings.HostPort.parse(seed.trim(), "--join");
-      seeds.add("pekko://herald@" + s.host() + ":" + s.port());
+      seeds.add(Node.memberAddress(s.host(), s.port()));
     }
     o.put("pekko.cluster.seed-nodes", seeds);
     // Every member tells the others where its HTTP API is (for /nodes and /lookup).

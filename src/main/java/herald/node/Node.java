@@ -87,7 +87,7 @@ public final class Node {
     journal.check();
     ActorSystem<Void> system;
     try {
-      system = ActorSystem.create(Behaviors.empty(), "herald", config);
+      system = ActorSystem.create(Behaviors.empty(), SYSTEM_NAME, config);
     } catch (RuntimeException e) {
       throw new StartException("cannot start cluster transport on " + settings.clusterHost() + ":"
           + settings.clusterPort() + ": " + rootMessage(e));
@@ -209,6 +209,14 @@ public final class Node {
   private static String fileProblem(IOException e) {
     String phrase = herald.settings.FileProblem.of(e);
     return phrase != null ? phrase : rootMessage(e);
+  }
+
+  /** The actor system's name, part of every member's address. */
+  static final String SYSTEM_NAME = "herald";
+
+  /** A member's address as Pekko writes it (seed-nodes): what --join and --cluster-address name. */
+  static String memberAddress(String host, int port) {
+    return "pekko://" + SYSTEM_NAME + "@" + host + ":" + port;
   }
 
   static String rootMessage(Throwable e) {
